@@ -1,0 +1,42 @@
+"""gradlab: a laboratory for gradient-based optimisation in JAX.
+
+A cost function is written once in ``jax.numpy``; gradlab gives checked
+gradients, three ways to its minimum (exact, grid search, gradient descent),
+thousands of descents from random starts at once, and the figures of it all.
+"""
+
+from gradlab import datasets, models
+from gradlab import suite as _suite  # registers the built-in costs
+from gradlab.costs import Cost, Minimum, get_cost, list_costs, register, unregister
+from gradlab.datasets import Data
+from gradlab.descent import Trajectory, descend
+from gradlab.exact import solve_exact
+from gradlab.gradcheck import GradCheck, check_gradient
+from gradlab.grid import GridResult, grid_search
+from gradlab.models import fit_cost
+from gradlab.result import Result, Status
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cost",
+    "Data",
+    "GradCheck",
+    "GridResult",
+    "Minimum",
+    "Result",
+    "Status",
+    "Trajectory",
+    "check_gradient",
+    "datasets",
+    "descend",
+    "fit_cost",
+    "get_cost",
+    "grid_search",
+    "list_costs",
+    "models",
+    "register",
+    "solve_exact",
+    "unregister",
+]
+del _suite

@@ -1,0 +1,120 @@
+"""Argument checks shared by the public functions.
+
+Every check runs before any tracing and raises a `ValueError` or `TypeError`
+that names the argument, shows the value received and says what was expected.
+Values that are JAX tracers (the caller is inside ``jit``/``vmap``) are only
+checked for shape and dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def is_traced(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def short(value, limit: int = 80) -> str:
+    """A one-line repr of ``value`` for error messages."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_bounds(bounds, name: str = "bounds", dim: int | None = None) -> tuple:
+    """Bounds as a tuple of ``(low, high)`` float pairs, finite with ``low < high``."""
+    if isinstance(bounds, str) or not isinstance(bounds, Sequence | np.ndarray):
+        raise TypeError(
+            f"{name} must be a sequence of (low, high) pairs, one per parameter; "
+            f"got {short(bounds)}"
+        )
+    pairs = []
+    for i, pair in enumerate(bounds):
+        try:
+            low, high = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name}[{i}] must be a (low, high) pair of numbers; got {short(pair)}"
+            ) from None
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError(f"{name}[{i}] must be finite; got ({low}, {high})")
+        if not low < high:
+            raise ValueError(f"{name}[{i}] must have low < high; got ({low}, {high})")
+        pairs.append((low, high))
+    if not pairs:
+        raise ValueError(f"{name} must hold at least one (low, high) pair; got {short(bounds)}")
+    if dim is not None and len(pairs) != dim:
+        raise ValueError(
+            f"{name} must have one (low, high) pair per parameter ({dim}); got {len(pairs)}"
+        )
+    return tuple(pairs)
+
+
+def float_dtype():
+    """The default floating dtype: float64 when ``jax_enable_x64`` is on, else float32."""
+    return jnp.result_type(float)
+
+
+def check_points(x, name: str, dim: int | None, *, batch: bool = False) -> jax.Array:
+    """A floating array of shape ``(d,)`` (or ``(n, d)`` with ``batch=True``).
+
+    Python numbers and lists are converted to the default float dtype; arrays of
+    an integer or complex dtype are refused, since silently casting them hides
+    mistakes (an integer x0 would make every update integer-valued in numpy).
+    """
+    if isinstance(x, list | tuple | int | float):
+        try:
+            arr = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be numbers; got {short(x)}") from None
+        arr = jnp.asarray(arr, dtype=float_dtype())
+    elif isinstance(x, np.ndarray | jax.Array):
+        if jnp.issubdtype(x.dtype, jnp.complexfloating):
+            raise TypeError(f"{name} must be real; got a complex array {short(x)}")
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise TypeError(
+                f"{name} must be a floating array; got dtype {x.dtype} "
+                f"(cast it, e.g. jnp.asarray({name}, dtype=float))"
+            )
+        arr = x if is_traced(x) else jnp.asarray(x)
+    else:
+        raise TypeError(f"{name} must be an array of numbers; got {short(x)}")
+    want_ndim = 2 if batch else 1
+    shape_text = "(n, d)" if batch else "(d,)"
+    if arr.ndim != want_ndim:
+        raise ValueError(f"{name} must have shape {shape_text}; got shape {arr.shape}")
+    if arr.shape[-1] == 0 or (batch and arr.shape[0] == 0):
+        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    if dim is not None and arr.shape[-1] != dim:
+        raise ValueError(
+            f"{name} must have {dim} entries per point (the cost has {dim} parameters); "
+            f"got shape {arr.shape}"
+        )
+    if not is_traced(arr) and not bool(jnp.all(jnp.isfinite(arr))):
+        raise ValueError(f"{name} must be finite; got {short(np.asarray(arr))}")
+    return arr
+
+
+def check_positive(value, name: str, *, integer: bool = False, minimum=None):
+    """A positive (optionally integer) scalar, or one at least ``minimum``."""
+    if integer:
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"{name} must be an integer; got {short(value)}")
+        low = 1 if minimum is None else minimum
+        if value < low:
+            raise ValueError(f"{name} must be at least {low}; got {value}")
+        return int(value)
+    if is_traced(value):
+        return value
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number; got {short(value)}") from None
+    if not np.all(np.isfinite(arr)) or not np.all(arr > 0):
+        raise ValueError(f"{name} must be positive and finite; got {short(value)}")
+    return value

@@ -1,0 +1,266 @@
+"""Cost functions written once in ``jax.numpy``, and the registry that names them.
+
+A `Cost` is a function of one 1-D parameter array that returns a scalar, plus
+what the tools around it need: bounds (for grids and random starts), an
+optional analytic gradient, the known global minima, parameter names, tags and
+data. It is a JAX pytree whose only leaves are its data, so a jitted solver
+that receives a new data set of the same shape reuses its compiled code.
+
+With ``data=None`` the functions are called as ``fn(x)``; otherwise as
+``fn(x, data)`` — that is how `gradlab.fit_cost` builds fitted models. Keep
+``fn`` the same Python object across costs that should share compiled code.
+
+Example:
+  >>> import jax.numpy as jnp, gradlab as gl
+  >>> bowl = gl.Cost("my-bowl", lambda p: (p[0] - 2) ** 2 + (p[1] + 3) ** 2,
+  ...                bounds=[(-5, 5), (-5, 0)], minima=[gl.Minimum([2.0, -3.0], 0.0)])
+  >>> float(bowl(jnp.array([2.0, -3.0])))
+  0.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradlab._checks import check_bounds, check_points, short
+
+
+@dataclasses.dataclass(frozen=True)
+class Minimum:
+    """A known global minimum: location ``x`` and value ``f``."""
+
+    x: tuple
+    f: float
+
+    def __init__(self, x, f):
+        object.__setattr__(self, "x", tuple(float(v) for v in np.ravel(x)))
+        object.__setattr__(self, "f", float(f))
+
+
+@jax.tree_util.register_pytree_node_class
+@dataclasses.dataclass(frozen=True, eq=False)  # compared by identity: data are arrays
+class Cost:
+    """A cost function and what gradlab needs to know about it.
+
+    Args:
+      name: a short unique name (used by the registry and the CLI).
+      fn: ``fn(x) -> scalar`` (or ``fn(x, data)`` when ``data`` is given),
+        written in ``jax.numpy``; ``x`` has shape ``(d,)``.
+      bounds: one ``(low, high)`` pair per parameter: the box that grids and
+        random starts cover. Optional for costs only used by `descend`.
+      grad: optional analytic gradient, same signature as ``fn``, returns ``(d,)``.
+      minima: every known global minimum, as `Minimum` records.
+      names: optional parameter names, e.g. ``("m", "b")``.
+      tags: shape tags such as ``"bowl"``, ``"valley"``, ``"many-local-minima"``.
+      data: a pytree of arrays that ``fn`` reads (traced under ``jit``).
+      description: one line for listings.
+    """
+
+    name: str
+    fn: Callable
+    bounds: tuple | None = None
+    grad: Callable | None = None
+    minima: tuple = ()
+    names: tuple | None = None
+    tags: frozenset = frozenset()
+    data: object = None
+    description: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string; got {short(self.name)}")
+        if not callable(self.fn):
+            raise TypeError(f"fn must be callable; got {short(self.fn)}")
+        if self.grad is not None and not callable(self.grad):
+            raise TypeError(f"grad must be callable or None; got {short(self.grad)}")
+        if self.bounds is not None:
+            object.__setattr__(self, "bounds", check_bounds(self.bounds))
+        minima = tuple(m if isinstance(m, Minimum) else Minimum(*m) for m in self.minima)
+        object.__setattr__(self, "minima", minima)
+        object.__setattr__(self, "tags", frozenset(self.tags))
+        dim = self.dim
+        for i, m in enumerate(minima):
+            if dim is not None and len(m.x) != dim:
+                raise ValueError(
+                    f"minima[{i}] must have {dim} coordinates (one per parameter); got {m.x}"
+                )
+        if self.names is not None:
+            names = tuple(str(n) for n in self.names)
+            if dim is not None and len(names) != dim:
+                raise ValueError(f"names must have {dim} entries; got {names}")
+            object.__setattr__(self, "names", names)
+        if dim is not None:
+            check_returns_scalar(self, jnp.zeros(dim, jnp.result_type(float)))
+
+    # -- evaluation ---------------------------------------------------------
+    def __call__(self, x):
+        return self.fn(x) if self.data is None else self.fn(x, self.data)
+
+    def analytic_grad(self, x):
+        """The hand-written gradient at ``x``; None when the cost has none."""
+        if self.grad is None:
+            return None
+        return self.grad(x) if self.data is None else self.grad(x, self.data)
+
+    # -- description --------------------------------------------------------
+    @property
+    def dim(self) -> int | None:
+        if self.bounds is not None:
+            return len(self.bounds)
+        if self.minima:
+            return len(self.minima[0].x)
+        if self.names is not None:
+            return len(self.names)
+        return None
+
+    @property
+    def param_names(self) -> tuple:
+        if self.names is not None:
+            return self.names
+        return tuple(f"x{i}" for i in range(self.dim or 0))
+
+    @property
+    def global_value(self) -> float | None:
+        return min(m.f for m in self.minima) if self.minima else None
+
+    def replace(self, **changes) -> Cost:
+        """A copy with some fields changed (new data, bounds, name, ...)."""
+        return dataclasses.replace(self, **changes)
+
+    # -- pytree: the data is traced, everything else is static ---------------
+    def tree_flatten(self):
+        static = (self.name, self.fn, self.bounds, self.grad, self.minima,
+                  self.names, self.tags, self.description)
+        return (self.data,), static
+
+    @classmethod
+    def tree_unflatten(cls, static, children):
+        obj = object.__new__(cls)
+        names = ("name", "fn", "bounds", "grad", "minima", "names", "tags", "description")
+        for field, value in zip(names, static):
+            object.__setattr__(obj, field, value)
+        object.__setattr__(obj, "data", children[0])
+        return obj
+
+
+def check_returns_scalar(cost: Cost, x) -> None:
+    """Raise a clear error if ``cost`` does not map ``x`` to a real scalar."""
+    try:
+        out = jax.eval_shape(cost, x)
+    except Exception as err:  # the user's function failed: say whose and why
+        raise ValueError(
+            f"cost {cost.name!r}: fn raised {type(err).__name__} when called with "
+            f"x of shape {tuple(x.shape)}: {err}"
+        ) from err
+    if not hasattr(out, "shape") or out.shape != ():
+        shape = getattr(out, "shape", type(out).__name__)
+        raise ValueError(
+            f"cost {cost.name!r}: fn must return a scalar for x of shape {tuple(x.shape)}; "
+            f"got shape {shape}"
+        )
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise TypeError(
+            f"cost {cost.name!r}: fn must return a real floating scalar; got dtype {out.dtype}"
+        )
+
+
+def as_cost(cost, bounds=None, *, need_bounds: bool = False, what: str = "this") -> Cost:
+    """Accept a `Cost`, a registered name, or a plain callable ``f(x) -> scalar``.
+
+    ``bounds`` given here override the cost's own. With ``need_bounds=True``
+    a cost without bounds is refused with a message naming ``what`` needs them.
+    """
+    if isinstance(cost, str):
+        cost = get_cost(cost)
+    elif not isinstance(cost, Cost):
+        if not callable(cost):
+            raise TypeError(
+                f"cost must be a gradlab.Cost, a registered name or a callable; got {short(cost)}"
+            )
+        name = getattr(cost, "__name__", "cost")
+        cost = Cost(name=name if name != "<lambda>" else "cost", fn=cost, bounds=bounds)
+    if bounds is not None and cost.bounds != check_bounds(bounds):
+        cost = cost.replace(bounds=bounds)
+    if need_bounds and cost.bounds is None:
+        raise ValueError(
+            f"cost {cost.name!r} has no bounds, and {what} needs them: pass "
+            "bounds=[(low, high), ...] (one pair per parameter)"
+        )
+    return cost
+
+
+def prepare(cost, x0, bounds=None, *, name: str = "x0", batch: bool = False):
+    """Resolve ``cost`` and check ``x0`` against it (shape, dtype, scalar output)."""
+    cost = as_cost(cost, bounds)
+    x0 = check_points(x0, name, cost.dim, batch=batch)
+    if cost.dim is None:
+        check_returns_scalar(cost, x0[0] if batch else x0)
+    return cost, x0
+
+
+# -- the registry -----------------------------------------------------------
+# Built-in costs are stored as factories and built on each lookup, so their data
+# take the float dtype in force at that moment (jax_enable_x64 may be switched
+# on after gradlab is imported). User costs are stored as given.
+_REGISTRY: dict[str, Cost | Callable[[], Cost]] = {}
+
+
+def register_factory(name: str, factory: Callable[[], Cost]) -> None:
+    """Register a cost built on demand by ``factory()`` (used for the built-ins)."""
+    _REGISTRY[name] = factory
+
+
+def _resolve(entry) -> Cost:
+    return entry if isinstance(entry, Cost) else entry()
+
+
+def register(cost: Cost, *, replace: bool = False) -> Cost:
+    """Add ``cost`` to the registry, so `get_cost`, `list_costs` and the CLI find it.
+
+    Registering a name that is taken is an error unless ``replace=True``.
+    Returns the cost, so ``register`` can wrap a definition.
+    """
+    if not isinstance(cost, Cost):
+        raise TypeError(f"register takes a gradlab.Cost; got {short(cost)}")
+    if cost.name in _REGISTRY and not replace:
+        raise ValueError(
+            f"a cost named {cost.name!r} is already registered; "
+            "pass replace=True to replace it, or choose another name"
+        )
+    _REGISTRY[cost.name] = cost
+    return cost
+
+
+def unregister(name: str) -> None:
+    """Remove a cost from the registry (a no-op for unknown names)."""
+    _REGISTRY.pop(name, None)
+
+
+def get_cost(name: str) -> Cost:
+    """The registered cost called ``name``; a `ValueError` lists the known ones."""
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown cost {name!r}; known costs: {known}")
+    return _resolve(_REGISTRY[name])
+
+
+def list_costs(*, dim: int | None = None, tag: str | None = None) -> list[Cost]:
+    """Registered costs, sorted by name, optionally only those of one dimension or tag."""
+    costs = [_resolve(_REGISTRY[name]) for name in sorted(_REGISTRY)]
+    if dim is not None:
+        costs = [c for c in costs if c.dim == dim]
+    if tag is not None:
+        costs = [c for c in costs if tag in c.tags]
+    return costs
+
+
+def bounds_array(bounds: Sequence, dtype=None) -> tuple[jax.Array, jax.Array]:
+    """``(low, high)`` arrays of shape ``(d,)`` from a tuple of pairs."""
+    arr = np.asarray(bounds, dtype=float)
+    dtype = dtype or jnp.result_type(float)
+    return jnp.asarray(arr[:, 0], dtype), jnp.asarray(arr[:, 1], dtype)

@@ -1,0 +1,146 @@
+"""Three-way gradient check: ``jax.grad`` against the analytic gradient and finite differences.
+
+Always computed in float64 (inside ``jax.enable_x64``), whatever the global
+setting, and vmapped over the points. Autodiff is the reference: the analytic
+gradient must match it to near machine precision, and central finite
+differences (step ``eps^(1/3)·max(1, |x_i|)``, error ``O(eps^(2/3))``) to a
+looser tolerance. A wrong analytic gradient, even one component off by 1%,
+fails the first test; a cost that autodiff cannot differentiate correctly
+(e.g. a custom rule gone wrong) fails the second.
+
+Example:
+  >>> import gradlab as gl
+  >>> gl.check_gradient(gl.get_cost("bowl")).passed
+  True
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradlab._checks import check_points, check_positive
+from gradlab.costs import as_cost, check_returns_scalar
+from gradlab.result import record
+
+ANALYTIC_RTOL = 1e-8
+FD_RTOL = 1e-5
+# Components smaller than this fraction of the gradient's largest one are judged
+# against that floor, not their own size: finite differences cannot resolve them.
+RELATIVE_FLOOR = 1e-4
+
+
+@record
+class GradCheck:
+    """The outcome of `check_gradient` (float64 arrays).
+
+    Attributes:
+      points: ``(n, d)`` where the gradient was checked.
+      autodiff: ``(n, d)`` gradients from ``jax.grad``.
+      analytic: ``(n, d)`` hand-written gradients, or None when the cost has none.
+      finite_diff: ``(n, d)`` central finite differences.
+      max_abs_error: largest ``|analytic − autodiff|`` or ``|finite_diff − autodiff|``.
+      max_rel_error: the same, relative (see `RELATIVE_FLOOR`).
+      analytic_rel_error: ``(n,)`` per point, analytic vs autodiff (NaN without analytic).
+      fd_rel_error: ``(n,)`` per point, finite differences vs autodiff.
+      passed: analytic within ``analytic_rtol`` and finite differences within ``fd_rtol``.
+    """
+
+    points: jax.Array
+    autodiff: jax.Array
+    analytic: jax.Array | None
+    finite_diff: jax.Array
+    max_abs_error: jax.Array
+    max_rel_error: jax.Array
+    analytic_rel_error: jax.Array
+    fd_rel_error: jax.Array
+    passed: jax.Array
+    analytic_rtol: float
+    fd_rtol: float
+
+
+def _central_differences(fn, x):
+    """``(d,)`` central differences of ``fn`` at ``x``, one vmapped lane per coordinate."""
+    eps = jnp.finfo(x.dtype).eps
+    h = eps ** (1.0 / 3.0) * jnp.maximum(1.0, jnp.abs(x))
+    h = (x + h) - x  # a step that is exactly representable
+
+    def along(i):
+        e = jnp.zeros_like(x).at[i].set(h[i])
+        return (fn(x + e) - fn(x - e)) / (2.0 * h[i])
+
+    return jax.vmap(along)(jnp.arange(x.shape[0]))
+
+
+def _relative_error(approx, ref):
+    """Per-point max over components of ``|approx − ref| / max(|ref|, floor)``."""
+    floor = RELATIVE_FLOOR * jnp.max(jnp.abs(ref), axis=-1, keepdims=True)
+    denom = jnp.maximum(jnp.maximum(jnp.abs(ref), floor), jnp.finfo(ref.dtype).tiny)
+    return jnp.max(jnp.abs(approx - ref) / denom, axis=-1)
+
+
+@jax.jit
+def _gradients(cost, points):
+    autodiff = jax.vmap(jax.grad(cost))(points)
+    finite_diff = jax.vmap(lambda x: _central_differences(cost, x))(points)
+    analytic = None if cost.grad is None else jax.vmap(cost.analytic_grad)(points)
+    return autodiff, analytic, finite_diff
+
+
+def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None,
+                   analytic_rtol: float = ANALYTIC_RTOL, fd_rtol: float = FD_RTOL) -> GradCheck:
+    """Compare ``jax.grad`` with the analytic gradient and with finite differences.
+
+    Args:
+      cost: a `Cost`, a registered name, or a callable ``f(x) -> scalar``.
+      points: ``(n, d)`` or ``(d,)`` points to check at; by default ``n``
+        seeded uniform points inside the bounds.
+      n: how many random points when ``points`` is None.
+      seed: seed for the random points.
+      bounds: override the cost's bounds (needed for a callable without points).
+      analytic_rtol, fd_rtol: tolerances for the two comparisons.
+
+    Returns:
+      A `GradCheck`; ``passed`` is a bool scalar.
+
+    Example:
+      >>> import jax.numpy as jnp, gradlab as gl
+      >>> wrong = gl.Cost("wrong", lambda p: p[0] ** 2 + p[1] ** 2, bounds=[(-1, 1)] * 2,
+      ...                 grad=lambda p: jnp.array([2 * p[0], 2.02 * p[1]]))
+      >>> bool(gl.check_gradient(wrong).passed)
+      False
+    """
+    cost = as_cost(cost, bounds, need_bounds=points is None, what="random check points")
+    with jax.enable_x64(True):
+        if points is None:
+            n = check_positive(n, "n", integer=True)
+            low, high = np.asarray(cost.bounds, dtype=np.float64).T
+            rng = np.random.default_rng(seed)
+            points = jnp.asarray(low + (high - low) * rng.random((n, len(low))))
+        else:
+            points = np.asarray(points, dtype=np.float64) if not isinstance(points, jax.Array) \
+                else points.astype(jnp.float64)
+            points = check_points(points[None] if points.ndim == 1 else points, "points",
+                                  cost.dim, batch=True)
+        cost64 = cost.replace(data=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cost.data))
+        check_returns_scalar(cost64, points[0])
+        autodiff, analytic, finite_diff = _gradients(cost64, points)
+        fd_rel = _relative_error(finite_diff, autodiff)
+        abs_errors = [jnp.max(jnp.abs(finite_diff - autodiff))]
+        if analytic is None:
+            analytic_rel = jnp.full(points.shape[0], jnp.nan)
+            analytic_ok = True
+        else:
+            analytic = jnp.broadcast_to(analytic, autodiff.shape)
+            analytic_rel = _relative_error(analytic, autodiff)
+            abs_errors.append(jnp.max(jnp.abs(analytic - autodiff)))
+            analytic_ok = bool(jnp.all(analytic_rel <= analytic_rtol))
+        passed = analytic_ok and bool(jnp.all(fd_rel <= fd_rtol))
+        return GradCheck(
+            points=points, autodiff=autodiff, analytic=analytic, finite_diff=finite_diff,
+            max_abs_error=jnp.max(jnp.stack(abs_errors)),
+            max_rel_error=jnp.nanmax(jnp.concatenate([fd_rel, analytic_rel])),
+            analytic_rel_error=analytic_rel, fd_rel_error=fd_rel,
+            passed=jnp.asarray(passed), analytic_rtol=analytic_rtol, fd_rtol=fd_rtol,
+        )

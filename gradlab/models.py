@@ -1,0 +1,103 @@
+"""Models to fit and the losses that score them, and `fit_cost`, which joins them.
+
+A model is any ``model(params, x) -> prediction`` written in ``jax.numpy``; a
+loss is ``loss(prediction, y) -> scalar``. `fit_cost` turns a model, a loss and
+data into a `Cost` whose data are traced, so refitting to new data of the same
+shape reuses compiled code.
+
+Example:
+  >>> import gradlab as gl
+  >>> line = gl.fit_cost(gl.models.linear, gl.datasets.line(), bounds=[(-5, 5), (-5, 0)])
+  >>> line.dim
+  2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax.numpy as jnp
+
+from gradlab._checks import short
+from gradlab.costs import Cost
+from gradlab.datasets import as_data
+
+
+# -- models -------------------------------------------------------------------
+def linear(params, x):
+    """``m·x + b`` with ``params = (m, b)``."""
+    return params[0] * x + params[1]
+
+
+def polynomial(params, x):
+    """``p[0] + p[1]·x + ... + p[k]·x^k`` (ascending powers; degree = len(params) - 1)."""
+    return jnp.polyval(params[::-1], x)
+
+
+def sine(params, x):
+    """``sin(w·x)`` with ``params = (w,)``."""
+    return jnp.sin(params[0] * x)
+
+
+# Models known to be linear in their parameters; `solve_exact` also detects others.
+LINEAR_IN_PARAMS = frozenset({linear, polynomial})
+
+
+# -- losses -------------------------------------------------------------------
+def mse(prediction, y):
+    """Mean squared error."""
+    return jnp.mean((prediction - y) ** 2)
+
+
+def mae(prediction, y):
+    """Mean absolute error (not differentiable where a residual is zero)."""
+    return jnp.mean(jnp.abs(prediction - y))
+
+
+def huber(prediction, y, delta: float = 1.0):
+    """Huber loss: quadratic for residuals under ``delta``, linear beyond."""
+    r = jnp.abs(prediction - y)
+    return jnp.mean(jnp.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta)))
+
+
+@dataclasses.dataclass(frozen=True)
+class FitObjective:
+    """``loss(model(params, data.x), data.y)``: a hashable cost function.
+
+    Two objectives with the same model and loss compare equal, so jitted
+    solvers reuse their compiled code when only the data change.
+    """
+
+    model: Callable
+    loss: Callable
+
+    def __call__(self, params, data):
+        return self.loss(self.model(params, data.x), data.y)
+
+
+def fit_cost(model: Callable, data, *, loss: Callable = mse, bounds=None, name: str | None = None,
+             grad: Callable | None = None, minima=(), names=None, tags=(),
+             description: str = "") -> Cost:
+    """The cost of fitting ``model`` to ``data`` under ``loss`` (MSE by default).
+
+    Args:
+      model: ``model(params, x) -> prediction``.
+      data: a `gradlab.Data` or an ``(x, y)`` pair of equal-length arrays.
+      loss: ``loss(prediction, y) -> scalar``.
+      bounds, grad, minima, names, tags, description: as in `Cost`
+        (``grad`` is called as ``grad(params, data)``).
+      name: defaults to ``"fit-<model name>"``.
+
+    Returns:
+      A `Cost` whose ``fn`` is a `FitObjective` and whose ``data`` is a `Data`.
+    """
+    if not callable(model):
+        raise TypeError(f"model must be callable as model(params, x); got {short(model)}")
+    if not callable(loss):
+        raise TypeError(f"loss must be callable as loss(prediction, y); got {short(loss)}")
+    data = as_data(data)
+    if name is None:
+        name = "fit-" + getattr(model, "__name__", "model").strip("<>")
+    return Cost(name=name, fn=FitObjective(model, loss), bounds=bounds, grad=grad,
+                minima=minima, names=names, tags=tags, data=data, description=description)

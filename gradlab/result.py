@@ -1,0 +1,71 @@
+"""The record every solver returns, in scipy's vocabulary, and its status codes.
+
+Non-convergence is data, never an exception: a `Result` with ``success=False``
+says what happened in ``status`` and ``message``. Records are frozen
+dataclasses registered as JAX pytrees, so they pass through ``jit`` and gain a
+leading batch axis under ``vmap``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+import jax
+import numpy as np
+
+
+class Status(enum.IntEnum):
+    """Why a solver stopped."""
+
+    CONVERGED = 0  # gradient norm or step fell below its tolerance
+    MAX_STEPS = 1  # ran out of steps while still moving
+    DIVERGED = 2  # the cost (or x) grew without bound
+    NONFINITE = 3  # NaN or inf appeared; the last finite point is kept
+
+
+_MESSAGES = {
+    Status.CONVERGED: "converged: the gradient norm or the step fell below its tolerance",
+    Status.MAX_STEPS: "stopped at the step limit before converging",
+    Status.DIVERGED: "diverged: the cost grew without bound (try a smaller learning rate)",
+    Status.NONFINITE: "a NaN or inf appeared; the last finite point is kept",
+}
+
+
+def status_message(status) -> str | np.ndarray:
+    """Human-readable message for a status code, or an array of them for a batch."""
+    codes = np.asarray(status)
+    if codes.ndim == 0:
+        return _MESSAGES[Status(int(codes))]
+    return np.vectorize(lambda c: _MESSAGES[Status(int(c))], otypes=[object])(codes)
+
+
+def record(cls):
+    """Make ``cls`` a frozen dataclass and a JAX pytree whose fields are all leaves."""
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    return jax.tree_util.register_dataclass(cls)
+
+
+@record
+class Result:
+    """The outcome of a minimisation.
+
+    Attributes:
+      x: the best point found, shape ``(d,)``.
+      fun: the cost at ``x``, shape ``()``.
+      success: whether the solver converged.
+      status: a `Status` code (an integer array under ``jit``).
+      nit: iterations taken.
+      nfev: cost evaluations used.
+    """
+
+    x: jax.Array
+    fun: jax.Array
+    success: jax.Array
+    status: jax.Array
+    nit: jax.Array
+    nfev: jax.Array
+
+    @property
+    def message(self):
+        return status_message(self.status)
