@@ -14,19 +14,33 @@ from gradlab.exact import solve_exact
 from gradlab.gradcheck import GradCheck, check_gradient
 from gradlab.grid import GridResult, grid_search
 from gradlab.models import fit_cost
+from gradlab.multistart import (
+    BasinMap,
+    LearningRateSweep,
+    Minima,
+    MultiStart,
+    basin_map,
+    multistart,
+    sweep_learning_rates,
+)
 from gradlab.result import Result, Status
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BasinMap",
     "Cost",
     "Data",
     "GradCheck",
     "GridResult",
+    "LearningRateSweep",
+    "Minima",
     "Minimum",
+    "MultiStart",
     "Result",
     "Status",
     "Trajectory",
+    "basin_map",
     "check_gradient",
     "datasets",
     "descend",
@@ -35,8 +49,10 @@ __all__ = [
     "grid_search",
     "list_costs",
     "models",
+    "multistart",
     "register",
     "solve_exact",
+    "sweep_learning_rates",
     "unregister",
 ]
 del _suite

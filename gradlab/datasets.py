@@ -40,13 +40,17 @@ def as_data(data, name: str = "data") -> Data:
         try:
             x, y = data
         except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a gradlab.Data or an (x, y) pair; got {short(data)}")
+            raise TypeError(
+                f"{name} must be a gradlab.Data or an (x, y) pair; got {short(data)}"
+            ) from None
     arrays = []
     for label, values in (("x", x), ("y", y)):
         try:
             arr = np.asarray(values)
         except Exception:
-            raise TypeError(f"{name}.{label} must be an array of numbers; got {short(values)}")
+            raise TypeError(
+                f"{name}.{label} must be an array of numbers; got {short(values)}"
+            ) from None
         if arr.dtype.kind == "c":
             raise TypeError(f"{name}.{label} must be real; got complex values")
         if arr.dtype.kind not in "fiub":
@@ -68,7 +72,10 @@ def as_data(data, name: str = "data") -> Data:
 
 def line(n: int = 100, slope: float = 2.0, intercept: float = -3.0, noise: float = 0.25,
          seed: int = 0, *, low: float = -1.0, high: float = 1.0) -> Data:
-    """The course's data: ``n`` evenly spaced ``x`` in ``[low, high]``, ``y = slope·x + intercept + noise·N(0, 1)``."""
+    """The course's data: ``n`` evenly spaced ``x`` in ``[low, high]``.
+
+    ``y = slope·x + intercept + noise·N(0, 1)``, the noise seeded by ``seed``.
+    """
     n = check_positive(n, "n", integer=True, minimum=2)
     x = np.linspace(low, high, n)
     y = slope * x + intercept + noise * np.random.default_rng(seed).standard_normal(n)

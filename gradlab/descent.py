@@ -10,8 +10,9 @@ The loop's contract:
 * Stopping is data (`Status`): CONVERGED once ``‖∇f‖ ≤ gtol`` or the step
   stalls below ``xtol·(1 + ‖x‖)``; the state then freezes, so shapes stay
   static. DIVERGED once ``|f|`` exceeds ``divergence·max(1, |f(x0)|)`` (or
-  ``x`` runs away likewise); NONFINITE when NaN/inf appears — the last finite
-  point is kept. Nothing is raised at run time, so under ``vmap`` one bad start
+  ``x`` runs away likewise), or when the steps run out with the cost above
+  ``f(x0)``; MAX_STEPS when they run out while still descending; NONFINITE
+  when NaN/inf appears — the last finite point is kept. Nothing is raised at run time, so under ``vmap`` one bad start
   never spoils the others.
 * Compiled once per (optimiser, step count, record interval): new ``x0``, new
   data of the same shape, new learning-rate values and new tolerances reuse it.
@@ -171,8 +172,11 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
     last, (xs, fs, gns) = jax.lax.scan(record_chunk, carry0, None,
                                        length=config.steps // config.record_every)
     gnorm = jnp.linalg.norm(last.g)
-    status = jnp.where(last.status == _RUNNING,
-                       jnp.where(gnorm <= gtol, Status.CONVERGED, Status.MAX_STEPS), last.status)
+    # Out of steps: converged if the gradient is small now; diverging if the cost
+    # went up overall (slow divergence, below the runaway threshold); else MAX_STEPS.
+    out_of_steps = jnp.select([gnorm <= gtol, last.f > f0], [Status.CONVERGED, Status.DIVERGED],
+                              Status.MAX_STEPS)
+    status = jnp.where(last.status == _RUNNING, out_of_steps, last.status)
     return Trajectory(
         x=last.x, fun=last.f, grad=last.g, success=status == Status.CONVERGED,
         status=status.astype(jnp.int32), nit=last.nit, nfev=last.nfev,

@@ -154,7 +154,9 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
         try:
             shape = tuple(int(n) for n in num)
         except TypeError:
-            raise TypeError(f"num must be an int or one int per parameter; got {short(num)}")
+            raise TypeError(
+                f"num must be an int or one int per parameter; got {short(num)}"
+            ) from None
         if len(shape) != dim:
             raise ValueError(f"num must have one entry per parameter ({dim}); got {short(num)}")
     if min(shape) < 2:
