@@ -12,8 +12,8 @@ The loop's contract:
   static. DIVERGED once ``|f|`` exceeds ``divergence·max(1, |f(x0)|)`` (or
   ``x`` runs away likewise), or when the steps run out with the cost above
   ``f(x0)``; MAX_STEPS when they run out while still descending; NONFINITE
-  when NaN/inf appears — the last finite point is kept. Nothing is raised at run time, so under ``vmap`` one bad start
-  never spoils the others.
+  when NaN/inf appears — the last finite point is kept. Nothing is raised at
+  run time, so under ``vmap`` one bad start never spoils the others.
 * Compiled once per (optimiser, step count, record interval): new ``x0``, new
   data of the same shape, new learning-rate values and new tolerances reuse it.
 
