@@ -193,7 +193,8 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
         batch = min(total, check_positive(batch_size, "batch_size", integer=True))
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
 
-    axes = tuple(jnp.linspace(lo, hi, n, dtype=dtype) for (lo, hi), n in zip(box, shape))
+    # numpy's linspace, so a numpy reference sees exactly the same points
+    axes = tuple(jnp.asarray(np.linspace(lo, hi, n), dtype) for (lo, hi), n in zip(box, shape))
     best, value, values = _grid(cost, axes, shape=shape, batch=batch, keep_values=keep_values)
     grid_x = _coordinates(jnp.asarray(best)[None], axes, shape)[0]
     result = GridResult(x=grid_x, fun=value, axes=axes, values=values, nfev=total,
@@ -202,9 +203,12 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
 
 
 def _polish(cost, result: GridResult, box, steps: int) -> GridResult:
-    from gradlab.descent import descend  # descent imports nothing from here; keep it lazy
+    from gradlab.descent import default_gtol, descend  # lazy: descent is not needed otherwise
 
-    traj = descend(cost, result.grid_x, optimizer=_POLISHER, steps=steps, bounds=box)
+    # Polishing is for digits: a tolerance well below descend's default, and
+    # stalling (xtol) ends it where roundoff stops progress.
+    gtol = 1e-3 * default_gtol(result.grid_x.dtype)
+    traj = descend(cost, result.grid_x, optimizer=_POLISHER, steps=steps, bounds=box, gtol=gtol)
     improved = bool(jnp.isfinite(traj.fun) & (traj.fun < result.grid_fun))
     return GridResult(x=traj.x if improved else result.grid_x,
                       fun=traj.fun if improved else result.grid_fun, axes=result.axes,

@@ -294,7 +294,8 @@ def basin_map(cost, num=101, *, optimizer=None, steps: int = 200, gtol: float | 
     if len(shape) != cost.dim or min(shape) < 2:
         raise ValueError(f"num must be at least 2 per axis, one per parameter; got {short(num)}")
     dtype = jnp.result_type(float)
-    axes = tuple(jnp.linspace(lo, hi, n, dtype=dtype) for (lo, hi), n in zip(cost.bounds, shape))
+    axes = tuple(jnp.asarray(np.linspace(lo, hi, n), dtype)
+                 for (lo, hi), n in zip(cost.bounds, shape))
     starts = jnp.stack([g.ravel() for g in jnp.meshgrid(*axes, indexing="ij")], axis=1)
     run = multistart(cost, starts=starts, optimizer=optimizer, steps=steps, gtol=gtol, tol=tol)
     return BasinMap(axes=axes, labels=run.labels.reshape(shape), run=run)

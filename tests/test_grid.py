@@ -1,0 +1,88 @@
+"""Grid search, against numpy on the same grid."""
+
+import itertools
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradlab as gl
+
+
+def _numpy_grid(fn, axes):
+    mesh = np.meshgrid(*[np.asarray(a) for a in axes], indexing="ij")
+    return fn(*mesh)
+
+
+def test_line_grid_matches_a_numpy_reference():
+    line = gl.get_cost("line")
+    x, y = np.asarray(line.data.x), np.asarray(line.data.y)
+    result = gl.grid_search(line, num=[120, 90])
+    ref = _numpy_grid(lambda m, b: np.mean((m[..., None] * x + b[..., None] - y) ** 2, -1),
+                      result.axes)
+    np.testing.assert_allclose(result.values, ref, rtol=1e-12)
+    i = np.unravel_index(np.argmin(ref), ref.shape)
+    np.testing.assert_array_equal(result.x, [result.axes[0][i[0]], result.axes[1][i[1]]])
+    assert float(result.fun) == pytest.approx(ref.min(), rel=1e-14) and result.nfev == 120 * 90
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 1000, 10_800])
+@pytest.mark.parametrize("keep_values", [True, False])
+def test_chunking_never_changes_the_answer(batch_size, keep_values):
+    whole = gl.grid_search("himmelblau", num=[120, 90])
+    chunked = gl.grid_search("himmelblau", num=[120, 90], batch_size=batch_size,
+                             keep_values=keep_values)
+    np.testing.assert_array_equal(chunked.x, whole.x)
+    assert float(chunked.fun) == float(whole.fun)
+    if keep_values:
+        np.testing.assert_array_equal(chunked.values, whole.values)
+
+
+def test_ties_go_to_the_first_point_like_numpy():
+    flat = gl.grid_search(lambda p: jnp.sum(p * 0.0), num=5, bounds=[(0, 1)] * 2, batch_size=3,
+                          keep_values=False)
+    np.testing.assert_array_equal(flat.x, [0.0, 0.0])
+
+
+def test_one_parameter_sweep_and_three_parameters():
+    sweep = gl.grid_search("sine", num=5001)
+    assert sweep.values.shape == (5001,) and float(sweep.x[0]) == pytest.approx(10.0, abs=0.01)
+    cube = gl.grid_search(gl.suite.sphere(3), num=[11, 13, 15])
+    assert cube.values.shape == (11, 13, 15)
+    ref = _numpy_grid(lambda a, b, c: a**2 + b**2 + c**2, cube.axes)
+    np.testing.assert_allclose(cube.values, ref, rtol=1e-14)
+
+
+def test_nan_values_never_win():
+    result = gl.grid_search(lambda p: jnp.where(p[0] < 0, jnp.nan, (p[0] - 0.5) ** 2),
+                            num=11, bounds=[(-1, 1)])
+    assert float(result.x[0]) == pytest.approx(0.4) or float(result.x[0]) == pytest.approx(0.6)
+
+
+def test_polish_stays_inside_the_bounds_unlike_scipy_brute():
+    # the minimum (2, -3) lies outside this box: a polish that leaves it would find it
+    cost = gl.get_cost("bowl")
+    box = [(-1.0, 1.0), (-1.0, 1.0)]
+    result = gl.grid_search(cost, num=7, bounds=box, polish=True)
+    np.testing.assert_allclose(result.x, [1.0, -1.0], atol=1e-12)
+    inside = gl.grid_search("line", num=30, polish=True)
+    np.testing.assert_allclose(inside.x, gl.solve_exact("line").x, rtol=1e-8)
+    assert float(inside.fun) < float(inside.grid_fun) and inside.polish is not None
+
+
+def test_huge_grids_refuse_or_stream():
+    with pytest.raises(ValueError, match="max_points"):
+        gl.grid_search(gl.suite.sphere(50), num=2)
+    with pytest.raises(ValueError, match="keep_values=False"):
+        gl.grid_search("bowl", num=20_000)
+    with pytest.raises(ValueError, match="chunked=True"):
+        gl.grid_search("line", num=2000, chunked=False)
+
+
+def test_grid_points_are_exactly_linspace():
+    result = gl.grid_search("bowl", num=[4, 6])
+    for axis, (lo, hi), n in zip(result.axes, [(-5, 5), (-5, 0)], [4, 6]):
+        np.testing.assert_array_equal(axis, np.linspace(lo, hi, n))
+    for i, j in itertools.product(range(4), range(6)):
+        x = jnp.array([result.axes[0][i], result.axes[1][j]])
+        assert float(result.values[i, j]) == float(gl.get_cost("bowl")(x))
