@@ -5,14 +5,14 @@ gradients, three ways to its minimum (exact, grid search, gradient descent),
 thousands of descents from random starts at once, and the figures of it all.
 """
 
-from gradlab import datasets, models
+from gradlab import datasets, models, plot
 from gradlab import suite as _suite  # registers the built-in costs
 from gradlab.costs import Cost, Minimum, get_cost, list_costs, register, unregister
 from gradlab.datasets import Data
 from gradlab.descent import Trajectory, descend
 from gradlab.exact import solve_exact
 from gradlab.gradcheck import GradCheck, check_gradient
-from gradlab.grid import GridResult, grid_search
+from gradlab.grid import GradientField, GridResult, gradient_field, grid_search
 from gradlab.models import fit_cost
 from gradlab.multistart import (
     BasinMap,
@@ -32,6 +32,7 @@ __all__ = [
     "Cost",
     "Data",
     "GradCheck",
+    "GradientField",
     "GridResult",
     "LearningRateSweep",
     "Minima",
@@ -46,10 +47,12 @@ __all__ = [
     "descend",
     "fit_cost",
     "get_cost",
+    "gradient_field",
     "grid_search",
     "list_costs",
     "models",
     "multistart",
+    "plot",
     "register",
     "solve_exact",
     "sweep_learning_rates",

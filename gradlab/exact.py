@@ -44,40 +44,52 @@ def _close(a, b, dtype) -> bool:
     return bool(jnp.allclose(a, b, rtol=tol, atol=tol * (1.0 + float(jnp.max(jnp.abs(b))))))
 
 
+@jax.jit
+def _affine_fit(cost, probes):
+    """Least squares for an affine model, and how far the model is from affine at ``probes``."""
+    x, y = cost.data
+    model = lambda p: cost.fn.model(p, x)
+    zero = jnp.zeros(probes.shape[1], probes.dtype)
+    offset = model(zero)
+    design = jax.jacfwd(model)(zero)  # (n, d): the model is offset + design @ p if affine
+    predicted = offset[None] + probes @ design.T
+    params = jnp.linalg.lstsq(design, y - offset)[0]
+    return params, cost(params), jax.vmap(model)(probes), predicted
+
+
 def _least_squares(cost: Cost, dtype) -> Result | None:
     """Least squares for an MSE fit of a model affine in its parameters, else None."""
     fn = cost.fn
     if not (isinstance(fn, FitObjective) and fn.loss is mse and cost.dim is not None):
         return None
-    x, y = cost.data
-    model = lambda p: fn.model(p, x)
-    zero = jnp.zeros(cost.dim, dtype)
-    offset = model(zero)
-    design = jax.jacfwd(model)(zero)  # (n, d): the model is offset + design @ p if affine
-    if design.ndim != 2:
+    if jax.eval_shape(lambda c: fn.model(jnp.zeros(c.dim, dtype), c.data.x), cost).shape \
+            != cost.data.y.shape:
         return None
-    probes = _probe_points(cost, dtype)
-    predicted = offset[None] + probes @ design.T
-    if not _close(jax.vmap(model)(probes), predicted, dtype):
+    params, fun, actual, predicted = _affine_fit(cost, _probe_points(cost, dtype))
+    if not _close(actual, predicted, dtype):
         return None
-    params, *_ = jnp.linalg.lstsq(design, y - offset)
-    return Result(x=params, fun=cost(params), success=jnp.asarray(True),
+    return Result(x=params, fun=fun, success=jnp.asarray(True),
                   status=jnp.asarray(Status.CONVERGED, jnp.int32), nit=jnp.asarray(1),
                   nfev=jnp.asarray(1))
 
 
+@jax.jit
+def _newton_step(cost, probes):
+    """Hessians at ``probes`` and one Newton step from the first probe."""
+    hessians = jax.vmap(jax.hessian(cost))(probes)
+    x = probes[0] - jnp.linalg.lstsq(hessians[0], jax.grad(cost)(probes[0]))[0]
+    eigenvalues = jnp.linalg.eigvalsh((hessians[0] + hessians[0].T) / 2)
+    return hessians, x, cost(x), eigenvalues
+
+
 def _newton_on_quadratic(cost: Cost, dtype) -> Result | None:
     """One Newton step when the Hessian is the same everywhere, else None."""
-    probes = _probe_points(cost, dtype, seed=1)
-    hessians = jax.vmap(jax.hessian(cost))(probes)
+    hessians, x, fun, eigenvalues = _newton_step(cost, _probe_points(cost, dtype, seed=1))
     if not _close(hessians, jnp.broadcast_to(hessians[0], hessians.shape), dtype):
         return None
-    hessian = hessians[0]
-    x0 = probes[0]
-    x = x0 - jnp.linalg.lstsq(hessian, jax.grad(cost)(x0))[0]
-    positive_definite = bool(jnp.all(jnp.linalg.eigvalsh((hessian + hessian.T) / 2) > 0))
+    positive_definite = bool(jnp.all(eigenvalues > 0))
     status = Status.CONVERGED if positive_definite else Status.DIVERGED
-    return Result(x=x, fun=cost(x), success=jnp.asarray(positive_definite),
+    return Result(x=x, fun=fun, success=jnp.asarray(positive_definite),
                   status=jnp.asarray(status, jnp.int32), nit=jnp.asarray(1),
                   nfev=jnp.asarray(_PROBES + 2))
 

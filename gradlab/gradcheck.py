@@ -55,7 +55,7 @@ class GradCheck:
     max_rel_error: jax.Array
     analytic_rel_error: jax.Array
     fd_rel_error: jax.Array
-    passed: jax.Array
+    passed: bool
     analytic_rtol: float
     fd_rtol: float
 
@@ -102,7 +102,7 @@ def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None
       analytic_rtol, fd_rtol: tolerances for the two comparisons.
 
     Returns:
-      A `GradCheck`; ``passed`` is a bool scalar.
+      A `GradCheck`; ``passed`` is a Python bool.
 
     Example:
       >>> import jax.numpy as jnp, gradlab as gl
@@ -142,5 +142,5 @@ def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None
             max_abs_error=jnp.max(jnp.stack(abs_errors)),
             max_rel_error=jnp.nanmax(jnp.concatenate([fd_rel, analytic_rel])),
             analytic_rel_error=analytic_rel, fd_rel_error=fd_rel,
-            passed=jnp.asarray(passed), analytic_rtol=analytic_rtol, fd_rtol=fd_rtol,
+            passed=passed, analytic_rtol=analytic_rtol, fd_rtol=fd_rtol,
         )

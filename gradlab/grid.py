@@ -26,7 +26,7 @@ import numpy as np
 import optax
 
 from gradlab import parallel
-from gradlab._checks import check_bounds, check_positive, short
+from gradlab._checks import check_bounds, check_points, check_positive, short
 from gradlab.costs import as_cost, check_returns_scalar
 from gradlab.result import record
 
@@ -217,3 +217,50 @@ def _polish(cost, result: GridResult, box, steps: int) -> GridResult:
 
 
 _POLISHER = optax.lbfgs()  # one instance, so polishing compiles once per cost shape
+
+
+@record
+class GradientField:
+    """Gradients of a cost on a regular grid, and at chosen points (for arrows).
+
+    Attributes:
+      axes: one 1-D array per parameter.
+      gradients: grid-shaped gradients, ``(num_0, ..., num_{d-1}, d)``.
+      points: ``(k, d)`` extra points, or an empty ``(0, d)`` array.
+      point_gradients: ``(k, d)`` the gradient at each extra point.
+    """
+
+    axes: tuple
+    gradients: jax.Array
+    points: jax.Array
+    point_gradients: jax.Array
+
+
+@jax.jit
+def _grads_at(cost, points):
+    return jax.vmap(jax.grad(cost))(points)
+
+
+def gradient_field(cost, num=20, *, points=None, bounds=None) -> GradientField:
+    """``jax.grad`` of ``cost`` on a ``num``-per-axis grid (and at ``points``), for quiver plots.
+
+    Example:
+      >>> import gradlab as gl
+      >>> field = gl.gradient_field("bowl", num=5, points=[[-1.0, -2.0]])
+      >>> [float(g) for g in field.point_gradients[0]]
+      [-6.0, 2.0]
+    """
+    cost = as_cost(cost, bounds, need_bounds=True, what="a gradient field")
+    dim = cost.dim
+    shape = (num,) * dim if isinstance(num, int | np.integer) else tuple(num)
+    if len(shape) != dim or min(shape) < 2:
+        raise ValueError(f"num must be at least 2 per axis, one per parameter; got {short(num)}")
+    dtype = jnp.result_type(float)
+    axes = tuple(jnp.asarray(np.linspace(lo, hi, n), dtype) for (lo, hi), n in
+                 zip(cost.bounds, shape))
+    mesh = jnp.stack([g.ravel() for g in jnp.meshgrid(*axes, indexing="ij")], axis=1)
+    extra = (jnp.zeros((0, dim), dtype) if points is None
+             else check_points(points, "points", dim, batch=True))
+    grads = _grads_at(cost, jnp.concatenate([mesh, extra.astype(dtype)]))
+    return GradientField(axes=axes, gradients=grads[: len(mesh)].reshape(*shape, dim),
+                         points=extra, point_gradients=grads[len(mesh):])

@@ -50,6 +50,8 @@ class Minima:
       is_global: ``(k,)`` whether its value ties the best (to roundoff).
       kind: ``(k,)`` ``"minimum"``, ``"saddle"`` or ``"flat"``, from the Hessian's eigenvalues.
       min_eigenvalue: ``(k,)`` the Hessian's smallest eigenvalue there.
+      in_bounds: ``(k,)`` whether it lies inside the bounds (an unprojected
+        descent may leave them).
     """
 
     points: np.ndarray
@@ -59,6 +61,7 @@ class Minima:
     is_global: np.ndarray
     kind: np.ndarray
     min_eigenvalue: np.ndarray
+    in_bounds: np.ndarray
 
 
 @record
@@ -149,8 +152,10 @@ def _describe_minima(cost: Cost, final_x, final_f, labels, centres, n_starts, dt
         is_global = values <= best + np.sqrt(eps) * max(1.0, abs(best))
     else:
         lowest, kind, is_global = np.zeros(0), np.zeros(0, dtype="<U7"), np.zeros(0, bool)
+    low, high = np.asarray(cost.bounds, dtype=float).T
+    in_bounds = np.all((points >= low) & (points <= high), axis=1)
     return Minima(points=points, values=values, counts=counts, shares=counts / n_starts,
-                  is_global=is_global, kind=kind, min_eigenvalue=lowest)
+                  is_global=is_global, kind=kind, min_eigenvalue=lowest, in_bounds=in_bounds)
 
 
 def _run_starts(cost: Cost, starts, *, optimizer, steps, record_every, gtol, bounds,
@@ -362,7 +367,7 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100, optimize
     trajs = _run_starts(cost, starts, optimizer=optimizer, steps=steps,
                         record_every=record_every, gtol=gtol, bounds=bounds,
                         learning_rates=rates)
-    curvature = float(jnp.max(jnp.linalg.eigvalsh(jax.hessian(cost)(x0))))
+    curvature = float(jnp.max(_hessian_eigenvalues(cost, x0[None])))
     limit = 2.0 / curvature if curvature > 0 else math.nan
     return LearningRateSweep(learning_rates=rates, trajectories=trajs,
                              status=np.asarray(trajs.status), curvature=curvature,

@@ -1,16 +1,9 @@
-"""Test settings: float64 everywhere precision matters, shared helpers, and the problem table."""
+"""Shared fixtures: counting XLA compilations."""
 
 import contextlib
 
-import jax
-
-jax.config.update("jax_enable_x64", True)
-
-import jax.monitoring  # noqa: E402
-import matplotlib  # noqa: E402
-import pytest  # noqa: E402
-
-matplotlib.use("Agg")
+import jax.monitoring
+import pytest
 
 _compiles = []
 jax.monitoring.register_event_duration_secs_listener(

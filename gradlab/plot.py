@@ -1,0 +1,311 @@
+"""Every figure of gradlab, drawn from the records the solvers return.
+
+Each function takes records (`GridResult`, `Trajectory`, `MultiStart`, ...),
+an optional matplotlib ``ax``, and returns the Axes it drew on; none calls
+``show()`` and none recomputes anything. Pass ``cost=`` to label axes with the
+cost's parameter names and title. matplotlib is imported on first use, so
+``import gradlab`` stays light.
+
+Example:
+  >>> import gradlab as gl
+  >>> ax = gl.plot.landscape(gl.grid_search("bowl", num=50), cost=gl.get_cost("bowl"))
+  >>> ax.get_xlabel(), ax.get_ylabel()
+  ('m', 'b')
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradlab.result import Status
+
+GLOBAL_COLOUR, LOCAL_COLOUR, PATH_COLOUR = "#d62728", "#ff7f0e", "white"
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(ax, projection=None):
+    if ax is not None:
+        return ax
+    fig = _plt().figure(figsize=(6.4, 4.8))
+    return fig.add_subplot(projection=projection)
+
+
+def _names(cost, dim):
+    if cost is not None and cost.dim == dim:
+        return cost.param_names
+    return tuple(f"x{i}" for i in range(dim))
+
+
+def _title(ax, cost, text):
+    ax.set_title(f"{cost.name}: {text}" if cost is not None else text)
+
+
+def _np(a):
+    return np.asarray(a)
+
+
+def cost_curve(grid, *, ax=None, cost=None, label=None):
+    """The 1-parameter sweep: cost against the parameter, its minimum marked."""
+    if len(grid.axes) != 1:
+        raise ValueError(f"cost_curve needs a 1-parameter grid; got {len(grid.axes)} axes")
+    if grid.values is None:
+        raise ValueError("cost_curve needs the grid's values: run grid_search(keep_values=True)")
+    ax = _axes(ax)
+    (name,) = _names(cost, 1)
+    ax.plot(_np(grid.axes[0]), _np(grid.values), label=label or "cost")
+    ax.plot(_np(grid.x)[0], float(grid.fun), "o", color=GLOBAL_COLOUR,
+            label=f"minimum: {name} = {float(grid.x[0]):.4g}")
+    ax.set_xlabel(name)
+    ax.set_ylabel("cost")
+    ax.legend()
+    _title(ax, cost, "one-parameter sweep")
+    return ax
+
+
+def _mark_known(ax, cost):
+    if cost is None or not cost.minima or cost.dim != 2:
+        return
+    known = np.array([m.x for m in cost.minima])
+    ax.plot(known[:, 0], known[:, 1], "x", color="black", markersize=9, mew=2,
+            label="known minima")
+
+
+def landscape(grid, *, ax=None, cost=None, levels: int = 30, log: bool = False,
+              known_minima: bool = True):
+    """Heat map and contours of a 2-parameter grid, its minimum marked (and the known ones)."""
+    if len(grid.axes) != 2 or grid.values is None:
+        raise ValueError("landscape needs a 2-parameter grid with values (keep_values=True)")
+    ax = _axes(ax)
+    x, y = _np(grid.axes[0]), _np(grid.axes[1])
+    z = _np(grid.values).T  # values are indexed [i_x, i_y]; images want rows = y
+    if log:
+        finite = z[np.isfinite(z)]
+        z = np.log10(z - finite.min() + 1e-6 * max(np.ptp(finite), 1e-300))
+    mesh = ax.pcolormesh(x, y, z, shading="auto", cmap="viridis")
+    ax.contour(x, y, z, levels=levels, colors="white", linewidths=0.5, alpha=0.6)
+    ax.figure.colorbar(mesh, ax=ax, label="log10(cost - min)" if log else "cost")
+    ax.plot(*_np(grid.x), "o", color=GLOBAL_COLOUR, label="grid minimum")
+    if known_minima:
+        _mark_known(ax, cost)
+    names = _names(cost, 2)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.legend(loc="upper right", fontsize="small")
+    _title(ax, cost, "landscape")
+    return ax
+
+
+def surface(grid, *, trajectory=None, ax=None, cost=None, stride: int = 1):
+    """The 3-D surface of a 2-parameter grid, with an optional descent path lifted onto it."""
+    if len(grid.axes) != 2 or grid.values is None:
+        raise ValueError("surface needs a 2-parameter grid with values (keep_values=True)")
+    ax = _axes(ax, projection="3d")
+    x, y = np.meshgrid(_np(grid.axes[0]), _np(grid.axes[1]), indexing="ij")
+    ax.plot_surface(x[::stride, ::stride], y[::stride, ::stride],
+                    _np(grid.values)[::stride, ::stride], cmap="viridis", alpha=0.8,
+                    linewidth=0)
+    if trajectory is not None:
+        xs = _np(trajectory.xs)
+        ax.plot(xs[:, 0], xs[:, 1], _np(trajectory.fs), "o-", color=GLOBAL_COLOUR,
+                markersize=3, label="descent")
+        ax.legend()
+    names = _names(cost, 2)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_zlabel("cost")
+    _title(ax, cost, "surface")
+    return ax
+
+
+def gradient_field(field, *, grid=None, ax=None, cost=None):
+    """Quiver of −∇f over the landscape, and the normalised arrow of −∇f at each chosen point."""
+    if len(field.axes) != 2:
+        raise ValueError("gradient_field draws 2-parameter costs only")
+    ax = _axes(ax)
+    if grid is not None:
+        landscape(grid, ax=ax, cost=cost, known_minima=False)
+    x, y = np.meshgrid(_np(field.axes[0]), _np(field.axes[1]), indexing="ij")
+    g = -_np(field.gradients)
+    norm = np.linalg.norm(g, axis=-1, keepdims=True)
+    unit = g / np.where(norm > 0, norm, 1.0)
+    ax.quiver(x, y, unit[..., 0], unit[..., 1], color="white", alpha=0.7, label="-gradient")
+    span = max(float(np.ptp(_np(field.axes[0]))), float(np.ptp(_np(field.axes[1]))))
+    for p, gp in zip(_np(field.points), -_np(field.point_gradients)):
+        direction = gp / max(np.linalg.norm(gp), 1e-300) * 0.15 * span
+        ax.annotate("", xy=p + direction, xytext=p,
+                    arrowprops=dict(arrowstyle="-|>", color=GLOBAL_COLOUR, lw=2.5))
+        ax.plot(*p, "o", color=GLOBAL_COLOUR)
+        ax.text(*(p + 0.02 * span), f"-∇f({p[0]:g}, {p[1]:g})", color="white", fontsize=9)
+    names = _names(cost, 2)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    _title(ax, cost, "steepest descent direction")
+    return ax
+
+
+def history(trajectory, *, axes=None, cost=None, truth=None):
+    """Cost and each parameter against the step; ``truth`` (or the cost's minimum) dashed.
+
+    Returns an array of Axes: the cost first, then one per parameter.
+    """
+    xs, fs = _np(trajectory.xs), _np(trajectory.fs)
+    if xs.ndim != 2:
+        raise ValueError("history draws one trajectory; index a batched one first")
+    d = xs.shape[1]
+    if axes is None:
+        fig = _plt().figure(figsize=(4 * (d + 1), 3.6))
+        axes = np.array([fig.add_subplot(1, d + 1, k + 1) for k in range(d + 1)])
+    if truth is None and cost is not None and cost.minima:
+        truth = cost.minima[0].x
+    steps = np.arange(len(fs))
+    axes[0].plot(steps, fs)
+    axes[0].set_yscale("log" if np.all(fs > 0) else "linear")
+    axes[0].set_xlabel("record")
+    axes[0].set_ylabel("cost")
+    for k, name in enumerate(_names(cost, d)):
+        axes[k + 1].plot(steps, xs[:, k], label=name)
+        if truth is not None:
+            axes[k + 1].axhline(truth[k], ls="--", color="grey", label=f"true {name}")
+        axes[k + 1].set_xlabel("record")
+        axes[k + 1].set_ylabel(name)
+        axes[k + 1].legend()
+    _title(axes[0], cost, f"descent ({Status(int(trajectory.status)).name.lower()})")
+    axes[0].figure.tight_layout()
+    return axes
+
+
+def _as_list(trajectories):
+    if isinstance(trajectories, list | tuple):
+        return list(trajectories)
+    xs = _np(trajectories.xs)
+    if xs.ndim == 2:
+        return [trajectories]
+    return [type(trajectories)(**{k: getattr(trajectories, k)[i] for k in
+                                  trajectories.__dataclass_fields__}) for i in range(len(xs))]
+
+
+def trajectories(grid, trajectories, *, labels=None, ax=None, cost=None):
+    """One or many descent paths over the contour (e.g. optimisers or learning rates)."""
+    ax = landscape(grid, ax=ax, cost=cost, log=True)
+    runs = _as_list(trajectories)
+    labels = labels or [None] * len(runs)
+    colours = _plt().get_cmap("tab10")
+    for k, (run, label) in enumerate(zip(runs, labels)):
+        xs = _np(run.xs)
+        ax.plot(xs[:, 0], xs[:, 1], ".-", color=colours(k % 10), lw=1.5, markersize=3,
+                label=label)
+        ax.plot(*xs[0], "s", color=colours(k % 10), markersize=5)
+    x, y = _np(grid.axes[0]), _np(grid.axes[1])
+    ax.set_xlim(x.min(), x.max())
+    ax.set_ylim(y.min(), y.max())
+    ax.legend(loc="upper right", fontsize="small")
+    _title(ax, cost, "descent paths")
+    return ax
+
+
+def basins(basin_map, *, ax=None, cost=None):
+    """The basin map: each start coloured by the minimum it reached; global minima starred."""
+    ax = _axes(ax)
+    minima = basin_map.run.minima
+    labels = np.asarray(basin_map.labels)
+    k = max(len(minima.points), 1)
+    cmap = _plt().get_cmap("tab20", k)
+    shown = np.ma.masked_less(labels, 0)
+    if labels.ndim == 2:
+        x, y = _np(basin_map.axes[0]), _np(basin_map.axes[1])
+        ax.pcolormesh(x, y, shown.T, cmap=cmap, vmin=-0.5, vmax=k - 0.5, shading="auto")
+        pts = minima.points
+        inside = ((pts[:, 0] >= x.min()) & (pts[:, 0] <= x.max())
+                  & (pts[:, 1] >= y.min()) & (pts[:, 1] <= y.max()))
+        glob = minima.is_global & inside
+        ax.plot(pts[glob, 0], pts[glob, 1], "*", color="white", mec="black", ms=16,
+                label="global minimum")
+        ax.plot(pts[~minima.is_global & inside, 0], pts[~minima.is_global & inside, 1], "o",
+                color="white", mec="black", label="local minimum")
+        names = _names(cost, 2)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+    else:
+        w = _np(basin_map.axes[0])
+        ax.scatter(w, np.where(labels >= 0, _np(minima.points[:, 0])[labels], np.nan), c=shown,
+                   cmap=cmap, vmin=-0.5, vmax=k - 0.5, s=12)
+        ax.plot(w, w, color="grey", lw=0.5, label="start = end")
+        glob = minima.points[minima.is_global, 0]
+        ax.axhline(glob[0], color=GLOBAL_COLOUR, ls="--", label="global minimum")
+        (name,) = _names(cost, 1)
+        ax.set_xlabel(f"start {name}")
+        ax.set_ylabel(f"end {name}")
+    ax.legend(loc="upper left", fontsize="small")
+    _title(ax, cost, f"basins of {len(minima.points)} minima")
+    return ax
+
+
+def learning_rates(sweep, *, ax=None, cost=None):
+    """Final cost against learning rate, coloured by status, the stability limit 2/L marked."""
+    ax = _axes(ax)
+    rates, final = _np(sweep.learning_rates), _np(sweep.trajectories.fun)
+    status = np.asarray(sweep.status)
+    ax.plot(rates, final, "-", color="grey", lw=0.8)
+    for code, colour in ((Status.CONVERGED, "tab:green"), (Status.MAX_STEPS, "tab:orange"),
+                         (Status.DIVERGED, "tab:red"), (Status.NONFINITE, "black")):
+        chosen = status == code
+        if chosen.any():
+            ax.plot(rates[chosen], final[chosen], "o", color=colour, label=code.name.lower())
+    if np.isfinite(sweep.stability_limit):
+        ax.axvline(sweep.stability_limit, ls="--", color="tab:red",
+                   label=f"2/L = {sweep.stability_limit:.3g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log" if np.all(final > 0) else "symlog")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("final cost")
+    ax.legend(fontsize="small")
+    _title(ax, cost, "learning-rate sweep")
+    return ax
+
+
+def fit(cost, params=None, *, true_params=None, model=None, ax=None, labels=None):
+    """The data points, the true model (dashed) and each fitted model."""
+    ax = _axes(ax)
+    x, y = _np(cost.data.x), _np(cost.data.y)
+    model = model or cost.fn.model
+    order = np.argsort(x)
+    ax.plot(x, y, ".", color="grey", alpha=0.6, label="data")
+    if true_params is not None:
+        ax.plot(x[order], _np(model(np.asarray(true_params), x))[order], "--", color="black",
+                label="true model")
+    params = [] if params is None else ([params] if np.ndim(params[0]) == 0 else list(params))
+    labels = labels or [f"fit {np.round(np.asarray(p), 3).tolist()}" for p in params]
+    for p, label in zip(params, labels):
+        ax.plot(x[order], _np(model(np.asarray(p), x))[order], lw=2, label=label)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend(fontsize="small")
+    _title(ax, cost, "data and model")
+    return ax
+
+
+def animate(grid, trajectory, path, *, cost=None, fps: int = 10, overwrite: bool = False):
+    """Save a GIF of a descent walking over the landscape; returns the path written."""
+    import os
+
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    ax = landscape(grid, cost=cost, log=True)
+    xs = _np(trajectory.xs)
+    (line,) = ax.plot([], [], ".-", color=PATH_COLOUR, lw=2)
+
+    def frame(i):
+        line.set_data(xs[: i + 1, 0], xs[: i + 1, 1])
+        return (line,)
+
+    anim = FuncAnimation(ax.figure, frame, frames=len(xs), blit=True)
+    anim.save(path, writer=PillowWriter(fps=fps))
+    _plt().close(ax.figure)
+    return path
