@@ -289,8 +289,9 @@ def fit(cost, params=None, *, true_params=None, model=None, ax=None, labels=None
     return ax
 
 
-def animate(grid, trajectory, path, *, cost=None, fps: int = 10, overwrite: bool = False):
-    """Save a GIF of a descent walking over the landscape; returns the path written."""
+def animate(grid, trajectory, path, *, cost=None, fps: int = 10, max_frames: int = 40,
+            overwrite: bool = False):
+    """Save a GIF of a descent walking over the landscape (at most ``max_frames`` frames)."""
     import os
 
     from matplotlib.animation import FuncAnimation, PillowWriter
@@ -305,7 +306,8 @@ def animate(grid, trajectory, path, *, cost=None, fps: int = 10, overwrite: bool
         line.set_data(xs[: i + 1, 0], xs[: i + 1, 1])
         return (line,)
 
-    anim = FuncAnimation(ax.figure, frame, frames=len(xs), blit=True)
+    shown = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), max_frames)).astype(int))
+    anim = FuncAnimation(ax.figure, frame, frames=shown, blit=True)
     anim.save(path, writer=PillowWriter(fps=fps))
     _plt().close(ax.figure)
     return path

@@ -1,0 +1,19 @@
+"""Shared by the examples: float64, the Agg backend, where figures go, and the CI size switch."""
+
+import os
+import tempfile
+
+import jax
+import matplotlib
+
+jax.config.update("jax_enable_x64", True)
+matplotlib.use("Agg")
+
+QUICK = bool(os.environ.get("GRADLAB_EXAMPLE_QUICK"))  # CI sets it: smaller sizes
+OUT = os.environ.get("GRADLAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="gradlab-example-")
+
+
+def save(ax, name):
+    path = os.path.join(OUT, name)
+    (ax[0] if hasattr(ax, "__len__") else ax).figure.savefig(path, dpi=90, bbox_inches="tight")
+    print(f"figure: {path}")
