@@ -219,6 +219,8 @@ def cmd_tour(args):
 
 
 def cmd_bench(args):
+    if Path("benchmarks/run.py").exists() and "" not in sys.path:
+        sys.path.insert(0, "")  # the console script does not put the checkout on the path
     try:
         bench = importlib.import_module("benchmarks.run")
     except ImportError:

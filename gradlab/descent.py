@@ -7,13 +7,14 @@ The loop's contract:
   searches) get them. ``learning_rate=α`` alone is the course's rule
   ``x ← x − α·∇f(x)``, all parameters updated at once.
 * The history is recorded: ``xs`` (steps/record_every + 1, d), ``fs``, ``grad_norms``.
-* Stopping is data (`Status`): CONVERGED once ``‖∇f‖ ≤ gtol`` or the step
-  stalls below ``xtol·(1 + ‖x‖)``; the state then freezes, so shapes stay
-  static. DIVERGED once ``|f|`` exceeds ``divergence·max(1, |f(x0)|)`` (or
-  ``x`` runs away likewise), or when the steps run out with the cost above
-  ``f(x0)``; MAX_STEPS when they run out while still descending; NONFINITE
-  when NaN/inf appears — the last finite point is kept. Nothing is raised at
-  run time, so under ``vmap`` one bad start never spoils the others.
+* Stopping is data (`Status`): CONVERGED once ``‖∇f‖ ≤ gtol``, or once steps
+  stay below ``xtol·(1 + ‖x‖)`` for `STALL_PATIENCE` steps in a row; the state
+  then freezes, so shapes stay static. DIVERGED once ``|f|`` exceeds
+  ``divergence·max(1, |f(x0)|)`` (or ``x`` runs away likewise), or when the
+  steps run out with the cost above ``f(x0)``; MAX_STEPS when they run out
+  while still descending; NONFINITE when NaN/inf appears — the last finite
+  point is kept. Nothing is raised at run time, so under ``vmap`` one bad
+  start never spoils the others.
 * Compiled once per (optimiser, step count, record interval): new ``x0``, new
   data of the same shape, new learning-rate values and new tolerances reuse it.
 
@@ -90,11 +91,27 @@ class _Carry(NamedTuple):
     status: jax.Array
     nit: jax.Array
     nfev: jax.Array
+    stalls: jax.Array  # consecutive steps that did not move x
+
+
+# A run is CONVERGED by stalling only after this many steps in a row that leave x
+# in place: one refused step of a trust region or line search is not convergence.
+STALL_PATIENCE = 8
 
 
 def default_gtol(dtype) -> float:
     """Gradient-norm tolerance: 1e-6 in float64, 1e-4 in float32 (its roundoff floor)."""
     return 1e-6 if jnp.finfo(dtype).bits >= 64 else 1e-4
+
+
+def _plain_descent(learning_rate) -> optax.GradientTransformationExtraArgs:
+    """``x ← x − α·∇f(x)``: optax.sgd's update with the rate traced, and no state."""
+
+    def update(grads, state, params=None, **extra_args):
+        del params, extra_args
+        return jax.tree.map(lambda g: -learning_rate * g, grads), state
+
+    return optax.GradientTransformationExtraArgs(lambda params: optax.EmptyState(), update)
 
 
 def _ensure_extra_args(opt):
@@ -115,8 +132,12 @@ def _linesearch_evals(state):
 def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> Trajectory:
     """The loop itself, for one start; jitted and vmapped by the callers below."""
     gtol, xtol, divergence = tols
-    opt = optimizer if learning_rate is None else optax.inject_hyperparams(optimizer)(
-        learning_rate=learning_rate)
+    if learning_rate is None:
+        opt = optimizer
+    elif optimizer is optax.sgd:  # the course's rule, without inject_hyperparams' bookkeeping
+        opt = _plain_descent(learning_rate)
+    else:
+        opt = optax.inject_hyperparams(optimizer)(learning_rate=learning_rate)
     opt = _ensure_extra_args(opt)
     value_and_grad = jax.value_and_grad(cost)
     state0 = opt.init(x0)
@@ -129,25 +150,30 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
     f_limit = divergence * jnp.maximum(1.0, jnp.abs(f0))
     x_limit = divergence * (1.0 + jnp.max(jnp.abs(x0)))
     carry0 = _Carry(x0, state0, f0, g0, jnp.where(finite0, _RUNNING, Status.NONFINITE),
-                    jnp.asarray(0), jnp.asarray(1))
+                    jnp.asarray(0), jnp.asarray(1), jnp.asarray(0))
 
     def step(c: _Carry) -> _Carry:
         running = c.status == _RUNNING
-        converged_here = running & (jnp.linalg.norm(c.g) <= gtol)
-        updates, state = opt.update(c.g, c.state, c.x, value=c.f, grad=c.g, value_fn=cost)
+        converged_here = running & (jnp.sum(c.g * c.g) <= gtol * gtol)
+        # Frozen runs get a zero gradient: their (discarded) update then costs a line
+        # search nothing, instead of running it to its limit under vmap.
+        g_in = jnp.where(running & ~converged_here, c.g, 0.0)
+        updates, state = opt.update(g_in, c.state, c.x, value=c.f, grad=g_in, value_fn=cost)
         x = optax.apply_updates(c.x, updates)
         if config.project:
             x = jnp.clip(x, box[0], box[1])
         if reuse_stored:
             f, g = otu.tree_get(state, "value"), otu.tree_get(state, "grad")
-            evals = _linesearch_evals(state)
+            evals = jnp.maximum(_linesearch_evals(state), 1)
         else:
             f, g = value_and_grad(x)
             evals = 1 + _linesearch_evals(state)
         take = running & ~converged_here
         finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(g))
         runaway = (jnp.abs(f) > f_limit) | (jnp.max(jnp.abs(x)) > x_limit)
-        stalled = jnp.linalg.norm(x - c.x) <= xtol * (1.0 + jnp.linalg.norm(c.x))
+        still = jnp.sum((x - c.x) ** 2) <= (xtol * (1.0 + jnp.linalg.norm(c.x))) ** 2
+        stalls = jnp.where(take & still, c.stalls + 1, jnp.where(take, 0, c.stalls))
+        stalled = stalls >= STALL_PATIENCE
         status = jnp.select(
             [converged_here, ~take, ~finite, runaway, stalled],
             [Status.CONVERGED, c.status, Status.NONFINITE, Status.DIVERGED, Status.CONVERGED],
@@ -156,7 +182,8 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
         accept = take & finite
         keep = lambda new, old: jnp.where(accept, new, old)
         return _Carry(keep(x, c.x), jax.tree.map(keep, state, c.state), keep(f, c.f),
-                      keep(g, c.g), status, c.nit + take, c.nfev + jnp.where(take, evals, 0))
+                      keep(g, c.g), status, c.nit + take, c.nfev + jnp.where(take, evals, 0),
+                      stalls)
 
     def record_chunk(c: _Carry, _):
         seen = (c.x, c.f, jnp.linalg.norm(c.g))
@@ -257,7 +284,8 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
       steps: the most steps to take.
       bounds: optional ``(low, high)`` pairs: every step is projected into the box.
       gtol: stop when ``‖∇f‖ ≤ gtol`` (default 1e-6 in float64, 1e-4 in float32).
-      xtol: stop when a step moves ``x`` by at most ``xtol·(1 + ‖x‖)`` (default 4·eps).
+      xtol: stop when steps move ``x`` by at most ``xtol·(1 + ‖x‖)`` (default 4·eps)
+        `STALL_PATIENCE` times in a row.
       divergence: DIVERGED once ``|f| > divergence·max(1, |f(x0)|)``.
       record_every: keep every k-th point of the history (``steps`` must be a multiple).
 

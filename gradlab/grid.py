@@ -25,9 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradlab import parallel
+from gradlab import models, parallel
 from gradlab._checks import check_bounds, check_points, check_positive, short
-from gradlab.costs import as_cost, check_returns_scalar
+from gradlab.costs import as_cost
 from gradlab.result import record
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes for one chunk's intermediates
@@ -72,16 +72,75 @@ def _strides(shape):
     return [math.prod(shape[k + 1:]) for k in range(len(shape))]
 
 
-def _evaluate_chunk(cost, axes, shape, total, start, batch):
+# Losses that are a mean over data points of a per-point term: a fitted cost with one
+# of these is evaluated data-point-major (see `_fit_values`).
+_POINTWISE_LOSSES = {
+    models.mse: lambda prediction, y: (prediction - y) ** 2,
+    models.mae: lambda prediction, y: jnp.abs(prediction - y),
+}
+
+
+def _fit_values(cost, points):
+    """Values of a fitted cost at many points, accumulated over its data one point at a time.
+
+    ``vmap(cost)`` reduces over the data inside each grid point, a short reduction
+    along the fastest axis; walking the data in a scan with vectors over the grid
+    points is about 5× faster on CPU for the same arithmetic.
+    """
+    term = _POINTWISE_LOSSES[cost.fn.loss]
+    model = cost.fn.model
+    x, y = cost.data
+
+    def add(total, xy):
+        xi, yi = xy
+        return total + term(jax.vmap(lambda p: model(p, xi))(points), yi), None
+
+    total, _ = jax.lax.scan(add, jnp.zeros(points.shape[0], points.dtype), (x, y))
+    return total / y.shape[0]
+
+
+def pointwise_fit(cost) -> bool:
+    """Whether ``cost`` is an MSE/MAE fit whose model maps each ``x_i`` alone (checked once)."""
+    fn = cost.fn
+    if not (isinstance(fn, models.FitObjective) and fn.loss in _POINTWISE_LOSSES):
+        return False
+    x = cost.data.x
+    return _elementwise_model(fn.model, x.shape[1:], x.dtype, np.asarray(x[:3]).tobytes())
+
+
+@functools.lru_cache(maxsize=256)
+def _elementwise_model(model, row_shape, dtype, sample: bytes) -> bool:
+    rows = jnp.asarray(np.frombuffer(sample, dtype=dtype).reshape(-1, *row_shape))
+    dim = None
+    for d in range(1, 33):  # the parameter count is unknown here: find one that traces
+        try:
+            jax.eval_shape(model, jnp.zeros(d, dtype), rows)
+            dim = d
+            break
+        except Exception:  # the wrong parameter count for this model: try the next
+            continue
+    if dim is None:
+        return False
+    p = jnp.linspace(0.3, 0.9, dim, dtype=dtype)
+    try:
+        together = model(p, rows)
+        apart = jnp.stack([model(p, row) for row in rows])
+    except Exception:
+        return False
+    return together.shape == apart.shape and bool(jnp.allclose(together, apart, rtol=1e-6))
+
+
+def _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise=False):
     index = start + jnp.arange(batch)
     index = parallel.constrain_rows(index)
-    values = jax.vmap(cost)(_coordinates(index, axes, shape))
+    points = _coordinates(index, axes, shape)
+    values = _fit_values(cost, points) if pointwise else jax.vmap(cost)(points)
     # Points past the end of the grid (the last chunk's padding) and NaNs never win.
     return jnp.where((index < total) & ~jnp.isnan(values), values, jnp.inf)
 
 
-@functools.partial(jax.jit, static_argnames=("shape", "batch", "keep_values"))
-def _grid(cost, axes, *, shape, batch, keep_values):
+@functools.partial(jax.jit, static_argnames=("shape", "batch", "keep_values", "pointwise"))
+def _grid(cost, axes, *, shape, batch, keep_values, pointwise):
     total = math.prod(shape)
     n_chunks = -(-total // batch)
     index_dtype = jnp.int64 if total >= 2**31 else jnp.int32
@@ -89,17 +148,17 @@ def _grid(cost, axes, *, shape, batch, keep_values):
 
     if keep_values:
         if n_chunks == 1:
-            values = _evaluate_chunk(cost, axes, shape, total, starts[0], batch)
+            values = _evaluate_chunk(cost, axes, shape, total, starts[0], batch, pointwise)
         else:
-            chunk = lambda s: _evaluate_chunk(cost, axes, shape, total, s, batch)
+            chunk = lambda s: _evaluate_chunk(cost, axes, shape, total, s, batch, pointwise)
             values = jax.lax.map(chunk, starts).reshape(-1)
         values = values[:total]
         best = jnp.argmin(values)
-        return best, values[best], values.reshape(shape)
+        return _coordinates(best[None], axes, shape)[0], values[best], values.reshape(shape)
 
     def keep_best(carry, start):
         best_index, best_value = carry
-        values = _evaluate_chunk(cost, axes, shape, total, start, batch)
+        values = _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise)
         i = jnp.argmin(values)
         better = values[i] < best_value  # strict: the first of equal values wins
         return (jnp.where(better, (start + i).astype(best_index.dtype), best_index),
@@ -107,12 +166,19 @@ def _grid(cost, axes, *, shape, batch, keep_values):
 
     init = (jnp.asarray(0, index_dtype), jnp.asarray(jnp.inf, axes[0].dtype))
     (best, value), _ = jax.lax.scan(keep_best, init, starts)
-    return best, value, None
+    return _coordinates(best[None], axes, shape)[0], value, None
 
 
-def _bytes_per_point(cost, dim: int, itemsize: int) -> int:
-    """A generous estimate of one grid point's intermediates: the data it reads, a few times."""
-    data_elements = sum(np.size(leaf) for leaf in jax.tree.leaves(cost.data))
+@functools.lru_cache(maxsize=64)
+def _axis(low: float, high: float, num: int, dtype) -> jax.Array:
+    """numpy's linspace, so a numpy reference sees exactly the same points (cached on device)."""
+    return jnp.asarray(np.linspace(low, high, num), dtype)
+
+
+def _bytes_per_point(cost, dim: int, itemsize: int, pointwise: bool) -> int:
+    """A generous estimate of one grid point's intermediates: the data it reads, a few times
+    (a pointwise fit reads one data point at a time)."""
+    data_elements = 0 if pointwise else sum(np.size(leaf) for leaf in jax.tree.leaves(cost.data))
     return itemsize * (4 * data_elements + 4 * dim + 16)
 
 
@@ -170,15 +236,15 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
         )
     check_positive(memory_budget, "memory_budget", integer=True)
     dtype = jnp.result_type(float)
-    itemsize = jnp.dtype(dtype).itemsize
-    check_returns_scalar(cost, jnp.zeros(dim, dtype))
+    itemsize = jnp.dtype(dtype).itemsize  # (a Cost with bounds checked its output when built)
     if keep_values and total * itemsize > memory_budget * 4:
         raise ValueError(
             f"keeping the table of {total:.3g} values needs {total * itemsize / 2**20:.0f} MiB, "
             f"over 4 x memory_budget ({memory_budget / 2**20:.0f} MiB): pass "
             "keep_values=False (the best point is still found) or raise memory_budget"
         )
-    per_point = _bytes_per_point(cost, dim, itemsize)
+    pointwise = pointwise_fit(cost)
+    per_point = _bytes_per_point(cost, dim, itemsize, pointwise)
     if not chunked:
         if total * per_point > memory_budget:
             raise ValueError(
@@ -187,16 +253,15 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
                 f"({memory_budget / 2**20:.0f} MiB): leave chunked=True or raise memory_budget"
             )
         batch = total
-    elif batch_size is None:
-        batch = max(1, min(total, memory_budget // per_point))
+    elif batch_size is None:  # a power of two: XLA's loops run best on even chunks
+        batch = min(total, 2 ** int(np.log2(max(1, memory_budget // per_point))))
     else:
         batch = min(total, check_positive(batch_size, "batch_size", integer=True))
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
 
-    # numpy's linspace, so a numpy reference sees exactly the same points
-    axes = tuple(jnp.asarray(np.linspace(lo, hi, n), dtype) for (lo, hi), n in zip(box, shape))
-    best, value, values = _grid(cost, axes, shape=shape, batch=batch, keep_values=keep_values)
-    grid_x = _coordinates(jnp.asarray(best)[None], axes, shape)[0]
+    axes = tuple(_axis(lo, hi, n, dtype) for (lo, hi), n in zip(box, shape))
+    grid_x, value, values = _grid(cost, axes, shape=shape, batch=batch, keep_values=keep_values,
+                                  pointwise=pointwise)
     result = GridResult(x=grid_x, fun=value, axes=axes, values=values, nfev=total,
                         grid_x=grid_x, grid_fun=value)
     return _polish(cost, result, box, polish_steps) if polish else result
