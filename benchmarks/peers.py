@@ -145,6 +145,15 @@ def _descent_peers(study: Study, quick: bool):
                                                       ("course", course_t))}
 
 
+def _distinct(values, tol=1e-2):
+    """Sorted distinct values, merging those closer than ``tol`` (scipy stops at gtol 1e-5)."""
+    out = []
+    for v in np.sort(values):
+        if not out or v - out[-1] > tol:
+            out.append(v)
+    return np.asarray(out)
+
+
 def _multistart_peers(study: Study, quick: bool):
     from scipy import optimize
 
@@ -167,17 +176,19 @@ def _multistart_peers(study: Study, quick: bool):
                                      for s in s_starts],  # noqa: B023
                             repeats=1, warmup=0)
         ends = np.array([optimize.minimize(f, s, jac=g, method="BFGS").x[0] for s in s_starts])
-        ours_set = set(np.round(found.points[found.in_bounds, 0], 2))
-        scipy_set = set(np.round(ends[(ends >= 0) & (ends <= 50)], 2))
+        ours_w = np.sort(np.asarray(found.points[found.in_bounds & (found.kind == "minimum"), 0]))
+        scipy_w = _distinct(ends[(ends >= 0) & (ends <= 50)])
+        same = (len(ours_w) == len(scipy_w)
+                and bool(np.all(np.abs(ours_w - scipy_w) < 1e-2)))
         rows.append([dtype_name, str(ours), f"{ours.first:.3f} s", f"{scipy_t.median:.3f} s",
                      f"{scipy_t.median / ours.median:.2f}×",
-                     f"{len(ours_set)} / {len(scipy_set)}"
-                     + ("" if scipy_set <= ours_set else " (differ)")])
+                     f"{len(ours_w)} / {len(scipy_w)}" + (" (the same)" if same else " (differ)")])
+        ours_set, scipy_set = ours_w.round(4).tolist(), scipy_w.round(4).tolist()
         study.targets.append(Target(f"multistart {n} starts ({dtype_name}) vs scipy loop",
                                     scipy_t.median / ours.median, 10, True))
         study.data[f"multistart_{dtype_name}"] = {"gradlab": vars(ours), "scipy": vars(scipy_t),
-                                                  "gradlab_minima": sorted(ours_set),
-                                                  "scipy_minima": sorted(scipy_set)}
+                                                  "gradlab_minima": ours_set,
+                                                  "scipy_minima": scipy_set}
     study.tables.append((f"multistart, {n} starts on the sine fit (default optimiser: "
                          "trust-region Newton)", rows))
 

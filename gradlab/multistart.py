@@ -158,7 +158,9 @@ def _describe_minima(cost: Cost, final_x, final_f, labels, centres, n_starts, dt
     counts = np.bincount(labels[labels >= 0], minlength=len(centres))
     eps = float(jnp.finfo(dtype).eps)
     if len(centres):
-        eig = np.asarray(_hessian_eigenvalues(cost, jnp.asarray(points, dtype)))
+        # pad to a power of two so a new number of minima does not compile anew
+        padded = np.resize(points, (1 << (len(points) - 1).bit_length(), points.shape[1]))
+        eig = np.asarray(_hessian_eigenvalues(cost, jnp.asarray(padded, dtype)))[:len(points)]
         lowest = eig.min(axis=1)
         scale = np.sqrt(eps) * np.maximum(1.0, np.abs(eig).max(axis=1))
         kind = np.where(lowest > scale, "minimum", np.where(lowest < -scale, "saddle", "flat"))
