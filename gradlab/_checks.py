@@ -60,19 +60,20 @@ def float_dtype():
     return jnp.result_type(float)
 
 
-def check_points(x, name: str, dim: int | None, *, batch: bool = False) -> jax.Array:
+def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert: bool = True):
     """A floating array of shape ``(d,)`` (or ``(n, d)`` with ``batch=True``).
 
     Python numbers and lists are converted to the default float dtype; arrays of
     an integer or complex dtype are refused, since silently casting them hides
     mistakes (an integer x0 would make every update integer-valued in numpy).
+    With ``convert=False`` the input is returned as given, only checked.
     """
     if isinstance(x, list | tuple | int | float):
         try:
             arr = np.asarray(x, dtype=float)
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be numbers; got {short(x)}") from None
-        arr = jnp.asarray(arr, dtype=float_dtype())
+        arr = jnp.asarray(arr, dtype=float_dtype()) if convert else arr
     elif isinstance(x, np.ndarray | jax.Array):
         if jnp.issubdtype(x.dtype, jnp.complexfloating):
             raise TypeError(f"{name} must be real; got a complex array {short(x)}")
@@ -81,7 +82,7 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False) -> jax.A
                 f"{name} must be a floating array; got dtype {x.dtype} "
                 f"(cast it, e.g. jnp.asarray({name}, dtype=float))"
             )
-        arr = x if is_traced(x) else jnp.asarray(x)
+        arr = x if is_traced(x) or not convert else jnp.asarray(x)
     else:
         raise TypeError(f"{name} must be an array of numbers; got {short(x)}")
     want_ndim = 2 if batch else 1
@@ -95,9 +96,9 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False) -> jax.A
             f"{name} must have {dim} entries per point (the cost has {dim} parameters); "
             f"got shape {arr.shape}"
         )
-    if not is_traced(arr) and not bool(jnp.all(jnp.isfinite(arr))):
+    if not is_traced(arr) and not np.all(np.isfinite(np.asarray(arr))):  # on the host: no compile
         raise ValueError(f"{name} must be finite; got {short(np.asarray(arr))}")
-    return arr
+    return arr if convert else x
 
 
 def check_positive(value, name: str, *, integer: bool = False, minimum=None):

@@ -95,7 +95,7 @@ class Cost:
                 raise ValueError(f"names must have {dim} entries; got {names}")
             object.__setattr__(self, "names", names)
         if dim is not None:
-            check_returns_scalar(self, jnp.zeros(dim, jnp.result_type(float)))
+            check_returns_scalar(self, jax.ShapeDtypeStruct((dim,), jnp.result_type(float)))
 
     # -- evaluation ---------------------------------------------------------
     def __call__(self, x):
@@ -199,7 +199,7 @@ def prepare(cost, x0, bounds=None, *, name: str = "x0", batch: bool = False):
     cost = as_cost(cost, bounds)
     x0 = check_points(x0, name, cost.dim, batch=batch)
     if cost.dim is None:
-        check_returns_scalar(cost, x0[0] if batch else x0)
+        check_returns_scalar(cost, jax.ShapeDtypeStruct(x0.shape[-1:], x0.dtype))
     return cost, x0
 
 

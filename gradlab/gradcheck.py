@@ -112,19 +112,18 @@ def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None
       False
     """
     cost = as_cost(cost, bounds, need_bounds=points is None, what="random check points")
+    if points is None:
+        n = check_positive(n, "n", integer=True)
+        low, high = np.asarray(cost.bounds, dtype=np.float64).T
+        points = low + (high - low) * np.random.default_rng(seed).random((n, len(low)))
+    else:
+        points = np.asarray(points) if isinstance(points, list | tuple) else points
+        points = check_points(points[None] if np.ndim(points) == 1 else points, "points",
+                              cost.dim, batch=True, convert=False)
     with jax.enable_x64(True):
-        if points is None:
-            n = check_positive(n, "n", integer=True)
-            low, high = np.asarray(cost.bounds, dtype=np.float64).T
-            rng = np.random.default_rng(seed)
-            points = jnp.asarray(low + (high - low) * rng.random((n, len(low))))
-        else:
-            points = np.asarray(points, dtype=np.float64) if not isinstance(points, jax.Array) \
-                else points.astype(jnp.float64)
-            points = check_points(points[None] if points.ndim == 1 else points, "points",
-                                  cost.dim, batch=True)
+        points = jnp.asarray(np.asarray(points, dtype=np.float64))
         cost64 = cost.replace(data=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cost.data))
-        check_returns_scalar(cost64, points[0])
+        check_returns_scalar(cost64, jax.ShapeDtypeStruct(points.shape[1:], points.dtype))
         autodiff, analytic, finite_diff = _gradients(cost64, points)
         fd_rel = _relative_error(finite_diff, autodiff)
         abs_errors = [jnp.max(jnp.abs(finite_diff - autodiff))]

@@ -243,20 +243,24 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
             f"over 4 x memory_budget ({memory_budget / 2**20:.0f} MiB): pass "
             "keep_values=False (the best point is still found) or raise memory_budget"
         )
-    pointwise = pointwise_fit(cost)
-    per_point = _bytes_per_point(cost, dim, itemsize, pointwise)
-    if not chunked:
+    if batch_size is not None:
+        batch_size = check_positive(batch_size, "batch_size", integer=True)
+    if not chunked:  # judged on the generic path's memory, before anything is traced
+        per_point = _bytes_per_point(cost, dim, itemsize, pointwise=False)
         if total * per_point > memory_budget:
             raise ValueError(
                 f"without chunking the grid's {total:.3g} points need about "
                 f"{total * per_point / 2**20:.0f} MiB, over memory_budget "
                 f"({memory_budget / 2**20:.0f} MiB): leave chunked=True or raise memory_budget"
             )
+    pointwise = pointwise_fit(cost)
+    if not chunked:
         batch = total
     elif batch_size is None:  # a power of two: XLA's loops run best on even chunks
+        per_point = _bytes_per_point(cost, dim, itemsize, pointwise)
         batch = min(total, 2 ** int(np.log2(max(1, memory_budget // per_point))))
     else:
-        batch = min(total, check_positive(batch_size, "batch_size", integer=True))
+        batch = min(total, batch_size)
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
 
     axes = tuple(_axis(lo, hi, n, dtype) for (lo, hi), n in zip(box, shape))

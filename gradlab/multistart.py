@@ -230,12 +230,13 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
                              jnp.result_type(float))
     else:
         cost, starts = prepare(cost, starts, name="starts", batch=True)
-        outside = np.any((np.asarray(starts) < low) | (np.asarray(starts) > high), axis=1)
+        host = np.asarray(starts)
+        outside = np.any((host < low) | (host > high), axis=1)
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             raise ValueError(
                 f"starts must lie inside the bounds {cost.bounds}; start {i} is "
-                f"{short(np.asarray(starts[i]).tolist())} ({int(outside.sum())} outside)"
+                f"{short(host[i].tolist())} ({int(outside.sum())} outside)"
             )
     if optimizer is None:
         optimizer = default_optimizer(cost)
@@ -377,7 +378,7 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100, optimize
         )
     rates = check_points(learning_rates if isinstance(learning_rates, jax.Array | np.ndarray)
                          else list(np.ravel(learning_rates)), "learning_rates", None)
-    if not bool(jnp.all(rates > 0)):
+    if not np.all(np.asarray(rates) > 0):
         raise ValueError(f"learning_rates must all be positive; got {short(np.asarray(rates))}")
     rates = rates.astype(x0.dtype)
     starts = jnp.broadcast_to(x0, (rates.shape[0], x0.shape[0]))
