@@ -32,10 +32,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import optax.tree_utils as otu
 
-from gradlab._checks import check_bounds, check_positive, short
+from gradlab._checks import check_bounds, check_positive, is_traced, short
 from gradlab.costs import Cost, bounds_array, prepare
 from gradlab.result import Status, record, status_message
 
@@ -88,6 +89,7 @@ class _Carry(NamedTuple):
     state: optax.OptState
     f: jax.Array
     g: jax.Array
+    g2: jax.Array  # ‖g‖², computed once per step for the test and the record
     status: jax.Array
     nit: jax.Array
     nfev: jax.Array
@@ -149,15 +151,19 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
     finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
     f_limit = divergence * jnp.maximum(1.0, jnp.abs(f0))
     x_limit = divergence * (1.0 + jnp.max(jnp.abs(x0)))
-    carry0 = _Carry(x0, state0, f0, g0, jnp.where(finite0, _RUNNING, Status.NONFINITE),
-                    jnp.asarray(0), jnp.asarray(1), jnp.asarray(0))
+    carry0 = _Carry(x0, state0, f0, g0, jnp.sum(g0 * g0),
+                    jnp.where(finite0, _RUNNING, Status.NONFINITE), jnp.asarray(0),
+                    jnp.asarray(1), jnp.asarray(0))
 
+    # The bookkeeping below is written with few reductions: on small costs the
+    # loop's own overhead is what separates it from a bare scan.
     def step(c: _Carry) -> _Carry:
         running = c.status == _RUNNING
-        converged_here = running & (jnp.sum(c.g * c.g) <= gtol * gtol)
+        take = running & (c.g2 > gtol * gtol)
+        converged_here = running & ~take
         # Frozen runs get a zero gradient: their (discarded) update then costs a line
         # search nothing, instead of running it to its limit under vmap.
-        g_in = jnp.where(running & ~converged_here, c.g, 0.0)
+        g_in = jnp.where(take, c.g, 0.0)
         updates, state = opt.update(g_in, c.state, c.x, value=c.f, grad=g_in, value_fn=cost)
         x = optax.apply_updates(c.x, updates)
         if config.project:
@@ -168,25 +174,25 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
         else:
             f, g = value_and_grad(x)
             evals = 1 + _linesearch_evals(state)
-        take = running & ~converged_here
-        finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(g))
-        runaway = (jnp.abs(f) > f_limit) | (jnp.max(jnp.abs(x)) > x_limit)
-        still = jnp.sum((x - c.x) ** 2) <= (xtol * (1.0 + jnp.linalg.norm(c.x))) ** 2
+        g2 = jnp.sum(g * g)
+        size = jnp.max(jnp.abs(x))
+        finite = jnp.isfinite(f + g2 + size)  # NaN and inf survive the sum
+        runaway = (jnp.abs(f) > f_limit) | (size > x_limit)
+        still = jnp.sum((x - c.x) ** 2) <= (xtol * (1.0 + size)) ** 2
         stalls = jnp.where(take & still, c.stalls + 1, jnp.where(take, 0, c.stalls))
-        stalled = stalls >= STALL_PATIENCE
         status = jnp.select(
-            [converged_here, ~take, ~finite, runaway, stalled],
+            [converged_here, ~take, ~finite, runaway, stalls >= STALL_PATIENCE],
             [Status.CONVERGED, c.status, Status.NONFINITE, Status.DIVERGED, Status.CONVERGED],
             _RUNNING,
         )
         accept = take & finite
         keep = lambda new, old: jnp.where(accept, new, old)
         return _Carry(keep(x, c.x), jax.tree.map(keep, state, c.state), keep(f, c.f),
-                      keep(g, c.g), status, c.nit + take, c.nfev + jnp.where(take, evals, 0),
-                      stalls)
+                      keep(g, c.g), keep(g2, c.g2), status, c.nit + take,
+                      c.nfev + jnp.where(take, evals, 0), stalls)
 
     def record_chunk(c: _Carry, _):
-        seen = (c.x, c.f, jnp.linalg.norm(c.g))
+        seen = (c.x, c.f, jnp.sqrt(c.g2))
         if config.record_every == 1:
             return step(c), seen
         # Several steps between records: stop early once nothing runs any more
@@ -198,7 +204,7 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
 
     last, (xs, fs, gns) = jax.lax.scan(record_chunk, carry0, None,
                                        length=config.steps // config.record_every)
-    gnorm = jnp.linalg.norm(last.g)
+    gnorm = jnp.sqrt(last.g2)
     # Out of steps: converged if the gradient is small now; diverging if the cost
     # went up overall (slow divergence, below the runaway threshold); else MAX_STEPS.
     out_of_steps = jnp.select([gnorm <= gtol, last.f > f0], [Status.CONVERGED, Status.DIVERGED],
@@ -243,7 +249,8 @@ def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol, xto
         if not (isinstance(value, int | float) and value >= 0):
             raise ValueError(f"{name} must be a non-negative number; got {short(value)}")
     check_positive(divergence, "divergence")
-    tols = tuple(jnp.asarray(v, dtype) for v in (gtol, xtol, divergence))
+    # numpy scalars: jit takes them as arguments without a dispatch per conversion
+    tols = tuple(np.asarray(v, dtype) for v in (gtol, xtol, divergence))
     return _Config(steps, record_every, box is not None), box, tols
 
 
@@ -304,7 +311,9 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
                                         bounds=bounds, gtol=gtol, xtol=xtol,
                                         divergence=divergence)
     if learning_rate is not None:
-        optimizer, learning_rate = optax.sgd, jnp.asarray(learning_rate, x0.dtype)
+        optimizer = optax.sgd
+        learning_rate = learning_rate if is_traced(learning_rate) else np.asarray(learning_rate,
+                                                                                  x0.dtype)
     return _descend_one(cost, x0, learning_rate, box, tols, optimizer=optimizer, config=config)
 
 
