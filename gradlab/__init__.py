@@ -5,8 +5,7 @@ gradients, three ways to its minimum (exact, grid search, gradient descent),
 thousands of descents from random starts at once, and the figures of it all.
 """
 
-from gradlab import datasets, models, plot
-from gradlab import suite as _suite  # registers the built-in costs
+from gradlab import datasets, models, optimizers, plot, suite  # suite registers the built-ins
 from gradlab.costs import Cost, Minimum, get_cost, list_costs, register, unregister
 from gradlab.datasets import Data
 from gradlab.descent import Trajectory, descend
@@ -52,10 +51,11 @@ __all__ = [
     "list_costs",
     "models",
     "multistart",
+    "optimizers",
     "plot",
     "register",
     "solve_exact",
+    "suite",
     "sweep_learning_rates",
     "unregister",
 ]
-del _suite
