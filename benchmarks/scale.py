@@ -38,10 +38,22 @@ print(json.dumps(out))
 
 def run(quick: bool = False, out_dir=None) -> Study:
     study = Study("scale", "Scale: throughput as the batch grows")
-    starts = [10, 1000] if quick else [10, 100, 1000, 10_000, 100_000]
-    nums = [300] if quick else [100, 300, 1000, 3000, 10_000]
-    results = {d: run_json_subprocess(CODE.format(starts=starts, nums=nums), devices=d)
-               for d in (1, 8)}
+    results = {}
+    for d in (1, 8):
+        # On 8 simulated devices every loop iteration all-reduces "is any start still
+        # running?" across 8 threads sharing 2 cores; with 10⁵ starts XLA's in-process
+        # rendezvous timed out (40 s) and the run aborted, so the simulated runs stay small.
+        if quick:
+            starts, nums = [10, 1000], [300]
+        elif d == 1:
+            starts, nums = [10, 100, 1000, 10_000, 100_000], [100, 300, 1000, 3000, 10_000]
+        else:
+            starts, nums = [10, 100, 1000], [100, 300, 1000]
+        try:
+            results[d] = run_json_subprocess(CODE.format(starts=starts, nums=nums), devices=d,
+                                             timeout=150)
+        except Exception as err:  # a hung or failed child: report it, keep the other studies
+            study.notes.append(f"the {d}-device run did not finish: {str(err)[-300:]}")
     rows = [["starts", "devices", "time", "descent steps / s", "peak RSS"]]
     for d, out in results.items():
         for n, dt, rate, rss in out["multistart"]:
