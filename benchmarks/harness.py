@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -60,8 +59,14 @@ def time_call(fn, *, repeats: int = 7, warmup: int = 1) -> Timing:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory so far, in MiB.
+
+    Read from /proc (VmHWM), not getrusage's ru_maxrss: on Linux ru_maxrss
+    survives fork and exec, so a benchmark child would report its parent's peak.
+    """
+    with open("/proc/self/status") as status:
+        kib = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+    return float(kib) / 1024
 
 
 def run_json_subprocess(code: str, *, devices: int = 1, timeout: int = 240,

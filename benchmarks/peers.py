@@ -198,14 +198,15 @@ def _multistart_peers(study: Study, quick: bool):
 
 
 MEMORY_CODE = """
-import json, resource, time, jax
+import json, time, jax
+from benchmarks.harness import peak_rss_mb
 jax.config.update("jax_enable_x64", True)
 import gradlab as gl
 t = time.perf_counter()
 r = gl.grid_search("line", num={num}, keep_values=False)
 jax.block_until_ready(r.fun)
 print(json.dumps({{"points": r.nfev, "seconds": time.perf_counter() - t,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": peak_rss_mb(),
                   "x": r.x.tolist()}}))
 """
 

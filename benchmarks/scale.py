@@ -10,7 +10,8 @@ from __future__ import annotations
 from benchmarks.harness import Study, run_json_subprocess
 
 CODE = """
-import json, resource, time, jax
+import json, time, jax
+from benchmarks.harness import peak_rss_mb
 jax.config.update("jax_enable_x64", True)
 import gradlab as gl
 from gradlab import parallel
@@ -23,7 +24,7 @@ for n in {starts}:
     dt = time.perf_counter() - t
     steps = int(ms.trajectories.nit.sum())
     out["multistart"].append([n, dt, steps / dt,
-                             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024])
+                             peak_rss_mb()])
 for num in {nums}:
     gl.grid_search("himmelblau", num=num, keep_values=False)
     t = time.perf_counter()
@@ -31,7 +32,7 @@ for num in {nums}:
     jax.block_until_ready(r.x)
     dt = time.perf_counter() - t
     out["grid"].append([num * num, dt, num * num / dt,
-                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024])
+                        peak_rss_mb()])
 print(json.dumps(out))
 """
 
