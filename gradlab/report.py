@@ -169,17 +169,17 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
     # One sweep (one compile): a log-spaced range plus four rates worth drawing.
     shown_rates = np.array([0.05, 0.3, 0.9, 1.05])
     rates = np.unique(np.concatenate([np.logspace(-2, 0.2, 20 if quick else 44), shown_rates]))
-    lr = sweep_learning_rates(bowl, [-1.0, -1.0], rates, steps=100)
+    lr = sweep_learning_rates(line, [-1.0, -1.0], rates, steps=100)
     picked = [int(np.argmin(np.abs(rates - r))) for r in shown_rates]
     first_steps = lambda a: a[np.asarray(picked), :21] if a.ndim > 1 else a[np.asarray(picked)]
     shown = jax.tree.map(first_steps, lr.trajectories)
     names = [f"α = {rates[i]:g} ({Status(int(lr.status[i])).name.lower()})" for i in picked]
-    w.add("8. How large can the learning rate be?", f"The bowl's curvature is L = "
-          f"{lr.curvature:g}, so plain descent is stable for α < 2/L = {lr.stability_limit:g}: "
-          "small rates crawl, rates near the limit oscillate, larger ones diverge "
-          "(paths: the first 20 steps).",
-          [w.figure(plot.learning_rates(lr, cost=bowl), "08_learning_rates.png"),
-           w.figure(plot.trajectories(bowl_grid, shown, labels=names, cost=bowl),
+    w.add("8. How large can the learning rate be?", f"The line's cost curves most steeply "
+          f"along b, with curvature L = {lr.curvature:.4g}, so plain descent is stable for "
+          f"α < 2/L = {lr.stability_limit:.4g}: small rates crawl, rates near the limit "
+          "zig-zag across the valley, larger ones diverge (paths: the first 20 steps).",
+          [w.figure(plot.learning_rates(lr, cost=line), "08_learning_rates.png"),
+           w.figure(plot.trajectories(grid, shown, labels=names, cost=line),
                     "09_oscillation.png")])
 
     say("the sine fit")

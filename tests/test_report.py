@@ -1,7 +1,9 @@
 """gradlab tour: every figure and both reports, and it never overwrites the user's files."""
 
+import numpy as np
 import pytest
 
+import gradlab as gl
 from gradlab.cli import main
 from gradlab.report import run_tour
 
@@ -26,7 +28,11 @@ def test_tour_writes_every_figure_and_both_reports(tour):
 def test_tour_numbers_tell_the_course_story(tour):
     sections = {s.title.split(". ", 1)[1]: s for s in tour.sections}
     assert "(2.0000, -3.0000)" in sections["Gradient descent on the bowl"].text
-    assert "2/L = 1" in sections["How large can the learning rate be?"].text
+    line = gl.get_cost("line")  # L: the Hessian's largest eigenvalue, by hand
+    x = np.asarray(line.data.x)
+    hessian = 2 * np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
+    limit = 2 / np.linalg.eigvalsh(hessian).max()
+    assert f"2/L = {limit:.4g}" in sections["How large can the learning rate be?"].text
     minima = sections["Many starts at once"].table
     assert minima[1][0] == "10.0000" and minima[1][3] == "yes"
     compare = sections["Three ways to the minimum"].table
