@@ -155,6 +155,31 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
                     jnp.where(finite0, _RUNNING, Status.NONFINITE), jnp.asarray(0),
                     jnp.asarray(1), jnp.asarray(0))
 
+    def advance(x, state, f, g):
+        """One optimiser step from ``x``: the new point, state, cost, gradient, evaluations."""
+        updates, state = opt.update(g, state, x, value=f, grad=g, value_fn=cost)
+        x = optax.apply_updates(x, updates)
+        if config.project:
+            x = jnp.clip(x, box[0], box[1])
+        if reuse_stored:
+            f, g = otu.tree_get(state, "value"), otu.tree_get(state, "grad")
+            return x, state, f, g, jnp.maximum(_linesearch_evals(state), 1)
+        f, g = value_and_grad(x)
+        return x, state, f, g, 1 + _linesearch_evals(state)
+
+    if config.record_every == 1:
+        # Every step is recorded, so nothing can exit early: run the plain loop and
+        # judge the stopping rules afterwards on the whole history, vectorised. The
+        # history after the stop is frozen at the stopping point, exactly as the
+        # step-by-step rules below would leave it, at a bare scan's cost per step.
+        def plain(carry, _):
+            x, state, f, g, evals = advance(*carry)
+            return (x, state, f, g), (x, f, jnp.sum(g * g), evals)
+
+        _, (xs, fs, g2s, evals) = jax.lax.scan(plain, (x0, state0, f0, g0), None,
+                                               length=config.steps)
+        return _judge(cost, x0, f0, g0, xs, fs, g2s, evals, gtol, xtol, f_limit, x_limit)
+
     # The bookkeeping below is written with few reductions: on small costs the
     # loop's own overhead is what separates it from a bare scan.
     def step(c: _Carry) -> _Carry:
@@ -164,16 +189,7 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
         # Frozen runs get a zero gradient: their (discarded) update then costs a line
         # search nothing, instead of running it to its limit under vmap.
         g_in = jnp.where(take, c.g, 0.0)
-        updates, state = opt.update(g_in, c.state, c.x, value=c.f, grad=g_in, value_fn=cost)
-        x = optax.apply_updates(c.x, updates)
-        if config.project:
-            x = jnp.clip(x, box[0], box[1])
-        if reuse_stored:
-            f, g = otu.tree_get(state, "value"), otu.tree_get(state, "grad")
-            evals = jnp.maximum(_linesearch_evals(state), 1)
-        else:
-            f, g = value_and_grad(x)
-            evals = 1 + _linesearch_evals(state)
+        x, state, f, g, evals = advance(c.x, c.state, c.f, g_in)
         g2 = jnp.sum(g * g)
         size = jnp.max(jnp.abs(x))
         finite = jnp.isfinite(f + g2 + size)  # NaN and inf survive the sum
@@ -193,8 +209,6 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
 
     def record_chunk(c: _Carry, _):
         seen = (c.x, c.f, jnp.sqrt(c.g2))
-        if config.record_every == 1:
-            return step(c), seen
         # Several steps between records: stop early once nothing runs any more
         # (under vmap: once no member runs).
         _, c = jax.lax.while_loop(
@@ -215,6 +229,49 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
         status=status.astype(jnp.int32), nit=last.nit, nfev=last.nfev,
         xs=jnp.concatenate([xs, last.x[None]]), fs=jnp.concatenate([fs, last.f[None]]),
         grad_norms=jnp.concatenate([gns, gnorm[None]]),
+    )
+
+
+def _judge(cost, x0, f0, g0, xs, fs, g2s, evals, gtol, xtol, f_limit, x_limit) -> Trajectory:
+    """Apply the stopping rules to a whole history of ``steps`` unfrozen steps at once.
+
+    Step ``k`` (1-based) leads from index ``k − 1`` to ``k``. The first step at
+    which a rule fires decides, with the precedence of the step-by-step loop: the
+    gradient at its start was already small (CONVERGED, stop before it), its
+    point is not finite (NONFINITE, keep the previous one), runs away
+    (DIVERGED), or ends `STALL_PATIENCE` steps that left x in place (CONVERGED).
+    """
+    xs = jnp.concatenate([x0[None], xs])
+    fs = jnp.concatenate([f0[None], fs])
+    g2s = jnp.concatenate([jnp.sum(g0 * g0)[None], g2s])
+    steps = evals.shape[0]
+    size = jnp.max(jnp.abs(xs), axis=1)
+    finite = jnp.isfinite(fs + g2s + size)
+    small = g2s <= gtol * gtol
+    still = jnp.sum((xs[1:] - xs[:-1]) ** 2, axis=1) <= (xtol * (1.0 + size[1:])) ** 2
+    index = jnp.arange(steps)
+    last_moved = jax.lax.cummax(jnp.where(still, -1, index))
+    stalled = index - last_moved >= STALL_PATIENCE
+    runaway = finite[1:] & ((jnp.abs(fs[1:]) > f_limit) | (size[1:] > x_limit))
+    before, broke = small[:-1], ~finite[1:]
+    fired = before | broke | runaway | stalled
+    i = jnp.argmax(fired)  # the first step that fired (0-based), if any did
+    status_fired = jnp.select([before[i], broke[i], runaway[i]],
+                              [Status.CONVERGED, Status.NONFINITE, Status.DIVERGED],
+                              Status.CONVERGED)
+    status_end = jnp.select([small[-1], fs[-1] > f0], [Status.CONVERGED, Status.DIVERGED],
+                            Status.MAX_STEPS)
+    any_fired = jnp.any(fired)
+    status = jnp.where(~finite[0], Status.NONFINITE, jnp.where(any_fired, status_fired, status_end))
+    nit = jnp.where(~finite[0], 0, jnp.where(any_fired, jnp.where(before[i], i, i + 1), steps))
+    freeze = jnp.where(~finite[0], 0, jnp.where(any_fired & (before[i] | broke[i]), i, nit))
+    nfev = 1 + jnp.sum(jnp.where(index < nit, evals, 0))
+    held = jnp.minimum(jnp.arange(steps + 1), freeze)
+    x = xs[freeze]
+    return Trajectory(
+        x=x, fun=fs[freeze], grad=jax.grad(cost)(x), success=status == Status.CONVERGED,
+        status=status.astype(jnp.int32), nit=nit, nfev=nfev, xs=xs[held], fs=fs[held],
+        grad_norms=jnp.sqrt(g2s[held]),
     )
 
 
