@@ -82,7 +82,7 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
                 f"{name} must be a floating array; got dtype {x.dtype} "
                 f"(cast it, e.g. jnp.asarray({name}, dtype=float))"
             )
-        arr = x if is_traced(x) or not convert else jnp.asarray(x)
+        arr = x if isinstance(x, jax.Array) or not convert else jnp.asarray(x)
     else:
         raise TypeError(f"{name} must be an array of numbers; got {short(x)}")
     want_ndim = 2 if batch else 1
@@ -111,6 +111,10 @@ def check_positive(value, name: str, *, integer: bool = False, minimum=None):
             raise ValueError(f"{name} must be at least {low}; got {value}")
         return int(value)
     if is_traced(value):
+        return value
+    if isinstance(value, float | int) and not isinstance(value, bool):  # the common case, fast
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be positive and finite; got {short(value)}")
         return value
     try:
         arr = np.asarray(value, dtype=float)
