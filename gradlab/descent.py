@@ -163,15 +163,19 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
             x = jnp.clip(x, box[0], box[1])
         if reuse_stored:
             f, g = otu.tree_get(state, "value"), otu.tree_get(state, "grad")
-            return x, state, f, g, jnp.maximum(_linesearch_evals(state), 1)
-        f, g = value_and_grad(x)
-        return x, state, f, g, 1 + _linesearch_evals(state)
+            evals = jnp.maximum(_linesearch_evals(state), 1)
+        else:
+            f, g = value_and_grad(x)
+            evals = 1 + _linesearch_evals(state)
+        return x, state, f, g, jnp.asarray(evals, jnp.int32)
 
-    if config.record_every == 1:
+    if config.record_every == 1 and not reuse_stored:
         # Every step is recorded, so nothing can exit early: run the plain loop and
         # judge the stopping rules afterwards on the whole history, vectorised. The
         # history after the stop is frozen at the stopping point, exactly as the
         # step-by-step rules below would leave it, at a bare scan's cost per step.
+        # (Not for line-search optimisers: run on past convergence, their searches
+        # would grind at roundoff; frozen by the step-by-step loop, they cost nothing.)
         def plain(carry, _):
             x, state, f, g, evals = advance(*carry)
             return (x, state, f, g), (x, f, jnp.sum(g * g), evals)
@@ -186,10 +190,13 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
         running = c.status == _RUNNING
         take = running & (c.g2 > gtol * gtol)
         converged_here = running & ~take
-        # Frozen runs get a zero gradient: their (discarded) update then costs a line
-        # search nothing, instead of running it to its limit under vmap.
+        # A frozen run skips its step (a real branch for one run). Under vmap both
+        # branches run, so frozen members also get a zero gradient: a line search
+        # then settles at once instead of grinding at roundoff to its limit.
         g_in = jnp.where(take, c.g, 0.0)
-        x, state, f, g, evals = advance(c.x, c.state, c.f, g_in)
+        x, state, f, g, evals = jax.lax.cond(
+            take, lambda: advance(c.x, c.state, c.f, g_in),
+            lambda: (c.x, c.state, c.f, c.g, jnp.zeros((), jnp.int32)))
         g2 = jnp.sum(g * g)
         size = jnp.max(jnp.abs(x))
         finite = jnp.isfinite(f + g2 + size)  # NaN and inf survive the sum
@@ -209,6 +216,8 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
 
     def record_chunk(c: _Carry, _):
         seen = (c.x, c.f, jnp.sqrt(c.g2))
+        if config.record_every == 1:
+            return step(c), seen
         # Several steps between records: stop early once nothing runs any more
         # (under vmap: once no member runs).
         _, c = jax.lax.while_loop(
