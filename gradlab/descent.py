@@ -148,12 +148,8 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
     reuse_stored = (not config.project and otu.tree_get(state0, "value") is not None
                     and otu.tree_get(state0, "grad") is not None)
     f0, g0 = value_and_grad(x0)
-    finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
     f_limit = divergence * jnp.maximum(1.0, jnp.abs(f0))
     x_limit = divergence * (1.0 + jnp.max(jnp.abs(x0)))
-    carry0 = _Carry(x0, state0, f0, g0, jnp.sum(g0 * g0),
-                    jnp.where(finite0, _RUNNING, Status.NONFINITE), jnp.asarray(0),
-                    jnp.asarray(1), jnp.asarray(0))
 
     def advance(x, state, f, g):
         """One optimiser step from ``x``: the new point, state, cost, gradient, evaluations."""
@@ -225,6 +221,10 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
             lambda ic: (ic[0] + 1, step(ic[1])), (0, c))
         return c, seen
 
+    finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
+    carry0 = _Carry(x0, state0, f0, g0, jnp.sum(g0 * g0),
+                    jnp.where(finite0, _RUNNING, Status.NONFINITE), jnp.asarray(0),
+                    jnp.asarray(1), jnp.asarray(0))
     last, (xs, fs, gns) = jax.lax.scan(record_chunk, carry0, None,
                                        length=config.steps // config.record_every)
     gnorm = jnp.sqrt(last.g2)

@@ -169,6 +169,34 @@ def _grid(cost, axes, *, shape, batch, keep_values, pointwise):
     return _coordinates(best[None], axes, shape)[0], value, None
 
 
+def grid_shape(num, dim: int) -> tuple:
+    """Points per axis from ``num`` (one int for all axes, or one per axis), each at least 2."""
+    if isinstance(num, int | np.integer) and not isinstance(num, bool):
+        shape = (int(num),) * dim
+    else:
+        try:
+            shape = tuple(int(n) for n in num)
+        except TypeError:
+            raise TypeError(
+                f"num must be an int or one int per parameter; got {short(num)}"
+            ) from None
+        if len(shape) != dim:
+            raise ValueError(f"num must have one entry per parameter ({dim}); got {short(num)}")
+    if min(shape) < 2:
+        raise ValueError(f"num must be at least 2 on every axis; got {short(num)}")
+    return shape
+
+
+def grid_axes(bounds, shape, dtype) -> tuple:
+    """One 1-D array of coordinates per parameter."""
+    return tuple(_axis(lo, hi, n, dtype) for (lo, hi), n in zip(bounds, shape))
+
+
+def grid_points(axes) -> jax.Array:
+    """``(prod(shape), d)`` every grid point, in the ``values`` table's (row-major) order."""
+    return jnp.stack([g.ravel() for g in jnp.meshgrid(*axes, indexing="ij")], axis=1)
+
+
 @functools.lru_cache(maxsize=64)
 def _axis(low: float, high: float, num: int, dtype) -> jax.Array:
     """numpy's linspace, so a numpy reference sees exactly the same points (cached on device)."""
@@ -214,19 +242,7 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     cost = as_cost(cost, bounds, need_bounds=True, what="a grid search")
     box = check_bounds(cost.bounds)
     dim = len(box)
-    if isinstance(num, int | np.integer) and not isinstance(num, bool):
-        shape = (int(num),) * dim
-    else:
-        try:
-            shape = tuple(int(n) for n in num)
-        except TypeError:
-            raise TypeError(
-                f"num must be an int or one int per parameter; got {short(num)}"
-            ) from None
-        if len(shape) != dim:
-            raise ValueError(f"num must have one entry per parameter ({dim}); got {short(num)}")
-    if min(shape) < 2:
-        raise ValueError(f"num must be at least 2 on every axis; got {short(num)}")
+    shape = grid_shape(num, dim)
     total = math.prod(shape)
     if total > max_points:
         raise ValueError(
@@ -263,7 +279,7 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
         batch = min(total, batch_size)
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
 
-    axes = tuple(_axis(lo, hi, n, dtype) for (lo, hi), n in zip(box, shape))
+    axes = grid_axes(box, shape, dtype)
     grid_x, value, values = _grid(cost, axes, shape=shape, batch=batch, keep_values=keep_values,
                                   pointwise=pointwise)
     result = GridResult(x=grid_x, fun=value, axes=axes, values=values, nfev=total,
@@ -321,13 +337,10 @@ def gradient_field(cost, num=20, *, points=None, bounds=None) -> GradientField:
     """
     cost = as_cost(cost, bounds, need_bounds=True, what="a gradient field")
     dim = cost.dim
-    shape = (num,) * dim if isinstance(num, int | np.integer) else tuple(num)
-    if len(shape) != dim or min(shape) < 2:
-        raise ValueError(f"num must be at least 2 per axis, one per parameter; got {short(num)}")
+    shape = grid_shape(num, dim)
     dtype = jnp.result_type(float)
-    axes = tuple(jnp.asarray(np.linspace(lo, hi, n), dtype) for (lo, hi), n in
-                 zip(cost.bounds, shape))
-    mesh = jnp.stack([g.ravel() for g in jnp.meshgrid(*axes, indexing="ij")], axis=1)
+    axes = grid_axes(cost.bounds, shape, dtype)
+    mesh = grid_points(axes)
     extra = (jnp.zeros((0, dim), dtype) if points is None
              else check_points(points, "points", dim, batch=True))
     grads = _grads_at(cost, jnp.concatenate([mesh, extra.astype(dtype)]))

@@ -30,6 +30,7 @@ from gradlab import parallel
 from gradlab._checks import check_points, check_positive, short
 from gradlab.costs import Cost, as_cost, prepare
 from gradlab.descent import Trajectory, descend_many, resolve_options
+from gradlab.grid import grid_axes, grid_points, grid_shape
 from gradlab.optimizers import trust_newton
 from gradlab.result import Status, record
 
@@ -313,13 +314,9 @@ def basin_map(cost, num=101, *, optimizer=None, steps: int = 100, gtol: float | 
             f"a basin map needs a cost of 1 or 2 parameters; {cost.name!r} has {cost.dim}. "
             "Use gl.multistart for the minima of higher-dimensional costs."
         )
-    shape = (num,) * cost.dim if isinstance(num, int) else tuple(num)
-    if len(shape) != cost.dim or min(shape) < 2:
-        raise ValueError(f"num must be at least 2 per axis, one per parameter; got {short(num)}")
-    dtype = jnp.result_type(float)
-    axes = tuple(jnp.asarray(np.linspace(lo, hi, n), dtype)
-                 for (lo, hi), n in zip(cost.bounds, shape))
-    starts = jnp.stack([g.ravel() for g in jnp.meshgrid(*axes, indexing="ij")], axis=1)
+    shape = grid_shape(num, cost.dim)
+    axes = grid_axes(cost.bounds, shape, jnp.result_type(float))
+    starts = grid_points(axes)
     run = multistart(cost, starts=starts, optimizer=optimizer, steps=steps, gtol=gtol, tol=tol)
     return BasinMap(axes=axes, labels=run.labels.reshape(shape), run=run)
 
