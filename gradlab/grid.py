@@ -25,9 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradlab import models, parallel
+from gradlab import parallel
 from gradlab._checks import check_bounds, check_points, check_positive, short
 from gradlab.costs import as_cost
+from gradlab.derivatives import point_term, pointwise_fit
 from gradlab.result import record
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes for one chunk's intermediates
@@ -72,14 +73,6 @@ def _strides(shape):
     return [math.prod(shape[k + 1:]) for k in range(len(shape))]
 
 
-# Losses that are a mean over data points of a per-point term: a fitted cost with one
-# of these is evaluated data-point-major (see `_fit_values`).
-_POINTWISE_LOSSES = {
-    models.mse: lambda prediction, y: (prediction - y) ** 2,
-    models.mae: lambda prediction, y: jnp.abs(prediction - y),
-}
-
-
 def _fit_values(cost, points):
     """Values of a fitted cost at many points, accumulated over its data one point at a time.
 
@@ -87,47 +80,15 @@ def _fit_values(cost, points):
     along the fastest axis; walking the data in a scan with vectors over the grid
     points is about 5× faster on CPU for the same arithmetic.
     """
-    term = _POINTWISE_LOSSES[cost.fn.loss]
-    model = cost.fn.model
+    term = point_term(cost)
     x, y = cost.data
 
     def add(total, xy):
         xi, yi = xy
-        return total + term(jax.vmap(lambda p: model(p, xi))(points), yi), None
+        return total + jax.vmap(lambda p: term(p, xi, yi))(points), None
 
     total, _ = jax.lax.scan(add, jnp.zeros(points.shape[0], points.dtype), (x, y))
     return total / y.shape[0]
-
-
-def pointwise_fit(cost) -> bool:
-    """Whether ``cost`` is an MSE/MAE fit whose model maps each ``x_i`` alone (checked once)."""
-    fn = cost.fn
-    if not (isinstance(fn, models.FitObjective) and fn.loss in _POINTWISE_LOSSES):
-        return False
-    x = cost.data.x
-    return _elementwise_model(fn.model, x.shape[1:], x.dtype, np.asarray(x[:3]).tobytes())
-
-
-@functools.lru_cache(maxsize=256)
-def _elementwise_model(model, row_shape, dtype, sample: bytes) -> bool:
-    rows = jnp.asarray(np.frombuffer(sample, dtype=dtype).reshape(-1, *row_shape))
-    dim = None
-    for d in range(1, 33):  # the parameter count is unknown here: find one that traces
-        try:
-            jax.eval_shape(model, jnp.zeros(d, dtype), rows)
-            dim = d
-            break
-        except Exception:  # the wrong parameter count for this model: try the next
-            continue
-    if dim is None:
-        return False
-    p = jnp.linspace(0.3, 0.9, dim, dtype=dtype)
-    try:
-        together = model(p, rows)
-        apart = jnp.stack([model(p, row) for row in rows])
-    except Exception:
-        return False
-    return together.shape == apart.shape and bool(jnp.allclose(together, apart, rtol=1e-6))
 
 
 def _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise=False):

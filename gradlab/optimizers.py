@@ -33,6 +33,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gradlab.derivatives import value_grad_hessian
+
 
 class TrustNewtonState(NamedTuple):
     value: jax.Array  # cost, gradient and Hessian at the current params (what the loop reuses)
@@ -40,24 +42,6 @@ class TrustNewtonState(NamedTuple):
     hessian: jax.Array
     radius: jax.Array
     count: jax.Array
-
-
-def value_grad_hessian(fn, x):
-    """``f(x)``, ``∇f(x)`` and ``∇²f(x)`` in one pass: a JVP of ``value_and_grad`` per axis.
-
-    The primal and the gradient do not depend on the tangent, so under the vmap
-    over axes they are computed once, sharing the cost's expensive parts (the
-    sines of a sine fit) with the Hessian.
-    """
-    value_and_grad = jax.value_and_grad(fn)
-
-    def along(tangent):
-        (value, grad), (_, hessian_column) = jax.jvp(value_and_grad, (x,), (tangent,))
-        return value, grad, hessian_column
-
-    value, grad, columns = jax.vmap(along, out_axes=(None, None, 0))(jnp.eye(x.shape[0],
-                                                                           dtype=x.dtype))
-    return value, grad, columns  # the Hessian is symmetric: columns are rows
 
 
 def _saddle_free_step(grad, hessian, radius, floor):
