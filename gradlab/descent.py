@@ -36,6 +36,7 @@ import numpy as np
 import optax
 import optax.tree_utils as otu
 
+from gradlab import derivatives
 from gradlab._checks import check_bounds, check_positive, is_traced, short
 from gradlab.costs import Cost, bounds_array, prepare
 from gradlab.result import Status, record, status_message
@@ -141,7 +142,7 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
     else:
         opt = optax.inject_hyperparams(optimizer)(learning_rate=learning_rate)
     opt = _ensure_extra_args(opt)
-    value_and_grad = jax.value_and_grad(cost)
+    value_and_grad = functools.partial(derivatives.value_and_grad, cost)
     state0 = opt.init(x0)
     # Line-search optimisers store the cost and gradient of the point they accept;
     # reuse them instead of evaluating again (not when projection moves the point).
@@ -163,7 +164,7 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
         else:
             f, g = value_and_grad(x)
             evals = 1 + _linesearch_evals(state)
-        return x, state, f, g, jnp.asarray(evals, jnp.int32)
+        return x, state, f, g, evals
 
     if config.record_every == 1 and not reuse_stored:
         # Every step is recorded, so nothing can exit early: run the plain loop and
@@ -174,11 +175,14 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
         # would grind at roundoff; frozen by the step-by-step loop, they cost nothing.)
         def plain(carry, _):
             x, state, f, g, evals = advance(*carry)
-            return (x, state, f, g), (x, f, jnp.sum(g * g), evals)
+            counted = None if isinstance(evals, int) else evals  # a constant: not recorded
+            return (x, state, f, g), (x, f, jnp.sum(g * g), counted)
 
-        _, (xs, fs, g2s, evals) = jax.lax.scan(plain, (x0, state0, f0, g0), None,
-                                               length=config.steps)
-        return _judge(cost, x0, f0, g0, xs, fs, g2s, evals, gtol, xtol, f_limit, x_limit)
+        (_, _, _, g_last), (xs, fs, g2s, evals) = jax.lax.scan(plain, (x0, state0, f0, g0), None,
+                                                               length=config.steps)
+        grad_at = lambda x: value_and_grad(x)[1]
+        return _judge(grad_at, x0, f0, g0, g_last, xs, fs, g2s, evals, gtol, xtol, f_limit,
+                      x_limit)
 
     # The bookkeeping below is written with few reductions: on small costs the
     # loop's own overhead is what separates it from a bare scan.
@@ -190,9 +194,12 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
         # branches run, so frozen members also get a zero gradient: a line search
         # then settles at once instead of grinding at roundoff to its limit.
         g_in = jnp.where(take, c.g, 0.0)
+        def moved():
+            x, state, f, g, evals = advance(c.x, c.state, c.f, g_in)
+            return x, state, f, g, jnp.asarray(evals, jnp.int32)
+
         x, state, f, g, evals = jax.lax.cond(
-            take, lambda: advance(c.x, c.state, c.f, g_in),
-            lambda: (c.x, c.state, c.f, c.g, jnp.zeros((), jnp.int32)))
+            take, moved, lambda: (c.x, c.state, c.f, c.g, jnp.zeros((), jnp.int32)))
         g2 = jnp.sum(g * g)
         size = jnp.max(jnp.abs(x))
         finite = jnp.isfinite(f + g2 + size)  # NaN and inf survive the sum
@@ -241,7 +248,8 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
     )
 
 
-def _judge(cost, x0, f0, g0, xs, fs, g2s, evals, gtol, xtol, f_limit, x_limit) -> Trajectory:
+def _judge(grad_at, x0, f0, g0, g_last, xs, fs, g2s, evals, gtol, xtol, f_limit,
+           x_limit) -> Trajectory:
     """Apply the stopping rules to a whole history of ``steps`` unfrozen steps at once.
 
     Step ``k`` (1-based) leads from index ``k − 1`` to ``k``. The first step at
@@ -249,18 +257,21 @@ def _judge(cost, x0, f0, g0, xs, fs, g2s, evals, gtol, xtol, f_limit, x_limit) -
     gradient at its start was already small (CONVERGED, stop before it), its
     point is not finite (NONFINITE, keep the previous one), runs away
     (DIVERGED), or ends `STALL_PATIENCE` steps that left x in place (CONVERGED).
+    Written as a few elementwise passes (no cumulative scans, no gathers): on a
+    small cost this pass is a visible share of the whole call.
     """
+    steps = fs.shape[0]
     xs = jnp.concatenate([x0[None], xs])
     fs = jnp.concatenate([f0[None], fs])
     g2s = jnp.concatenate([jnp.sum(g0 * g0)[None], g2s])
-    steps = evals.shape[0]
     size = jnp.max(jnp.abs(xs), axis=1)
     finite = jnp.isfinite(fs + g2s + size)
     small = g2s <= gtol * gtol
     still = jnp.sum((xs[1:] - xs[:-1]) ** 2, axis=1) <= (xtol * (1.0 + size[1:])) ** 2
-    index = jnp.arange(steps)
-    last_moved = jax.lax.cummax(jnp.where(still, -1, index))
-    stalled = index - last_moved >= STALL_PATIENCE
+    # step k ends a stall when it and the STALL_PATIENCE - 1 steps before it were all still
+    padded = jnp.concatenate([jnp.zeros(STALL_PATIENCE - 1, bool), still])
+    stalled = functools.reduce(jnp.logical_and, [padded[j:j + steps]
+                                                 for j in range(STALL_PATIENCE)])
     runaway = finite[1:] & ((jnp.abs(fs[1:]) > f_limit) | (size[1:] > x_limit))
     before, broke = small[:-1], ~finite[1:]
     fired = before | broke | runaway | stalled
@@ -270,17 +281,24 @@ def _judge(cost, x0, f0, g0, xs, fs, g2s, evals, gtol, xtol, f_limit, x_limit) -
                               Status.CONVERGED)
     status_end = jnp.select([small[-1], fs[-1] > f0], [Status.CONVERGED, Status.DIVERGED],
                             Status.MAX_STEPS)
-    any_fired = jnp.any(fired)
+    any_fired = fired[i]
     status = jnp.where(~finite[0], Status.NONFINITE, jnp.where(any_fired, status_fired, status_end))
     nit = jnp.where(~finite[0], 0, jnp.where(any_fired, jnp.where(before[i], i, i + 1), steps))
     freeze = jnp.where(~finite[0], 0, jnp.where(any_fired & (before[i] | broke[i]), i, nit))
-    nfev = 1 + jnp.sum(jnp.where(index < nit, evals, 0))
-    held = jnp.minimum(jnp.arange(steps + 1), freeze)
-    x = xs[freeze]
+    index = jnp.arange(steps)
+    if evals is None:  # one evaluation per step
+        nfev = 1 + nit
+    else:
+        nfev = 1 + jnp.sum(jnp.where(index < nit, evals, 0))
+    held = (jnp.arange(steps + 1) <= freeze)
+    x, f, g2 = xs[freeze], fs[freeze], g2s[freeze]
+    # the loop's last gradient is the answer unless the run stopped early
+    grad = jax.lax.cond(freeze == steps, lambda: g_last, lambda: grad_at(x))
     return Trajectory(
-        x=x, fun=fs[freeze], grad=jax.grad(cost)(x), success=status == Status.CONVERGED,
-        status=status.astype(jnp.int32), nit=nit, nfev=nfev, xs=xs[held], fs=fs[held],
-        grad_norms=jnp.sqrt(g2s[held]),
+        x=x, fun=f, grad=grad, success=status == Status.CONVERGED,
+        status=status.astype(jnp.int32), nit=nit, nfev=nfev,
+        xs=jnp.where(held[:, None], xs, x), fs=jnp.where(held, fs, f),
+        grad_norms=jnp.sqrt(jnp.where(held, g2s, g2)),
     )
 
 
@@ -315,9 +333,24 @@ def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol, xto
         if not (isinstance(value, int | float) and value >= 0):
             raise ValueError(f"{name} must be a non-negative number; got {short(value)}")
     check_positive(divergence, "divergence")
-    # numpy scalars: jit takes them as arguments without a dispatch per conversion
-    tols = tuple(np.asarray(v, dtype) for v in (gtol, xtol, divergence))
+    tols = tuple(device_scalar(v, dtype) for v in (gtol, xtol, divergence))
     return _Config(steps, record_every, box is not None), box, tols
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_scalar(value: float, dtype) -> jax.Array:
+    return jax.device_put(np.asarray(value, dtype))
+
+
+def device_scalar(value, dtype):
+    """``value`` as a 0-d array of ``dtype`` for a jitted call, made once per (value, dtype).
+
+    A Python number or numpy scalar passed to jit is copied to the device on
+    every call; on a small descent that copy is a visible share of the call.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _cached_scalar(float(value), np.dtype(dtype))
+    return value if is_traced(value) else np.asarray(value, dtype)
 
 
 def check_optimizer(optimizer, learning_rate):
@@ -378,8 +411,7 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
                                         divergence=divergence)
     if learning_rate is not None:
         optimizer = optax.sgd
-        learning_rate = learning_rate if is_traced(learning_rate) else np.asarray(learning_rate,
-                                                                                  x0.dtype)
+        learning_rate = device_scalar(learning_rate, x0.dtype)
     return _descend_one(cost, x0, learning_rate, box, tols, optimizer=optimizer, config=config)
 
 

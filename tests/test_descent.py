@@ -111,6 +111,34 @@ def test_record_every_thins_the_history():
     np.testing.assert_allclose(thin.x, full.x, rtol=1e-12)
 
 
+def _log_bowl(x):  # NaN once a step leaves x > 0
+    return jnp.sum(jnp.log(x) ** 2)
+
+
+@pytest.mark.parametrize("cost, x0, rate, steps, gtol, expected", [
+    ("bowl", [-1.0, -1.0], 0.1, 120, None, gl.Status.CONVERGED),  # small gradient
+    ("bowl", [-1.0, -1.0], 0.5, 40, 0.0, gl.Status.CONVERGED),  # stalls at the minimum
+    ("bowl", [-1.0, -1.0], 1.2, 120, None, gl.Status.DIVERGED),  # runs away
+    (_log_bowl, [0.5, 2.0], 3.0, 40, None, gl.Status.NONFINITE),
+    ("rosenbrock", [-1.2, 1.0], 1e-4, 40, None, gl.Status.MAX_STEPS),
+])
+def test_judging_the_whole_history_agrees_with_the_step_by_step_loop(cost, x0, rate, steps, gtol,
+                                                                     expected):
+    # record_every=1 judges the stopping rules after the loop; record_every > 1 runs
+    # them step by step: the outcomes must be the same
+    judged = gl.descend(cost, x0, learning_rate=rate, steps=steps, gtol=gtol)
+    stepped = gl.descend(cost, x0, learning_rate=rate, steps=steps, gtol=gtol, record_every=steps)
+    assert int(judged.status) == int(stepped.status) == expected
+    assert int(judged.nit) == int(stepped.nit) and int(judged.nfev) == int(stepped.nfev)
+    np.testing.assert_allclose(judged.x, stepped.x, rtol=1e-14)
+    np.testing.assert_allclose(judged.fun, stepped.fun, rtol=1e-14)
+    np.testing.assert_allclose(judged.grad, stepped.grad, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(np.asarray(judged.xs)[[0, -1]], stepped.xs, rtol=1e-14)
+    frozen = int(judged.nit) if expected != gl.Status.NONFINITE else int(judged.nit) - 1
+    held = np.asarray(judged.xs)[frozen:]
+    np.testing.assert_array_equal(held, np.broadcast_to(judged.x, held.shape))
+
+
 def test_projected_steps_stay_inside_the_bounds():
     traj = gl.descend("bowl", [0.0, -1.0], learning_rate=0.3, steps=100,
                       bounds=[(-1.0, 1.0), (-1.0, 1.0)])
