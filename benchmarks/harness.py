@@ -58,6 +58,28 @@ def time_call(fn, *, repeats: int = 7, warmup: int = 1) -> Timing:
     return Timing(first, statistics.median(samples), min(samples), max(samples), repeats)
 
 
+def time_interleaved(fns, *, repeats: int = 51) -> list[Timing]:
+    """Time several calls that will be compared, taking turns: ``a, b, a, b, ...``.
+
+    On a shared machine the speed drifts (we have seen 2× within a minute);
+    timing ``a`` then ``b`` in blocks lets the drift into their ratio, taking
+    turns exposes both to the same conditions. Medians per function, as in `time_call`.
+    """
+    firsts = []
+    for fn in fns:
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        firsts.append(time.perf_counter() - t0)
+    samples = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, own in zip(fns, samples, strict=True):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            own.append(time.perf_counter() - t0)
+    return [Timing(first, statistics.median(own), min(own), max(own), repeats)
+            for first, own in zip(firsts, samples, strict=True)]
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far, in MiB.
 

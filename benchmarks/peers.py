@@ -16,7 +16,7 @@ import numpy as np
 import optax
 
 import gradlab as gl
-from benchmarks.harness import Study, Target, run_json_subprocess, time_call
+from benchmarks.harness import Study, Target, run_json_subprocess, time_call, time_interleaved
 
 _compiles: list = []
 jax.monitoring.register_event_duration_secs_listener(
@@ -57,8 +57,8 @@ def _grid_peers(study: Study, quick: bool):
         return optimize.brute(lambda p: np.mean((p[0] * x + p[1] - y) ** 2),
                               ranges=[(lo[0], hi[0]), (lo[1], hi[1])], Ns=num, finish=None)
 
-    ours = time_call(lambda: gl.grid_search(line, num=num).values, repeats=9)
-    bare_t = time_call(lambda: bare(points, xj, yj), repeats=9)
+    ours, bare_t = time_interleaved([lambda: gl.grid_search(line, num=num).values,
+                                     lambda: bare(points, xj, yj)], repeats=15)
     numpy_t = time_call(broadcasting, repeats=3)
     loop_t = time_call(course_loop, repeats=1, warmup=0)
     brute_t = time_call(brute, repeats=1, warmup=0)
@@ -126,8 +126,7 @@ def _descent_peers(study: Study, quick: bool):
             path.append((m, b))
         return path
 
-    ours_t = time_call(ours, repeats=9)
-    scan_t = time_call(lambda: bare_scan(x0, data), repeats=9)
+    ours_t, scan_t = time_interleaved([ours, lambda: bare_scan(x0, data)], repeats=101)
     optax_t = time_call(optax_loop, repeats=3)
     course_t = time_call(course_loop, repeats=3)
     rows = [["method", "median [min–max]", "first call", "ratio to gradlab"]]
