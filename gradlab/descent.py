@@ -101,6 +101,12 @@ class _Carry(NamedTuple):
 # in place: one refused step of a trust region or line search is not convergence.
 STALL_PATIENCE = 8
 
+# Steps per loop iteration in the plain loop. On CPU an iteration costs about a
+# microsecond of its own, as much as a step of a small cost: two steps per
+# iteration ran 1000 steps on the course's line ~20% faster for ~0.1 s more
+# compile (four: ~35% faster, ~0.3 s more compile).
+UNROLL = 2
+
 
 def default_gtol(dtype) -> float:
     """Gradient-norm tolerance: 1e-6 in float64, 1e-4 in float32 (its roundoff floor)."""
@@ -179,7 +185,8 @@ def _descent(cost, x0, learning_rate, box, tols, optimizer, config: _Config) -> 
             return (x, state, f, g), (x, f, jnp.sum(g * g), counted)
 
         (_, _, _, g_last), (xs, fs, g2s, evals) = jax.lax.scan(plain, (x0, state0, f0, g0), None,
-                                                               length=config.steps)
+                                                               length=config.steps,
+                                                               unroll=UNROLL)
         grad_at = lambda x: value_and_grad(x)[1]
         return _judge(grad_at, x0, f0, g0, g_last, xs, fs, g2s, evals, gtol, xtol, f_limit,
                       x_limit)

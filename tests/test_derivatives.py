@@ -50,7 +50,8 @@ def test_one_pass_derivatives_equal_autodiff_of_the_whole_cost(cost, dim):
         scale = 1.0 + float(jnp.max(jnp.abs(grad)))
         np.testing.assert_allclose(g, grad, atol=1e-13 * scale)
         np.testing.assert_allclose(g2, grad, atol=1e-13 * scale)
-        np.testing.assert_allclose(h, hessian, atol=1e-12 * (1.0 + float(jnp.max(jnp.abs(hessian)))))
+        size = 1.0 + float(jnp.max(jnp.abs(hessian)))
+        np.testing.assert_allclose(h, hessian, atol=1e-12 * size)
         np.testing.assert_array_equal(h, h.T)
 
 
