@@ -346,7 +346,9 @@ def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol, xto
 
 @functools.lru_cache(maxsize=1024)
 def _cached_scalar(value: float, dtype) -> jax.Array:
-    return jax.device_put(np.asarray(value, dtype))
+    # descend may be called inside a user's jit: make a concrete array, never a tracer
+    with jax.ensure_compile_time_eval():
+        return jax.device_put(np.asarray(value, dtype))
 
 
 def device_scalar(value, dtype):

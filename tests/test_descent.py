@@ -169,3 +169,16 @@ def test_descend_under_jit_and_vmap_over_starts():
     batch = jax.jit(jax.vmap(lambda x0: gl.descend(bowl, x0, learning_rate=0.2, steps=100)))(starts)
     assert batch.xs.shape == (3, 101, 2)
     np.testing.assert_allclose(batch.x, np.tile([2.0, -3.0], (3, 1)), atol=1e-6)
+
+
+def test_descend_inside_a_users_jit_leaks_no_tracer():
+    # rates and tolerances given as Python numbers are cached as device arrays:
+    # made inside a trace, they must still be concrete
+    from gradlab.descent import device_scalar
+
+    rate = 0.1234567
+    inside = jax.jit(lambda x0: gl.descend("bowl", x0, learning_rate=rate, steps=20).x)
+    x_in = inside(jnp.zeros(2))
+    assert not isinstance(device_scalar(rate, jnp.float64), jax.core.Tracer)
+    x_out = gl.descend("bowl", jnp.zeros(2), learning_rate=rate, steps=20).x
+    np.testing.assert_array_equal(x_in, x_out)
