@@ -188,6 +188,8 @@ def _run_starts(cost: Cost, starts, *, optimizer, steps, record_every, gtol, bou
         rates = parallel.shard_rows(parallel.pad_rows(learning_rates)[0])
     trajs = descend_many(cost, parallel.shard_rows(padded), optimizer=optimizer,
                          learning_rates=rates, config=config, box=box, tols=tols)
+    if padded.shape[0] == n:  # no padding to drop (slicing every field costs ~0.2 ms each)
+        return trajs
     return jax.tree.map(lambda a: a[:n], trajs)
 
 
