@@ -2,9 +2,11 @@
 
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import gradlab as gl
+from gradlab import descent
 from gradlab.multistart import sample_starts
 
 
@@ -123,3 +125,28 @@ def test_sweep_with_another_optax_factory():
     sweep = gl.sweep_learning_rates("rosenbrock", [-1.2, 1.0], [1e-3, 1e-2], steps=500,
                                     optimizer=optax.adam)
     assert float(sweep.trajectories.fun[1]) < float(sweep.trajectories.fun[0])
+
+
+@pytest.mark.parametrize("cost, optimizer", [("rosenbrock", None), ("sine", None),
+                                             ("himmelblau", optax.lbfgs())])
+def test_a_run_does_not_depend_on_its_batch(cost, optimizer):
+    # large batches step only their running runs, a group at a time; each run must
+    # come out bitwise as it does in a small batch stepped whole
+    cost = gl.get_cost(cost)
+    starts = jnp.asarray(sample_starts(cost.bounds, 300, 5))
+    assert len(starts) >= descent.GROUPED_MIN_BATCH > 40
+    big = gl.multistart(cost, starts=starts, optimizer=optimizer, steps=60).trajectories
+    # the last runs: they fill the last, partial group
+    small = gl.multistart(cost, starts=starts[-40:], optimizer=optimizer, steps=60).trajectories
+    for field in ("x", "fun", "grad", "status", "nit", "nfev", "xs", "fs", "grad_norms"):
+        np.testing.assert_array_equal(getattr(big, field)[-40:], getattr(small, field))
+    assert len(set(np.asarray(big.nit).tolist())) > 3  # runs did stop at different steps
+
+
+def test_a_sweep_does_not_depend_on_its_batch():
+    rates = jnp.geomspace(0.01, 1.5, 100)  # many converge, the largest diverge
+    big = gl.sweep_learning_rates("bowl", [-1.0, -1.0], rates, steps=100, record_every=10)
+    small = gl.sweep_learning_rates("bowl", [-1.0, -1.0], rates[::10], steps=100, record_every=10)
+    np.testing.assert_array_equal(big.status[::10], small.status)
+    np.testing.assert_array_equal(big.trajectories.xs[::10], small.trajectories.xs)
+    assert {gl.Status.CONVERGED, gl.Status.DIVERGED} <= set(np.asarray(big.status).tolist())
