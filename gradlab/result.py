@@ -69,3 +69,36 @@ class Result:
     @property
     def message(self):
         return status_message(self.status)
+
+
+@record
+class Trajectory:
+    """A descent and its history; under ``vmap`` every field gains a leading batch axis.
+
+    Attributes:
+      x: ``(d,)`` final point (the last finite one).
+      fun: ``()`` cost at ``x``.
+      grad: ``(d,)`` gradient at ``x``.
+      success: ``()`` whether it converged.
+      status: ``()`` a `Status` code.
+      nit: ``()`` the step at which it stopped.
+      nfev: ``()`` cost-and-gradient evaluations (line-search ones included).
+      xs: ``(steps // record_every + 1, d)`` recorded points, ``xs[0] = x0``.
+      fs: ``(steps // record_every + 1,)`` cost at each recorded point.
+      grad_norms: ``(steps // record_every + 1,)`` gradient norm at each recorded point.
+    """
+
+    x: jax.Array
+    fun: jax.Array
+    grad: jax.Array
+    success: jax.Array
+    status: jax.Array
+    nit: jax.Array
+    nfev: jax.Array
+    xs: jax.Array
+    fs: jax.Array
+    grad_norms: jax.Array
+
+    @property
+    def message(self):
+        return status_message(self.status)

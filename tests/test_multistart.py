@@ -6,7 +6,7 @@ import optax
 import pytest
 
 import gradlab as gl
-from gradlab import descent
+from gradlab import _loop
 from gradlab.multistart import sample_starts
 
 
@@ -134,7 +134,7 @@ def test_a_run_does_not_depend_on_its_batch(cost, optimizer):
     # come out bitwise as it does in a small batch stepped whole
     cost = gl.get_cost(cost)
     starts = jnp.asarray(sample_starts(cost.bounds, 300, 5))
-    assert len(starts) >= descent.GROUPED_MIN_BATCH > 40
+    assert len(starts) >= _loop.GROUPED_MIN_BATCH > 40
     big = gl.multistart(cost, starts=starts, optimizer=optimizer, steps=60).trajectories
     # the last runs: they fill the last, partial group
     small = gl.multistart(cost, starts=starts[-40:], optimizer=optimizer, steps=60).trajectories
