@@ -217,7 +217,7 @@ def _finish(last: _Carry, xs, fs, gns, tols) -> Trajectory:
 
 
 def _judged_after(optimizer, learning_rate, x0, config: LoopConfig) -> bool:
-    """Whether the plain loop, judged afterwards, runs this descent (see `_descent`)."""
+    """Whether the plain loop, judged afterwards, runs this descent (see `run_one`)."""
     return (config.record_every == 1
             and not _reuses_stored(_optimizer(optimizer, learning_rate), x0, config))
 
@@ -325,8 +325,6 @@ def run_many(cost, x0s, learning_rates, box, tols, optimizer, config: LoopConfig
     # the scan stacked the records in front: runs first, as everywhere else
     xs, fs, gns = (jnp.moveaxis(a, 0, 1) for a in (xs, fs, gns))
     return jax.vmap(lambda c, x, f, g: _finish(c, x, f, g, tols))(last, xs, fs, gns)
-
-
 
 
 # A batch of runs is stepped in groups of (about) n / STEP_GROUPS runs, and only
