@@ -1,7 +1,10 @@
-"""Settings for the whole test run (tests/ and the doctests in gradlab/): float64, Agg."""
+"""Settings for the whole test run (tests/ and the doctests in gradlab/).
 
-import jax
+No global float64 switch: float32 is JAX's default and a first-class width, so
+the doctests run in it, and tests choose their width with the ``width``
+fixture (tests/conftest.py) or ``jax.enable_x64``.
+"""
+
 import matplotlib
 
-jax.config.update("jax_enable_x64", True)
 matplotlib.use("Agg")

@@ -16,6 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 
+class ModelShapeError(ValueError):
+    """A fitted model's prediction does not have the shape of the data it is fitted to."""
+
+
 def is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
@@ -45,6 +49,11 @@ def check_bounds(bounds, name: str = "bounds", dim: int | None = None) -> tuple:
             raise ValueError(f"{name}[{i}] must be finite; got ({low}, {high})")
         if not low < high:
             raise ValueError(f"{name}[{i}] must have low < high; got ({low}, {high})")
+        if not math.isfinite(high - low):
+            raise ValueError(
+                f"{name}[{i}] must have a finite width high - low; got ({low}, {high}), "
+                "whose width overflows"
+            )
         pairs.append((low, high))
     if not pairs:
         raise ValueError(f"{name} must hold at least one (low, high) pair; got {short(bounds)}")
@@ -68,7 +77,10 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
     mistakes (an integer x0 would make every update integer-valued in numpy).
     With ``convert=False`` the input is returned as given, only checked.
     """
-    if isinstance(x, list | tuple | int | float):
+    if isinstance(x, list | tuple | int | float) and not isinstance(x, bool):
+        if not _all_real_numbers(x):
+            raise TypeError(f"{name} must be real numbers (not strings or booleans); "
+                            f"got {short(x)}")
         try:
             arr = np.asarray(x, dtype=float)
         except (TypeError, ValueError):
@@ -101,6 +113,15 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
     return arr if convert else x
 
 
+def _all_real_numbers(x) -> bool:
+    """Whether a (nested) list or tuple holds only real numbers: no str, bool or complex."""
+    if isinstance(x, list | tuple):
+        return all(_all_real_numbers(v) for v in x)
+    if isinstance(x, np.ndarray | jax.Array):
+        return x.dtype.kind in "fiu"
+    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+
+
 def check_positive(value, name: str, *, integer: bool = False, minimum=None):
     """A positive (optionally integer) scalar, or one at least ``minimum``."""
     if integer:
@@ -116,10 +137,10 @@ def check_positive(value, name: str, *, integer: bool = False, minimum=None):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be positive and finite; got {short(value)}")
         return value
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number; got {short(value)}") from None
+    if not _all_real_numbers(value):
+        raise TypeError(f"{name} must be a number (not a string or a boolean); "
+                        f"got {short(value)}")
+    arr = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(arr)) or not np.all(arr > 0):
         raise ValueError(f"{name} must be positive and finite; got {short(value)}")
     return value

@@ -1,18 +1,27 @@
-"""The compiled descent loop behind `gradlab.descent` (see its docstring for the contract).
+"""The compiled descent loop behind `gradlab.descent`; its rules live in `gradlab.stopping`.
 
-Two loops, one set of stopping rules:
+One loop, run two ways, judged by the same rules:
 
-* the plain loop (every step recorded, no line search): one ``lax.scan`` of bare
-  optimiser steps, two per iteration, judged afterwards by `_judge` in a few
-  vectorised passes;
-* the step-by-step loop (`_start`, `_step`, `_finish`): frozen runs stop, the
-  steps between two records exit early, and a batch of runs (`run_many`) steps
-  only the groups of runs that still run (`_step_batch`).
+* every step recorded and no line search: one ``lax.scan`` of bare optimiser
+  steps, two per iteration; the history is judged afterwards, all steps at
+  once, with `stopping.stop_code` (the first step that stops the run wins and
+  the history after it is frozen, exactly as the step-by-step loop leaves it);
+* otherwise step by step (`_start`, `_step`, `_finish`): stopped runs freeze,
+  the steps between two records exit early, and a batch of runs (`run_many`)
+  steps only the groups of runs that still run (`_step_batch`).
+
+Either way the run ends with `stopping.verdict` at its last point, with the
+Hessian there (`derivatives.value_grad_hessian`) for the stationarity test.
+
+An optimiser is described by a static `Method`: a ready optax transformation,
+or a factory called inside the trace with traced hyperparameters (a learning
+rate, a trust radius), so new values of those never recompile.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -20,10 +29,10 @@ import jax.numpy as jnp
 import optax
 import optax.tree_utils as otu
 
-from gradlab import derivatives, parallel
+from gradlab import derivatives, parallel, stopping
+from gradlab.optimizers import TrustNewtonState
 from gradlab.result import Status, Trajectory
-
-_RUNNING = -1
+from gradlab.stopping import STALL_PATIENCE, Stop, Tolerances
 
 
 class LoopConfig(NamedTuple):
@@ -34,34 +43,8 @@ class LoopConfig(NamedTuple):
     project: bool
 
 
-class _Carry(NamedTuple):
-    x: jax.Array
-    state: optax.OptState
-    f: jax.Array
-    g: jax.Array
-    g2: jax.Array  # ‖g‖², computed once per step for the test and the record
-    status: jax.Array
-    nit: jax.Array
-    nfev: jax.Array
-    stalls: jax.Array  # consecutive steps that did not move x
-    f0: jax.Array  # the start's cost, and the runaway limits derived from the start
-    f_limit: jax.Array
-    x_limit: jax.Array
-
-
-# A run is CONVERGED by stalling only after this many steps in a row that leave x
-# in place: one refused step of a trust region or line search is not convergence.
-STALL_PATIENCE = 8
-
-# Steps per loop iteration in the plain loop. On CPU an iteration costs about a
-# microsecond of its own, as much as a step of a small cost: two steps per
-# iteration ran 1000 steps on the course's line ~20% faster for ~0.1 s more
-# compile (four: ~35% faster, ~0.3 s more compile).
-UNROLL = 2
-
-
-def _plain_descent(learning_rate) -> optax.GradientTransformationExtraArgs:
-    """``x ← x − α·∇f(x)``: optax.sgd's update with the rate traced, and no state."""
+def plain_descent(learning_rate) -> optax.GradientTransformationExtraArgs:
+    """``x ← x − α·∇f(x)``, the course's rule: optax.sgd's update, with no state."""
 
     def update(grads, state, params=None, **extra_args):
         del params, extra_args
@@ -70,112 +53,153 @@ def _plain_descent(learning_rate) -> optax.GradientTransformationExtraArgs:
     return optax.GradientTransformationExtraArgs(lambda params: optax.EmptyState(), update)
 
 
-def _ensure_extra_args(opt):
+class Method(NamedTuple):
+    """How each run's optimiser is made (static under jit).
+
+    Attributes:
+      transformation: an optax transformation, used as given; or None, and
+      factory: called as ``factory(**hyperparams)`` inside the trace, with the
+        hyperparameters traced (``plain_descent`` with a learning rate, ...).
+      per_run: the hyperparameters carry a leading axis of one value per run.
+    """
+
+    transformation: optax.GradientTransformation | None = None
+    factory: Callable | None = None
+    per_run: bool = False
+
+
+def _optimizer(method: Method, hyperparams) -> optax.GradientTransformationExtraArgs:
+    opt = method.transformation if method.factory is None else method.factory(**hyperparams)
     if isinstance(opt, optax.GradientTransformationExtraArgs):
         return opt
     return optax.with_extra_args_support(opt)
 
 
-def _linesearch_evals(state):
-    """Cost evaluations the optimiser's line search made in its last update (0 if none)."""
-    try:
-        count = otu.tree_get(state, "num_linesearch_steps")
-    except KeyError:  # several line searches chained: not counted separately
-        return 0
-    return 0 if count is None else count
+class _Carry(NamedTuple):
+    x: jax.Array
+    state: optax.OptState
+    f: jax.Array
+    g: jax.Array
+    g2: jax.Array  # ‖g‖², computed once per step for the test and the record
+    stop: jax.Array  # a stopping.Stop code; RUNNING while the run runs
+    nit: jax.Array
+    nfev: jax.Array
+    stalls: jax.Array  # consecutive steps that left x in place
+    x0: jax.Array
+    f0: jax.Array
+    f_limit: jax.Array  # the runaway limit, from the start's cost
 
 
-def _optimizer(optimizer, learning_rate):
-    """The transformation one run uses: ``optimizer``, or built from its learning rate."""
-    if learning_rate is None:
-        opt = optimizer
-    elif optimizer is optax.sgd:  # the course's rule, without inject_hyperparams' bookkeeping
-        opt = _plain_descent(learning_rate)
-    else:
-        opt = optax.inject_hyperparams(optimizer)(learning_rate=learning_rate)
-    return _ensure_extra_args(opt)
+# Steps per loop iteration in the plain loop. On CPU an iteration costs about a
+# microsecond of its own, as much as a step of a small cost: two steps per
+# iteration ran 1000 steps on the course's line ~20% faster for ~0.1 s more
+# compile (four: ~35% faster, ~0.3 s more compile).
+UNROLL = 2
+
+# The states of transformations that hold the cost and gradient at the point
+# they move to (optax's line searches; gradlab's trust region) — reusable when
+# such a transformation is the last of its chain, optax's own contract for
+# `optax.value_and_grad_from_state`.
+_LINE_SEARCHES = (optax.ScaleByZoomLinesearchState, optax.ScaleByBacktrackingLinesearchState)
 
 
-def _reuses_stored(opt, x, config: LoopConfig) -> bool:
-    """Whether the optimiser stores the cost and gradient of the point it accepts.
+def _last_state(state):
+    """The state of the transformation that produces the final update, or None."""
+    while True:
+        if isinstance(state, (TrustNewtonState, *_LINE_SEARCHES)):
+            return state
+        if hasattr(state, "inner_state"):  # inject_hyperparams and its relatives
+            state = state.inner_state
+        elif type(state) is tuple and state:  # optax.chain: the last link acts last
+            state = state[-1]
+        else:
+            return None
 
-    Line-search optimisers do; the loop then reuses them instead of evaluating
-    again (not when projection moves the point).
+
+def _stored_point(opt, x, config: LoopConfig):
+    """The type of state whose value and gradient the loop may reuse, or None.
+
+    Decided from the structure of the optimiser's state at trace time: reuse is
+    only sound when the final update is the one whose value was stored, and not
+    when projection moves the point afterwards.
     """
-    state = jax.eval_shape(opt.init, x)
-    return (not config.project and otu.tree_get(state, "value") is not None
-            and otu.tree_get(state, "grad") is not None)
+    if config.project:
+        return None
+    last = _last_state(jax.eval_shape(opt.init, x))
+    if last is None or last.grad is None:  # a backtracking search may not store it
+        return None
+    return type(last)
+
+
+def _linesearch_evals(state):
+    """Cost evaluations the line searches in ``state`` made in the last update."""
+    counts = [c for _, c in otu.tree_get_all_with_path(state, "num_linesearch_steps")]
+    return sum(counts) if counts else 0
 
 
 def _advance(cost, opt, box, config: LoopConfig, x, state, f, g):
-    """One optimiser step from ``x``: the new point, state, cost, gradient, evaluations."""
+    """One optimiser step from ``x``: new point, state, cost, gradient, evaluations, Hessian.
+
+    The Hessian is the one the optimiser holds at the new point (trust region),
+    else None.
+    """
     updates, state = opt.update(g, state, x, value=f, grad=g, value_fn=cost)
     x = optax.apply_updates(x, updates)
     if config.project:
         x = jnp.clip(x, box[0], box[1])
-    if _reuses_stored(opt, x, config):
-        f, g = otu.tree_get(state, "value"), otu.tree_get(state, "grad")
-        evals = jnp.maximum(_linesearch_evals(state), 1)
-    else:
+    if _stored_point(opt, x, config) is None:
         f, g = derivatives.value_and_grad(cost, x)
-        evals = 1 + _linesearch_evals(state)
-    return x, state, f, g, evals
+        return x, state, f, g, 1 + _linesearch_evals(state), None
+    last = _last_state(state)
+    if isinstance(last, TrustNewtonState):
+        return x, state, last.value, last.grad, 1, last.hessian
+    return x, state, last.value, last.grad, jnp.maximum(_linesearch_evals(state), 1), None
 
 
-def _runaway_limits(x0, f0, divergence):
-    """DIVERGED once ``|f|`` or ``max |x|`` passes these, scaled from the start."""
-    return (divergence * jnp.maximum(1.0, jnp.abs(f0)),
-            divergence * (1.0 + jnp.max(jnp.abs(x0))))
-
-
-def _start(cost, x0, learning_rate, tols, optimizer) -> _Carry:
+def _start(cost, x0, method: Method, hyperparams, tols: Tolerances) -> _Carry:
     """The step-by-step loop's state before the first step."""
-    divergence = tols[2]
     f0, g0 = derivatives.value_and_grad(cost, x0)
     finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
-    return _Carry(x0, _optimizer(optimizer, learning_rate).init(x0), f0, g0, jnp.sum(g0 * g0),
-                  jnp.where(finite0, _RUNNING, Status.NONFINITE), jnp.asarray(0, jnp.int32),
-                  jnp.asarray(1, jnp.int32), jnp.asarray(0, jnp.int32), f0,
-                  *_runaway_limits(x0, f0, divergence))
+    return _Carry(x0, _optimizer(method, hyperparams).init(x0), f0, g0, jnp.sum(g0 * g0),
+                  jnp.where(finite0, Stop.RUNNING, Stop.NONFINITE).astype(jnp.int32),
+                  jnp.asarray(0, jnp.int32), jnp.asarray(1, jnp.int32),
+                  jnp.asarray(0, jnp.int32), x0, f0, stopping.runaway_limit(f0, tols))
 
 
-def _step(cost, c: _Carry, learning_rate, box, tols, optimizer, config: LoopConfig) -> _Carry:
-    """One step of the step-by-step loop: frozen runs stay as they are.
-
-    Written with few reductions: on small costs the loop's own overhead is what
-    separates it from a bare scan.
-    """
-    gtol, xtol, _ = tols
-    opt = _optimizer(optimizer, learning_rate)
-    running = c.status == _RUNNING
-    take = running & (c.g2 > gtol * gtol)
-    converged_here = running & ~take
-    # A frozen run skips its step (a real branch for one run). Under vmap both
-    # branches run, so frozen members also get a zero gradient: a line search
+def _step(cost, c: _Carry, method: Method, hyperparams, box, tols: Tolerances,
+          config: LoopConfig) -> _Carry:
+    """One step of the step-by-step loop: stopped runs stay as they are."""
+    opt = _optimizer(method, hyperparams)
+    running = c.stop == Stop.RUNNING
+    take = running & ~stopping.small_gradient(c.g2, tols)
+    # A stopped run skips its step (a real branch for one run). Under vmap both
+    # branches run, so stopped members also get a zero gradient: a line search
     # then settles at once instead of grinding at roundoff to its limit.
     g_in = jnp.where(take, c.g, 0.0)
+    holds_hessian = _stored_point(opt, c.x, config) is TrustNewtonState
 
     def moved():
-        x, state, f, g, evals = _advance(cost, opt, box, config, c.x, c.state, c.f, g_in)
-        return x, state, f, g, jnp.asarray(evals, jnp.int32)
+        x, state, f, g, evals, hessian = _advance(cost, opt, box, config, c.x, c.state, c.f, g_in)
+        at_rest = (stopping.stationary(x, c.x0, f, g, hessian, tols, box, minimum=True)
+                   if holds_hessian else jnp.asarray(False))
+        return x, state, f, g, jnp.asarray(evals, jnp.int32), at_rest
 
-    x, state, f, g, evals = jax.lax.cond(
-        take, moved, lambda: (c.x, c.state, c.f, c.g, jnp.zeros((), jnp.int32)))
+    x, state, f, g, evals, at_rest = jax.lax.cond(
+        take, moved,
+        lambda: (c.x, c.state, c.f, c.g, jnp.zeros((), jnp.int32), jnp.asarray(False)))
     g2 = jnp.sum(g * g)
-    size = jnp.max(jnp.abs(x))
-    finite = jnp.isfinite(f + g2 + size)  # NaN and inf survive the sum
-    runaway = (jnp.abs(f) > c.f_limit) | (size > c.x_limit)
-    still = jnp.sum((x - c.x) ** 2) <= (xtol * (1.0 + size)) ** 2
+    x_size = jnp.maximum(stopping.size(x), stopping.size(c.x0))
+    finite = jnp.isfinite(f + g2 + x_size)  # NaN and inf survive the sum
+    still = stopping.is_still(x - c.x, x_size, tols)
     stalls = jnp.where(take & still, c.stalls + 1, jnp.where(take, 0, c.stalls))
-    status = jnp.select(
-        [converged_here, ~take, ~finite, runaway, stalls >= STALL_PATIENCE],
-        [Status.CONVERGED, c.status, Status.NONFINITE, Status.DIVERGED, Status.CONVERGED],
-        _RUNNING,
-    )
+    code = stopping.stop_code(small_before=running & ~take, finite=finite | ~take,
+                              runaway=take & (f > c.f_limit),
+                              stalled=take & (stalls >= STALL_PATIENCE),
+                              stationary=take & at_rest)
     accept = take & finite
     keep = lambda new, old: jnp.where(accept, new, old)
     return c._replace(x=keep(x, c.x), state=jax.tree.map(keep, state, c.state), f=keep(f, c.f),
-                      g=keep(g, c.g), g2=keep(g2, c.g2), status=status.astype(c.status.dtype),
+                      g=keep(g, c.g), g2=keep(g2, c.g2), stop=jnp.where(running, code, c.stop),
                       nit=c.nit + take.astype(jnp.int32),
                       nfev=c.nfev + jnp.where(take, evals, 0), stalls=stalls.astype(jnp.int32))
 
@@ -199,132 +223,128 @@ def _record_chunks(advance_all, running, carry0, config: LoopConfig):
     return jax.lax.scan(record_chunk, carry0, None, length=config.steps // config.record_every)
 
 
-def _finish(last: _Carry, xs, fs, gns, tols) -> Trajectory:
+def _judged_status(cost, stop, x, x0, f, f0, tols, box):
+    """`stopping.verdict` at a run's last point, with the Hessian there for the test.
+
+    Returns the status and the gradient at ``x``.
+    """
+    if x.shape[-1] > stopping.HESSIAN_MAX_DIM:
+        _, g = derivatives.value_and_grad(cost, x)
+        hessian = None
+    else:
+        _, g, hessian = derivatives.value_grad_hessian(cost, x)
+    at_rest = stopping.stationary(x, x0, f, g, hessian, tols, box)
+    return stopping.verdict(stop, at_rest, f, f0), g
+
+
+def _finish(cost, last: _Carry, xs, fs, gns, tols, box) -> Trajectory:
     """The Trajectory of one run of the step-by-step loop."""
-    gtol = tols[0]
-    gnorm = jnp.sqrt(last.g2)
-    # Out of steps: converged if the gradient is small now; diverging if the cost
-    # went up overall (slow divergence, below the runaway threshold); else MAX_STEPS.
-    out_of_steps = jnp.select([gnorm <= gtol, last.f > last.f0],
-                              [Status.CONVERGED, Status.DIVERGED], Status.MAX_STEPS)
-    status = jnp.where(last.status == _RUNNING, out_of_steps, last.status)
+    status, _ = _judged_status(cost, last.stop, last.x, last.x0, last.f, last.f0, tols, box)
     return Trajectory(
-        x=last.x, fun=last.f, grad=last.g, success=status == Status.CONVERGED,
-        status=status.astype(jnp.int32), nit=last.nit, nfev=last.nfev,
+        x=last.x, fun=last.f, grad=last.g, success=status == Status.CONVERGED, status=status,
+        nit=last.nit, nfev=last.nfev,
         xs=jnp.concatenate([xs, last.x[None]]), fs=jnp.concatenate([fs, last.f[None]]),
-        grad_norms=jnp.concatenate([gns, gnorm[None]]),
+        grad_norms=jnp.concatenate([gns, jnp.sqrt(last.g2)[None]]),
     )
 
 
-def _judged_after(optimizer, learning_rate, x0, config: LoopConfig) -> bool:
+def _judged_after(method: Method, hyperparams, x0, config: LoopConfig) -> bool:
     """Whether the plain loop, judged afterwards, runs this descent (see `run_one`)."""
     return (config.record_every == 1
-            and not _reuses_stored(_optimizer(optimizer, learning_rate), x0, config))
+            and _stored_point(_optimizer(method, hyperparams), x0, config) is None)
 
 
-def run_one(cost, x0, learning_rate, box, tols, optimizer, config: LoopConfig) -> Trajectory:
+def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
+            config: LoopConfig) -> Trajectory:
     """The loop itself, for one start; jitted and vmapped by `gradlab.descent`."""
-    if _judged_after(optimizer, learning_rate, x0, config):
+    if _judged_after(method, hyperparams, x0, config):
         # Every step is recorded, so nothing can exit early: run the plain loop and
-        # judge the stopping rules afterwards on the whole history, vectorised. The
-        # history after the stop is frozen at the stopping point, exactly as the
-        # step-by-step rules would leave it, at a bare scan's cost per step.
-        # (Not for line-search optimisers: run on past convergence, their searches
-        # would grind at roundoff; frozen by the step-by-step loop, they cost nothing.)
-        gtol, xtol, divergence = tols
-        opt = _optimizer(optimizer, learning_rate)
+        # judge the history afterwards, vectorised, at a bare scan's cost per step.
+        # (Not for line searches: run on past their stop, they would grind at
+        # roundoff; frozen by the step-by-step loop, they cost nothing.)
+        opt = _optimizer(method, hyperparams)
         f0, g0 = derivatives.value_and_grad(cost, x0)
 
         def plain(carry, _):
-            x, state, f, g, evals = _advance(cost, opt, box, config, *carry)
+            x, state, f, g, evals, _ = _advance(cost, opt, box, config, *carry)
             counted = None if isinstance(evals, int) else evals  # a constant: not recorded
             return (x, state, f, g), (x, f, jnp.sum(g * g), counted)
 
-        (_, _, _, g_last), (xs, fs, g2s, evals) = jax.lax.scan(
+        _, (xs, fs, g2s, evals) = jax.lax.scan(
             plain, (x0, opt.init(x0), f0, g0), None, length=config.steps, unroll=UNROLL)
-        grad_at = lambda x: derivatives.value_and_grad(cost, x)[1]
-        return _judge(grad_at, x0, f0, g0, g_last, xs, fs, g2s, evals, gtol, xtol,
-                      *_runaway_limits(x0, f0, divergence))
+        return _judge_history(cost, x0, f0, g0, xs, fs, g2s, evals, tols, box)
 
     last, (xs, fs, gns) = _record_chunks(
-        lambda c: _step(cost, c, learning_rate, box, tols, optimizer, config),
-        lambda c: c.status == _RUNNING, _start(cost, x0, learning_rate, tols, optimizer),
-        config)
-    return _finish(last, xs, fs, gns, tols)
+        lambda c: _step(cost, c, method, hyperparams, box, tols, config),
+        lambda c: c.stop == Stop.RUNNING, _start(cost, x0, method, hyperparams, tols), config)
+    return _finish(cost, last, xs, fs, gns, tols, box)
 
 
-def _judge(grad_at, x0, f0, g0, g_last, xs, fs, g2s, evals, gtol, xtol, f_limit,
-           x_limit) -> Trajectory:
-    """Apply the stopping rules to a whole history of ``steps`` unfrozen steps at once.
+def _judge_history(cost, x0, f0, g0, xs, fs, g2s, evals, tols: Tolerances, box) -> Trajectory:
+    """`stopping.stop_code` applied to a whole history of ``steps`` unfrozen steps at once.
 
-    Step ``k`` (1-based) leads from index ``k − 1`` to ``k``. The first step at
-    which a rule fires decides, with the precedence of the step-by-step loop: the
-    gradient at its start was already small (CONVERGED, stop before it), its
-    point is not finite (NONFINITE, keep the previous one), runs away
-    (DIVERGED), or ends `STALL_PATIENCE` steps that left x in place (CONVERGED).
-    Written as a few elementwise passes (no cumulative scans, no gathers): on a
-    small cost this pass is a visible share of the whole call.
+    Step ``k`` (1-based) leads from index ``k − 1`` to ``k``. The first step
+    whose code is not RUNNING stops the run; the history after it is frozen at
+    the stopping point (the one before it, for a step not taken or not finite).
+    Written as a few elementwise passes, no cumulative scans: on a small cost
+    this pass is a visible share of the whole call.
     """
     steps = fs.shape[0]
     xs = jnp.concatenate([x0[None], xs])
     fs = jnp.concatenate([f0[None], fs])
     g2s = jnp.concatenate([jnp.sum(g0 * g0)[None], g2s])
-    size = jnp.max(jnp.abs(xs), axis=1)
-    finite = jnp.isfinite(fs + g2s + size)
-    small = g2s <= gtol * gtol
-    still = jnp.sum((xs[1:] - xs[:-1]) ** 2, axis=1) <= (xtol * (1.0 + size[1:])) ** 2
+    x_size = jnp.maximum(stopping.size(xs), stopping.size(x0))
+    finite = jnp.isfinite(fs + g2s + x_size)
+    still = stopping.is_still(xs[1:] - xs[:-1], x_size[1:], tols)
     # step k ends a stall when it and the STALL_PATIENCE - 1 steps before it were all still
     padded = jnp.concatenate([jnp.zeros(STALL_PATIENCE - 1, bool), still])
     stalled = functools.reduce(jnp.logical_and, [padded[j:j + steps]
                                                  for j in range(STALL_PATIENCE)])
-    runaway = finite[1:] & ((jnp.abs(fs[1:]) > f_limit) | (size[1:] > x_limit))
-    before, broke = small[:-1], ~finite[1:]
-    fired = before | broke | runaway | stalled
-    i = jnp.argmax(fired)  # the first step that fired (0-based), if any did
-    status_fired = jnp.select([before[i], broke[i], runaway[i]],
-                              [Status.CONVERGED, Status.NONFINITE, Status.DIVERGED],
-                              Status.CONVERGED)
-    status_end = jnp.select([small[-1], fs[-1] > f0], [Status.CONVERGED, Status.DIVERGED],
-                            Status.MAX_STEPS)
-    any_fired = fired[i]
-    status = jnp.where(~finite[0], Status.NONFINITE, jnp.where(any_fired, status_fired, status_end))
-    nit = jnp.where(~finite[0], 0, jnp.where(any_fired, jnp.where(before[i], i, i + 1), steps))
-    freeze = jnp.where(~finite[0], 0, jnp.where(any_fired & (before[i] | broke[i]), i, nit))
+    codes = stopping.stop_code(small_before=stopping.small_gradient(g2s[:-1], tols),
+                               finite=finite[1:],
+                               runaway=finite[1:] & (fs[1:] > stopping.runaway_limit(f0, tols)),
+                               stalled=stalled)
+    i = jnp.argmax(codes != Stop.RUNNING)  # the first step that stopped the run, if any
+    code = codes[i]
+    stopped = code != Stop.RUNNING
+    undone = stopped & ((code == Stop.SMALL_GRADIENT) | (code == Stop.NONFINITE))
+    broke0 = ~finite[0]
+    stop = jnp.where(broke0, Stop.NONFINITE, jnp.where(stopped, code, Stop.RUNNING))
+    nit = jnp.where(broke0, 0, jnp.where(stopped, jnp.where(code == Stop.SMALL_GRADIENT, i,
+                                                             i + 1), steps))
+    freeze = jnp.where(broke0, 0, jnp.where(undone, i, nit))
     index = jnp.arange(steps)
-    if evals is None:  # one evaluation per step
-        nfev = 1 + nit
-    else:
-        nfev = 1 + jnp.sum(jnp.where(index < nit, evals, 0))
-    held = (jnp.arange(steps + 1) <= freeze)
+    nfev = 1 + nit if evals is None else 1 + jnp.sum(jnp.where(index < nit, evals, 0))
+    held = jnp.arange(steps + 1) <= freeze
     x, f, g2 = xs[freeze], fs[freeze], g2s[freeze]
-    # the loop's last gradient is the answer unless the run stopped early
-    grad = jax.lax.cond(freeze == steps, lambda: g_last, lambda: grad_at(x))
+    status, grad = _judged_status(cost, stop, x, x0, f, f0, tols, box)
     return Trajectory(
-        x=x, fun=f, grad=grad, success=status == Status.CONVERGED,
-        status=status.astype(jnp.int32), nit=nit.astype(jnp.int32), nfev=nfev.astype(jnp.int32),
+        x=x, fun=f, grad=grad, success=status == Status.CONVERGED, status=status,
+        nit=nit.astype(jnp.int32), nfev=nfev.astype(jnp.int32),
         xs=jnp.where(held[:, None], xs, x), fs=jnp.where(held, fs, f),
         grad_norms=jnp.sqrt(jnp.where(held, g2s, g2)),
     )
 
 
-def run_many(cost, x0s, learning_rates, box, tols, optimizer, config: LoopConfig) -> Trajectory:
-    """A batch of runs (and, optionally, one rate per run), for the caller to jit."""
-    rate_axis = None if learning_rates is None else 0
-    one_rate = None if learning_rates is None else learning_rates[0]
-    if _judged_after(optimizer, one_rate, x0s[0], config):
-        run = lambda x0, lr: run_one(cost, x0, lr, box, tols, optimizer, config)
-        return jax.vmap(run, in_axes=(0, rate_axis))(x0s, learning_rates)
+def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
+             config: LoopConfig) -> Trajectory:
+    """A batch of runs (with one set of hyperparameters per run if ``method.per_run``)."""
+    hyper_axis = 0 if method.per_run else None
+    one = jax.tree.map(lambda a: a[0], hyperparams) if method.per_run else hyperparams
+    if _judged_after(method, one, x0s[0], config):
+        run = lambda x0, h: run_one(cost, x0, method, h, box, tols, config)
+        return jax.vmap(run, in_axes=(0, hyper_axis))(x0s, hyperparams)
 
-    step = jax.vmap(lambda c, lr: _step(cost, c, lr, box, tols, optimizer, config),
-                    in_axes=(0, rate_axis))
-    carry0 = jax.vmap(lambda x0, lr: _start(cost, x0, lr, tols, optimizer),
-                      in_axes=(0, rate_axis))(x0s, learning_rates)
+    step = jax.vmap(lambda c, h: _step(cost, c, method, h, box, tols, config),
+                    in_axes=(0, hyper_axis))
+    carry0 = jax.vmap(lambda x0, h: _start(cost, x0, method, h, tols),
+                      in_axes=(0, hyper_axis))(x0s, hyperparams)
     last, (xs, fs, gns) = _record_chunks(
-        lambda c: _step_batch(step, c, learning_rates),
-        lambda c: jnp.any(c.status == _RUNNING), carry0, config)
+        lambda c: _step_batch(step, c, hyperparams, method.per_run),
+        lambda c: jnp.any(c.stop == Stop.RUNNING), carry0, config)
     # the scan stacked the records in front: runs first, as everywhere else
     xs, fs, gns = (jnp.moveaxis(a, 0, 1) for a in (xs, fs, gns))
-    return jax.vmap(lambda c, x, f, g: _finish(c, x, f, g, tols))(last, xs, fs, gns)
+    return jax.vmap(lambda c, x, f, g: _finish(cost, c, x, f, g, tols, box))(last, xs, fs, gns)
 
 
 # A batch of runs is stepped in groups of (about) n / STEP_GROUPS runs, and only
@@ -337,13 +357,13 @@ STEP_GROUPS = 8
 GROUPED_MIN_BATCH = 64
 
 
-def _step_batch(step, carry: _Carry, learning_rates) -> _Carry:
-    """Advance a batch of runs by one step; frozen runs are skipped a group at a time."""
-    n = carry.status.shape[0]
+def _step_batch(step, carry: _Carry, hyperparams, per_run: bool) -> _Carry:
+    """Advance a batch of runs by one step; stopped runs are skipped a group at a time."""
+    n = carry.stop.shape[0]
     if n < GROUPED_MIN_BATCH or parallel.device_count() > 1:
-        return step(carry, learning_rates)
+        return step(carry, hyperparams)
     size = -(-n // STEP_GROUPS)
-    running = carry.status == _RUNNING
+    running = carry.stop == Stop.RUNNING
     count = jnp.sum(running)
     # running runs first (a stable sort: one op, where nonzero's cumsum is many on
     # CPU); past the running ones, indices point past the end, and are dropped
@@ -351,11 +371,11 @@ def _step_batch(step, carry: _Carry, learning_rates) -> _Carry:
     order = jnp.where(jnp.arange(n) < count, order, n)
     order = jnp.concatenate([order, jnp.full(size * STEP_GROUPS - n, n, order.dtype)])
     groups = -(-count // size)
+    rows = lambda tree, index: jax.tree.map(lambda a: a.at[index].get(mode="clip"), tree)
 
     def one_group(j, c):
         index = jax.lax.dynamic_slice_in_dim(order, j * size, size)
-        rates = None if learning_rates is None else learning_rates.at[index].get(mode="clip")
-        sub = step(jax.tree.map(lambda a: a.at[index].get(mode="clip"), c), rates)
+        sub = step(rows(c, index), rows(hyperparams, index) if per_run else hyperparams)
         return jax.tree.map(lambda a, b: a.at[index].set(b, mode="drop"), c, sub)
 
     return jax.lax.fori_loop(0, groups, one_group, carry)

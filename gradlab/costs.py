@@ -21,13 +21,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Hashable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab._checks import check_bounds, check_points, short
+from gradlab._checks import ModelShapeError, check_bounds, check_points, short
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +41,38 @@ class Minimum:
     def __init__(self, x, f):
         object.__setattr__(self, "x", tuple(float(v) for v in np.ravel(x)))
         object.__setattr__(self, "f", float(f))
+
+
+@jax.tree_util.register_pytree_node_class
+class Objective:
+    """What compiled code needs of a `Cost`: its functions (static) and its data (traced).
+
+    gradlab's solvers pass this, never the `Cost`, to their jitted functions, so
+    a cost's name, bounds, minima or description are not part of any compile
+    key: renaming a cost, or refitting to new data of the same shapes, reuses
+    the compiled code.
+    """
+
+    __slots__ = ("__weakref__", "data", "fn", "grad")
+
+    def __init__(self, fn, grad, data):
+        self.fn, self.grad, self.data = fn, grad, data
+
+    def __call__(self, x):
+        return self.fn(x) if self.data is None else self.fn(x, self.data)
+
+    def analytic_grad(self, x):
+        """The hand-written gradient at ``x``; None when there is none."""
+        if self.grad is None:
+            return None
+        return self.grad(x) if self.data is None else self.grad(x, self.data)
+
+    def tree_flatten(self):
+        return (self.data,), (self.fn, self.grad)
+
+    @classmethod
+    def tree_unflatten(cls, static, children):
+        return cls(static[0], static[1], children[0])
 
 
 @jax.tree_util.register_pytree_node_class
@@ -95,7 +128,7 @@ class Cost:
                 raise ValueError(f"names must have {dim} entries; got {names}")
             object.__setattr__(self, "names", names)
         if dim is not None:
-            check_returns_scalar(self, jax.ShapeDtypeStruct((dim,), jnp.result_type(float)))
+            check_output(self, jax.ShapeDtypeStruct((dim,), computation_dtype(self)))
 
     # -- evaluation ---------------------------------------------------------
     def __call__(self, x):
@@ -106,6 +139,11 @@ class Cost:
         if self.grad is None:
             return None
         return self.grad(x) if self.data is None else self.grad(x, self.data)
+
+    @property
+    def objective(self) -> Objective:
+        """The functions and data alone: what gradlab's compiled code receives."""
+        return Objective(self.fn, self.grad, self.data)
 
     # -- description --------------------------------------------------------
     @property
@@ -133,6 +171,7 @@ class Cost:
         return dataclasses.replace(self, **changes)
 
     # -- pytree: the data is traced, everything else is static ---------------
+    # (gradlab's own solvers pass `objective` instead, so metadata never recompiles)
     def tree_flatten(self):
         static = (self.name, self.fn, self.bounds, self.grad, self.minima,
                   self.names, self.tags, self.description)
@@ -148,24 +187,77 @@ class Cost:
         return obj
 
 
-def check_returns_scalar(cost: Cost, x) -> None:
-    """Raise a clear error if ``cost`` does not map ``x`` to a real scalar."""
+def computation_dtype(cost, x_dtype=None):
+    """The float dtype a cost is computed in: its floating data's and ``x``'s, promoted.
+
+    Data made under float64 and an ``x0`` of float32 compute in float64, rather
+    than failing inside XLA on mixed widths.
+    """
+    dtypes = [a.dtype for a in jax.tree.leaves(cost.data)
+              if jnp.issubdtype(getattr(a, "dtype", np.float64), jnp.floating)]
+    dtypes.append(x_dtype if x_dtype is not None else jnp.result_type(float))
+    return jnp.result_type(*dtypes)
+
+
+def check_output(cost, x) -> None:
+    """Raise a clear error if ``cost`` does not map ``x`` to a real scalar, or its
+    analytic gradient does not return one real number per parameter.
+
+    ``x`` is an array or a ``jax.ShapeDtypeStruct``. Checked once per (functions,
+    shapes, dtypes): asking again with new values is a dictionary lookup, not a
+    new trace.
+    """
+    x = jax.ShapeDtypeStruct(tuple(x.shape), x.dtype)
+    leaves, treedef = jax.tree.flatten(cost.data)
+    data = tuple(jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)) for a in leaves)
+    key = (cost.fn, cost.grad, x.shape, np.dtype(x.dtype), treedef, data)
+    if not isinstance(cost.fn, Hashable) or not isinstance(cost.grad, Hashable):
+        _check_output(cost.name, *key)  # unhashable functions: checked every time
+    else:
+        _checked_output(*key, name=cost.name)
+
+
+@functools.lru_cache(maxsize=512)
+def _checked_output(fn, grad, shape, dtype, treedef, data, *, name):
+    _check_output(name, fn, grad, shape, dtype, treedef, data)
+
+
+def _check_output(name, fn, grad, shape, dtype, treedef, data):
+    data = jax.tree.unflatten(treedef, data)
+    x = jax.ShapeDtypeStruct(shape, dtype)
     try:
-        out = jax.eval_shape(cost, x)
+        out = jax.eval_shape(lambda x, data: Objective(fn, grad, data)(x), x, data)
+    except ModelShapeError:  # already names the model and the shapes
+        raise
     except Exception as err:  # the user's function failed: say whose and why
         raise ValueError(
-            f"cost {cost.name!r}: fn raised {type(err).__name__} when called with "
-            f"x of shape {tuple(x.shape)}: {err}"
+            f"cost {name!r}: fn raised {type(err).__name__} when called with "
+            f"x of shape {shape}: {err}"
         ) from err
     if not hasattr(out, "shape") or out.shape != ():
-        shape = getattr(out, "shape", type(out).__name__)
+        got = getattr(out, "shape", type(out).__name__)
         raise ValueError(
-            f"cost {cost.name!r}: fn must return a scalar for x of shape {tuple(x.shape)}; "
-            f"got shape {shape}"
+            f"cost {name!r}: fn must return a scalar for x of shape {shape}; got shape {got}"
         )
     if not jnp.issubdtype(out.dtype, jnp.floating):
         raise TypeError(
-            f"cost {cost.name!r}: fn must return a real floating scalar; got dtype {out.dtype}"
+            f"cost {name!r}: fn must return a real floating scalar; got dtype {out.dtype}"
+        )
+    if grad is None:
+        return
+    try:
+        g = jax.eval_shape(lambda x, data: Objective(fn, grad, data).analytic_grad(x), x, data)
+    except Exception as err:
+        raise ValueError(
+            f"cost {name!r}: grad raised {type(err).__name__} when called with "
+            f"x of shape {shape}: {err}"
+        ) from err
+    if not hasattr(g, "shape") or g.shape != shape or not jnp.issubdtype(g.dtype, jnp.floating):
+        got = (f"shape {g.shape}, dtype {g.dtype}" if hasattr(g, "shape")
+               else type(g).__name__)
+        raise ValueError(
+            f"cost {name!r}: grad must return a real floating array of shape {shape} "
+            f"(one entry per parameter); got {got}"
         )
 
 
@@ -195,28 +287,47 @@ def as_cost(cost, bounds=None, *, need_bounds: bool = False, what: str = "this")
 
 
 def prepare(cost, x0, bounds=None, *, name: str = "x0", batch: bool = False):
-    """Resolve ``cost`` and check ``x0`` against it (shape, dtype, scalar output)."""
+    """Resolve ``cost`` and check ``x0`` against it (shape, dtype, scalar output).
+
+    ``x0`` comes back in the cost's computation dtype (`computation_dtype`).
+    """
     cost = as_cost(cost, bounds)
     x0 = check_points(x0, name, cost.dim, batch=batch)
-    if cost.dim is None:
-        check_returns_scalar(cost, jax.ShapeDtypeStruct(x0.shape[-1:], x0.dtype))
+    dtype = computation_dtype(cost, x0.dtype)
+    if x0.dtype != dtype:
+        x0 = x0.astype(dtype)
+    check_output(cost, jax.ShapeDtypeStruct(x0.shape[-1:], x0.dtype))
     return cost, x0
 
 
 # -- the registry -----------------------------------------------------------
-# Built-in costs are stored as factories and built on each lookup, so their data
-# take the float dtype in force at that moment (jax_enable_x64 may be switched
-# on after gradlab is imported). User costs are stored as given.
+# Built-in costs are stored as factories, built on first lookup and kept per float
+# width, so their data take the width in force (jax_enable_x64 may be switched on
+# after gradlab is imported) and a lookup by name costs a dictionary access.
+# User costs are stored as given.
 _REGISTRY: dict[str, Cost | Callable[[], Cost]] = {}
+_BUILT: dict[tuple[str, np.dtype], Cost] = {}
 
 
 def register_factory(name: str, factory: Callable[[], Cost]) -> None:
     """Register a cost built on demand by ``factory()`` (used for the built-ins)."""
     _REGISTRY[name] = factory
+    _forget(name)
 
 
-def _resolve(entry) -> Cost:
-    return entry if isinstance(entry, Cost) else entry()
+def _forget(name: str) -> None:
+    for key in [k for k in _BUILT if k[0] == name]:
+        del _BUILT[key]
+
+
+def _resolve(name: str) -> Cost:
+    entry = _REGISTRY[name]
+    if isinstance(entry, Cost):
+        return entry
+    key = (name, np.dtype(jnp.result_type(float)))
+    if key not in _BUILT:
+        _BUILT[key] = entry()
+    return _BUILT[key]
 
 
 def register(cost: Cost, *, replace: bool = False) -> Cost:
@@ -233,12 +344,14 @@ def register(cost: Cost, *, replace: bool = False) -> Cost:
             "pass replace=True to replace it, or choose another name"
         )
     _REGISTRY[cost.name] = cost
+    _forget(cost.name)
     return cost
 
 
 def unregister(name: str) -> None:
     """Remove a cost from the registry (a no-op for unknown names)."""
     _REGISTRY.pop(name, None)
+    _forget(name)
 
 
 def get_cost(name: str) -> Cost:
@@ -246,12 +359,12 @@ def get_cost(name: str) -> Cost:
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise ValueError(f"unknown cost {name!r}; known costs: {known}")
-    return _resolve(_REGISTRY[name])
+    return _resolve(name)
 
 
 def list_costs(*, dim: int | None = None, tag: str | None = None) -> list[Cost]:
     """Registered costs, sorted by name, optionally only those of one dimension or tag."""
-    costs = [_resolve(_REGISTRY[name]) for name in sorted(_REGISTRY)]
+    costs = [_resolve(name) for name in sorted(_REGISTRY)]
     if dim is not None:
         costs = [c for c in costs if c.dim == dim]
     if tag is not None:

@@ -1,28 +1,33 @@
-"""Value, gradient and Hessian of a cost, with a fast path for fitted costs.
+"""Value, gradient and Hessian of a cost, in one pass over the data for a fit.
 
 `value_and_grad` and `value_grad_hessian` are what the solvers call. For most
 costs they are `jax.value_and_grad` and a forward-over-reverse Hessian. For a
-*pointwise fit* — a cost made by `gradlab.fit_cost` with the MSE or MAE loss
-whose model maps each ``x_i`` on its own (`pointwise_fit`, checked once per
-model) — they use the cost's structure, a mean over data points of
-``term(model(params, x_i), y_i)``, where XLA:CPU cannot see it: the per-point
-value, gradient and Hessian terms are summed in *one* variadic reduction.
-Differentiating the whole cost instead gives one reduction per output, and
-XLA:CPU recomputes the model inside each of them (the ``sin`` of the course's
-sine fit: three sines and a cosine per data point instead of one of each, about
-3× slower on 1,000 starts in float64).
+cost made by `gradlab.fit_cost` with a per-element loss (MSE or MAE: a mean
+over the elements of ``prediction − y`` of a function ``ℓ`` of each residual
+alone, `models.PER_ELEMENT`), they use that declared structure: the model's
+prediction, its Jacobian ``J`` and (for the Hessian) its second derivatives
+``M`` come from forward mode in one evaluation of the model, and
 
-The fast path agrees with plain autodiff to roundoff (the sums run in another
-order) and is used up to `FUSED_MAX_DIM` parameters.
+    f = mean ℓ(r),   ∇f = mean ℓ'(r)·J,   ∇²f = mean ℓ''(r)·JJᵀ + ℓ'(r)·M
+
+are summed in *one* variadic reduction. Differentiating the whole cost
+instead gives one reduction per output, and XLA:CPU recomputes the model
+inside each of them (the ``sin`` of the course's sine fit: three sines and a
+cosine per data point instead of one of each, about 3× slower on 1,000 starts).
+Any model qualifies — it need not map data points one by one — and any
+shape of ``y``. The one-pass sums agree with plain autodiff to roundoff (they
+run in another order) and are used up to `FUSED_MAX_DIM` parameters.
+
+`pointwise_fit` answers a separate question, for grid search: whether the fit's
+model was *declared* to map each ``x_i`` alone (`models.pointwise`);
+`check_pointwise` verifies such a declaration once, on a few rows of data.
 
 Example:
   >>> import jax, jax.numpy as jnp, gradlab as gl
   >>> from gradlab import derivatives
   >>> sine = gl.get_cost("sine")
-  >>> derivatives.pointwise_fit(sine)
-  True
   >>> f, g, h = derivatives.value_grad_hessian(sine, jnp.array([9.0]))
-  >>> bool(jnp.allclose(h, jax.hessian(sine)(jnp.array([9.0]))))
+  >>> bool(jnp.allclose(h, jax.hessian(sine)(jnp.array([9.0])), rtol=1e-4))
   True
 """
 
@@ -36,65 +41,59 @@ import numpy as np
 
 from gradlab import models
 
-# Losses that are a mean over data points of a per-point term.
-POINTWISE_LOSSES = {
-    models.mse: lambda prediction, y: (prediction - y) ** 2,
-    models.mae: lambda prediction, y: jnp.abs(prediction - y),
-}
-
 # One reduction carries 1 + d + d(d+1)/2 sums; past this many parameters the
 # generic derivatives are used.
 FUSED_MAX_DIM = 8
 
 
-def pointwise_fit(cost) -> bool:
-    """Whether ``cost`` is an MSE/MAE fit whose model maps each ``x_i`` alone.
-
-    Decided once per (model, row shape, dtype) on synthetic rows, so asking again
-    is a dictionary lookup that never reads the (possibly traced) data.
-    """
+def per_element_fit(cost) -> bool:
+    """Whether ``cost`` is a `fit_cost` whose loss is a mean of a function of each residual."""
     fn = getattr(cost, "fn", None)
-    if not (isinstance(fn, models.FitObjective) and fn.loss in POINTWISE_LOSSES):
-        return False
+    return isinstance(fn, models.FitObjective) and fn.loss in models.PER_ELEMENT
+
+
+def pointwise_fit(cost) -> bool:
+    """Whether ``cost`` is a per-element fit whose model was declared pointwise."""
+    return per_element_fit(cost) and cost.fn.pointwise
+
+
+def check_pointwise(cost, dim: int, dtype) -> None:
+    """Verify a pointwise declaration on a few rows of the data; a `ValueError` if it is false.
+
+    Checked once per (model, parameter count, data shapes): the model applied to
+    the first rows together must equal it applied to each row alone.
+    """
     x = cost.data.x
-    return _elementwise_model(fn.model, tuple(x.shape[1:]), np.dtype(x.dtype))
+    _check_pointwise(cost.fn.model, dim, tuple(x.shape[1:]), np.dtype(dtype),
+                     tuple(np.asarray(x[:4]).ravel().tolist()))
 
 
 @functools.lru_cache(maxsize=256)
-def _elementwise_model(model, row_shape: tuple, dtype) -> bool:
-    # asked while a solver is being traced: run the check eagerly, outside that trace
+def _check_pointwise(model, dim, row_shape, dtype, rows):
     with jax.ensure_compile_time_eval():
-        return _maps_rows_alone(model, row_shape, dtype)
-
-
-def _maps_rows_alone(model, row_shape: tuple, dtype) -> bool:
-    size = int(np.prod(row_shape, dtype=int))
-    # distinct rows, so a model that mixes them (normalises by x.mean(), ...) fails
-    rows = jnp.asarray(np.linspace(0.35, 1.7, 3 * size).reshape(3, *row_shape), dtype)
-    dim = None
-    for d in range(1, 33):  # the parameter count is unknown here: find one that traces
-        try:
-            jax.eval_shape(model, jnp.zeros(d, dtype), rows)
-            dim = d
-            break
-        except Exception:  # the wrong parameter count for this model: try the next
-            continue
-    if dim is None:
-        return False
-    p = jnp.linspace(0.3, 0.9, dim, dtype=dtype)
-    try:
-        together = model(p, rows)
-        apart = jnp.stack([model(p, row) for row in rows])
-    except Exception:
-        return False
-    return together.shape == apart.shape and bool(jnp.allclose(together, apart, rtol=1e-6))
+        rows = jnp.asarray(np.asarray(rows).reshape(-1, *row_shape), dtype)
+        params = jnp.linspace(0.3, 0.9, dim, dtype=dtype)
+        together = model(params, rows)
+        apart = jnp.stack([model(params, row) for row in rows])
+        same = together.shape == apart.shape and bool(
+            jnp.allclose(together, apart, rtol=1e3 * jnp.finfo(dtype).eps))
+    if not same:
+        name = getattr(model, "__name__", "model")
+        raise ValueError(
+            f"model {name!r} is declared pointwise, but its prediction for several rows of x "
+            "differs from its predictions for each row alone: remove pointwise=True (or the "
+            "models.pointwise mark) for a model that mixes data points"
+        )
 
 
 def point_term(cost):
-    """``term(params, x_i, y_i)``: the loss of one data point of a pointwise fit."""
-    term = POINTWISE_LOSSES[cost.fn.loss]
+    """``term(params, x_i, y_i)``: the loss summed over one data point of a pointwise fit.
+
+    The cost is the sum of these terms over the data divided by ``y.size``.
+    """
+    value = models.PER_ELEMENT[cost.fn.loss][0]
     model = cost.fn.model
-    return lambda params, xi, yi: term(model(params, xi), yi)
+    return lambda params, xi, yi: jnp.sum(value(model(params, xi) - yi))
 
 
 def _jvp_value_grad_hessian(fn, x):
@@ -118,40 +117,55 @@ def _sum_together(columns):
 
 
 def _fused(cost, params) -> bool:
-    return params.shape[0] <= FUSED_MAX_DIM and pointwise_fit(cost)
+    return params.shape[0] <= FUSED_MAX_DIM and per_element_fit(cost)
+
+
+def _residuals_and_jacobian(cost, params):
+    """``r = model(params, x) − y`` flattened ``(N,)``, and its Jacobian rows ``(d, N)``."""
+    x, y = cost.data
+    predict = lambda p: cost.fn.model(p, x)
+    eye = jnp.eye(params.shape[0], dtype=params.dtype)
+    prediction, jac = jax.vmap(lambda t: jax.jvp(predict, (params,), (t,)),
+                               out_axes=(None, 0))(eye)
+    return (prediction - y).ravel(), jac.reshape(params.shape[0], -1)
 
 
 def value_and_grad(cost, params):
-    """``(f(x), ∇f(x))``; one pass over the data for a pointwise fit."""
+    """``(f(x), ∇f(x))``; one pass over the data for a per-element fit."""
     if not _fused(cost, params):
         return jax.value_and_grad(cost)(params)
-    x, y = cost.data
-    d = params.shape[0]
-    values, grads = jax.vmap(jax.value_and_grad(point_term(cost)),
-                             in_axes=(None, 0, 0))(params, x, y)
-    sums = _sum_together([values] + [grads[:, i] for i in range(d)])
-    n = y.shape[0]
-    return sums[0] / n, jnp.stack(sums[1:]) / n
+    value, slope, _ = models.PER_ELEMENT[cost.fn.loss]
+    r, jac = _residuals_and_jacobian(cost, params)
+    slopes = slope(r)
+    sums = _sum_together([value(r)] + [slopes * row for row in jac])
+    return sums[0] / r.shape[0], jnp.stack(sums[1:]) / r.shape[0]
 
 
 def value_grad_hessian(cost, params):
-    """``(f(x), ∇f(x), ∇²f(x))``; one pass over the data for a pointwise fit.
+    """``(f(x), ∇f(x), ∇²f(x))``; one pass over the data for a per-element fit.
 
     For other costs: forward-over-reverse, one JVP of ``value_and_grad`` per
     axis, sharing the cost's expensive parts between value, gradient and Hessian.
     """
     if not _fused(cost, params):
         return _jvp_value_grad_hessian(cost, params)
-    x, y = cost.data
+    x = cost.data.x
     d = params.shape[0]
-    term = point_term(cost)
-    values, grads, hessians = jax.vmap(
-        lambda xi, yi: _jvp_value_grad_hessian(lambda p: term(p, xi, yi), params))(x, y)
-    upper = [(i, j) for i in range(d) for j in range(i, d)]
-    sums = _sum_together([values] + [grads[:, i] for i in range(d)]
-                         + [hessians[:, i, j] for i, j in upper])
-    n = y.shape[0]
-    rows, cols = np.asarray(upper).T
+    value, slope, curve = models.PER_ELEMENT[cost.fn.loss]
+    r, jac = _residuals_and_jacobian(cost, params)
+    rows, cols = np.triu_indices(d)
+    eye = jnp.eye(d, dtype=params.dtype)
+    predict = lambda p: cost.fn.model(p, x)
+
+    def second(t1, t2):  # the model's second derivative along (t1, t2)
+        return jax.jvp(lambda p: jax.jvp(predict, (p,), (t1,))[1], (params,), (t2,))[1]
+
+    curvature = jax.vmap(second)(eye[rows], eye[cols]).reshape(len(rows), -1)
+    slopes, curves = slope(r), curve(r)
+    sums = _sum_together([value(r)] + [slopes * row for row in jac]
+                         + [curves * jac[i] * jac[j] + slopes * curvature[k]
+                            for k, (i, j) in enumerate(zip(rows, cols))])
+    n = r.shape[0]
     triangle = jnp.zeros((d, d), params.dtype).at[rows, cols].set(jnp.stack(sums[1 + d:]) / n)
     hessian = triangle + jnp.triu(triangle, 1).T
     return sums[0] / n, jnp.stack(sums[1:1 + d]) / n, hessian

@@ -7,22 +7,26 @@ The loop's contract:
   searches) get them. ``learning_rate=α`` alone is the course's rule
   ``x ← x − α·∇f(x)``, all parameters updated at once.
 * The history is recorded: ``xs`` (steps/record_every + 1, d), ``fs``, ``grad_norms``.
-* Stopping is data (`Status`): CONVERGED once ``‖∇f‖ ≤ gtol``, or once steps
-  stay below ``xtol·(1 + ‖x‖)`` for ``_loop.STALL_PATIENCE`` (8) steps in a row; the state
-  then freezes, so shapes stay static. DIVERGED once ``|f|`` exceeds
-  ``divergence·max(1, |f(x0)|)`` (or ``x`` runs away likewise), or when the
-  steps run out with the cost above ``f(x0)``; MAX_STEPS when they run out
-  while still descending; NONFINITE when NaN/inf appears — the last finite
-  point is kept. Nothing is raised at run time, so under ``vmap`` one bad
-  start never spoils the others.
-* Compiled once per (optimiser, step count, record interval): new ``x0``, new
-  data of the same shape, new learning-rate values and new tolerances reuse it.
+  ``fs[k]`` and ``grad_norms[k]`` are always the cost and gradient at ``xs[k]``:
+  a line search's stored values are reused only when its update is the one
+  applied (it is the last transformation of its chain, and no projection follows).
+* Stopping is data (`Status`), by the rules of `gradlab.stopping`: a run stops
+  when its gradient is exactly zero (or below a ``gtol`` you give), when
+  ``x`` stands still for 8 steps, when NaN/inf appears (NONFINITE, the last
+  finite point kept) or the cost runs away (DIVERGED); and is CONVERGED only
+  if its last point is stationary at the problem's scale — otherwise
+  STALLED (stood still elsewhere) or MAX_STEPS (out of steps while moving).
+  The state then freezes, so shapes stay static. Nothing is raised at run
+  time, so under ``vmap`` one bad start never spoils the others.
+* Compiled once per (optimiser, step count, record interval, shapes): new
+  ``x0``, new data of the same shape, new learning-rate values, new
+  tolerances and a renamed cost reuse it.
 
 Example:
   >>> import gradlab as gl
-  >>> traj = gl.descend(gl.get_cost("bowl"), [-1.0, -1.0], learning_rate=0.1, steps=50)
-  >>> [round(float(v), 3) for v in traj.x]
-  [2.0, -3.0]
+  >>> traj = gl.descend(gl.get_cost("bowl"), [-1.0, -1.0], learning_rate=0.1, steps=200)
+  >>> [round(float(v), 3) for v in traj.x], traj.status.item() == gl.Status.CONVERGED
+  ([2.0, -3.0], True)
 """
 
 from __future__ import annotations
@@ -31,34 +35,31 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from gradlab import _loop
-from gradlab._checks import check_bounds, check_positive, is_traced, short
-from gradlab._loop import LoopConfig
+from gradlab import _loop, stopping
+from gradlab._checks import check_bounds, check_positive, short
+from gradlab._loop import LoopConfig, Method
 from gradlab.costs import Cost, bounds_array, prepare
 from gradlab.result import Trajectory
+from gradlab.stopping import Tolerances
 
 
-def default_gtol(dtype) -> float:
-    """Gradient-norm tolerance: 1e-6 in float64, 1e-4 in float32 (its roundoff floor)."""
-    return 1e-6 if jnp.finfo(dtype).bits >= 64 else 1e-4
+@functools.partial(jax.jit, static_argnames=("method", "config"))
+def _descend_one(objective, x0, hyperparams, box, tols, *, method, config):
+    return _loop.run_one(objective, x0, method, hyperparams, box, tols, config)
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "config"))
-def _descend_one(cost, x0, learning_rate, box, tols, *, optimizer, config):
-    return _loop.run_one(cost, x0, learning_rate, box, tols, optimizer, config)
+@functools.partial(jax.jit, static_argnames=("method", "config"))
+def _descend_many(objective, x0s, hyperparams, box, tols, *, method, config):
+    """One compiled call for a batch of starts (with one set of hyperparameters per run
+    if ``method.per_run``)."""
+    return _loop.run_many(objective, x0s, method, hyperparams, box, tols, config)
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "config"))
-def _descend_many(cost, x0s, learning_rates, box, tols, *, optimizer, config):
-    """One compiled call for a batch of starts (and, optionally, one rate per start)."""
-    return _loop.run_many(cost, x0s, learning_rates, box, tols, optimizer, config)
-
-
-def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol, xtol, divergence):
-    """Check the loop's options and bundle them as (config, box, tols)."""
+def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol=None, xtol=None,
+                    ftol=None, divergence=1e6) -> tuple[LoopConfig, tuple | None, Tolerances]:
+    """Check the loop's options and bundle them as (config, box, tolerances)."""
     steps = check_positive(steps, "steps", integer=True)
     record_every = check_positive(record_every, "record_every", integer=True)
     if steps % record_every:
@@ -69,32 +70,8 @@ def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol, xto
     box = None
     if bounds is not None:
         box = bounds_array(check_bounds(bounds, dim=cost.dim), dtype)
-    gtol = default_gtol(dtype) if gtol is None else gtol
-    xtol = 4 * float(jnp.finfo(dtype).eps) if xtol is None else xtol
-    for value, name in ((gtol, "gtol"), (xtol, "xtol")):
-        if not (isinstance(value, int | float) and value >= 0):
-            raise ValueError(f"{name} must be a non-negative number; got {short(value)}")
-    check_positive(divergence, "divergence")
-    tols = tuple(device_scalar(v, dtype) for v in (gtol, xtol, divergence))
+    tols = stopping.tolerances(dtype, xtol=xtol, ftol=ftol, gtol=gtol, divergence=divergence)
     return LoopConfig(steps, record_every, box is not None), box, tols
-
-
-@functools.lru_cache(maxsize=1024)
-def _cached_scalar(value: float, dtype) -> jax.Array:
-    # descend may be called inside a user's jit: make a concrete array, never a tracer
-    with jax.ensure_compile_time_eval():
-        return jax.device_put(np.asarray(value, dtype))
-
-
-def device_scalar(value, dtype):
-    """``value`` as a 0-d array of ``dtype`` for a jitted call, made once per (value, dtype).
-
-    A Python number or numpy scalar passed to jit is copied to the device on
-    every call; on a small descent that copy is a visible share of the call.
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return _cached_scalar(float(value), np.dtype(dtype))
-    return value if is_traced(value) else np.asarray(value, dtype)
 
 
 def check_optimizer(optimizer, learning_rate):
@@ -121,7 +98,8 @@ def check_optimizer(optimizer, learning_rate):
 
 def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
             bounds=None, gtol: float | None = None, xtol: float | None = None,
-            divergence: float = 1e6, record_every: int = 1) -> Trajectory:
+            ftol: float | None = None, divergence: float = 1e6,
+            record_every: int = 1) -> Trajectory:
     """Minimise ``cost`` from ``x0`` by gradient descent, in one compiled ``lax.scan``.
 
     Args:
@@ -132,11 +110,14 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
       learning_rate: instead of ``optimizer``: plain descent ``x ← x − α·∇f(x)``.
         Its value is traced, so trying another rate does not recompile.
       steps: the most steps to take.
-      bounds: optional ``(low, high)`` pairs: every step is projected into the box.
-      gtol: stop when ``‖∇f‖ ≤ gtol`` (default 1e-6 in float64, 1e-4 in float32).
-      xtol: stop when steps move ``x`` by at most ``xtol·(1 + ‖x‖)`` (default 4·eps)
-        8 times in a row (``gradlab._loop.STALL_PATIENCE``).
-      divergence: DIVERGED once ``|f| > divergence·max(1, |f(x0)|)``.
+      bounds: optional ``(low, high)`` pairs: every step is projected into the box
+        (stationarity is then judged on the parameters not held at a bound).
+      gtol: stop, CONVERGED, once ``‖∇f‖ ≤ gtol`` — an absolute scale you declare.
+        By default only an exact zero stops early, and convergence is judged by
+        the scale-aware rules of `gradlab.stopping`.
+      xtol, ftol: the stationarity tolerances of `gradlab.stopping` (defaults
+        ``sqrt(eps)`` and ``eps`` of the width).
+      divergence: DIVERGED once the cost exceeds ``f(x0) + divergence·|f(x0)|``.
       record_every: keep every k-th point of the history (``steps`` must be a multiple).
 
     Returns:
@@ -151,19 +132,19 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
     cost, x0 = prepare(cost, x0)
     check_optimizer(optimizer, learning_rate)
     config, box, tols = resolve_options(cost, x0.dtype, steps=steps, record_every=record_every,
-                                        bounds=bounds, gtol=gtol, xtol=xtol,
+                                        bounds=bounds, gtol=gtol, xtol=xtol, ftol=ftol,
                                         divergence=divergence)
-    if learning_rate is not None:
-        optimizer = optax.sgd
-        learning_rate = device_scalar(learning_rate, x0.dtype)
-    return _descend_one(cost, x0, learning_rate, box, tols, optimizer=optimizer, config=config)
+    if learning_rate is None:
+        method, hyperparams = Method(transformation=optimizer), None
+    else:
+        method = Method(factory=_loop.plain_descent)
+        hyperparams = {"learning_rate": stopping.scalar(learning_rate, x0.dtype)}
+    return _descend_one(cost.objective, x0, hyperparams, box, tols, method=method,
+                        config=config)
 
 
-def descend_many(cost: Cost, x0s, *, optimizer, learning_rates=None, config: LoopConfig, box, tols):
-    """A batch of descents in one compiled call (``x0s`` is ``(n, d)``, already checked).
-
-    ``optimizer`` is a transformation, or with ``learning_rates`` (``(n,)``) a
-    factory ``lr -> transformation`` such as ``optax.sgd``.
-    """
-    return _descend_many(cost, x0s, learning_rates, box, tols, optimizer=optimizer,
+def descend_many(cost: Cost, x0s, *, method: Method, hyperparams=None, config: LoopConfig,
+                 box, tols: Tolerances) -> Trajectory:
+    """A batch of descents in one compiled call (``x0s`` is ``(n, d)``, already checked)."""
+    return _descend_many(cost.objective, x0s, hyperparams, box, tols, method=method,
                          config=config)

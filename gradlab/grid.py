@@ -28,7 +28,7 @@ import optax
 from gradlab import parallel
 from gradlab._checks import check_bounds, check_points, check_positive, short
 from gradlab.costs import as_cost
-from gradlab.derivatives import point_term, pointwise_fit
+from gradlab.derivatives import check_pointwise, point_term, pointwise_fit
 from gradlab.result import record
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes for one chunk's intermediates
@@ -45,12 +45,14 @@ class GridResult:
     """The outcome of `grid_search`.
 
     Attributes:
-      x: ``(d,)`` the best grid point (or the polished point, if polished).
-      fun: ``()`` the cost at ``x``.
+      x: ``(d,)`` the best grid point (or the polished point, if polished); NaN
+        when no grid point has a finite cost.
+      fun: ``()`` the cost at ``x`` (NaN when none is finite).
+      success: whether some grid point has a finite cost (NaN points never win).
       axes: one 1-D array per parameter: the grid's coordinates.
       values: the cost on the whole grid, shape ``(num_0, ..., num_{d-1})``
         (indexed ``values[i0, i1, ...]`` like ``np.meshgrid(..., indexing="ij")``),
-        or None with ``keep_values=False``.
+        NaN where the cost is NaN; or None with ``keep_values=False``.
       nfev: cost evaluations (grid points, plus any polishing).
       grid_x, grid_fun: the best grid point and its cost, before polishing.
       polish: the polishing `Trajectory`, or None.
@@ -58,12 +60,19 @@ class GridResult:
 
     x: jax.Array
     fun: jax.Array
+    success: jax.Array
     axes: tuple
     values: jax.Array | None
     nfev: int
     grid_x: jax.Array
     grid_fun: jax.Array
     polish: object = None
+
+    @property
+    def message(self) -> str:
+        if bool(self.success):
+            return "the grid's lowest finite value"
+        return "no grid point has a finite cost: the cost is NaN or inf on the whole grid"
 
 
 def _coordinates(flat_index, axes, shape):
@@ -94,7 +103,7 @@ def _fit_values(cost, points):
 
     total, _ = jax.lax.scan(add, jnp.zeros(points.shape[0], points.dtype), (x, y),
                             unroll=FIT_UNROLL)
-    return total / y.shape[0]
+    return total / y.size
 
 
 def _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise=False):
@@ -102,8 +111,12 @@ def _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise=False):
     index = parallel.constrain_rows(index)
     points = _coordinates(index, axes, shape)
     values = _fit_values(cost, points) if pointwise else jax.vmap(cost)(points)
-    # Points past the end of the grid (the last chunk's padding) and NaNs never win.
-    return jnp.where((index < total) & ~jnp.isnan(values), values, jnp.inf)
+    return values, index < total  # the last chunk's padding runs past the grid
+
+
+def _lowest(values, inside):
+    """Index of the lowest value among ``inside`` ones; NaN never wins (inf if none finite)."""
+    return jnp.argmin(jnp.where(inside & ~jnp.isnan(values), values, jnp.inf))
 
 
 @functools.partial(jax.jit, static_argnames=("shape", "batch", "keep_values", "pointwise"))
@@ -115,25 +128,26 @@ def _grid(cost, axes, *, shape, batch, keep_values, pointwise):
 
     if keep_values:
         if n_chunks == 1:
-            values = _evaluate_chunk(cost, axes, shape, total, starts[0], batch, pointwise)
+            values, _ = _evaluate_chunk(cost, axes, shape, total, starts[0], batch, pointwise)
         else:
-            chunk = lambda s: _evaluate_chunk(cost, axes, shape, total, s, batch, pointwise)
+            chunk = lambda s: _evaluate_chunk(cost, axes, shape, total, s, batch, pointwise)[0]
             values = jax.lax.map(chunk, starts).reshape(-1)
         values = values[:total]
-        best = jnp.argmin(values)
-        return _coordinates(best[None], axes, shape)[0], values[best], values.reshape(shape)
+        best = _lowest(values, True)
+        return best, values[best], values.reshape(shape)
 
     def keep_best(carry, start):
         best_index, best_value = carry
-        values = _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise)
-        i = jnp.argmin(values)
-        better = values[i] < best_value  # strict: the first of equal values wins
+        values, inside = _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise)
+        i = _lowest(values, inside)
+        better = (values[i] < best_value) | jnp.isnan(best_value)  # the first of ties wins
+        better = better & inside[i] & ~jnp.isnan(values[i])
         return (jnp.where(better, (start + i).astype(best_index.dtype), best_index),
                 jnp.where(better, values[i], best_value)), None
 
-    init = (jnp.asarray(0, index_dtype), jnp.asarray(jnp.inf, axes[0].dtype))
+    init = (jnp.asarray(0, index_dtype), jnp.asarray(jnp.nan, axes[0].dtype))
     (best, value), _ = jax.lax.scan(keep_best, init, starts)
-    return _coordinates(best[None], axes, shape)[0], value, None
+    return best, value, None
 
 
 def grid_shape(num, dim: int) -> tuple:
@@ -237,6 +251,8 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
                 f"({memory_budget / 2**20:.0f} MiB): leave chunked=True or raise memory_budget"
             )
     pointwise = pointwise_fit(cost)
+    if pointwise:
+        check_pointwise(cost, dim, dtype)
     if not chunked:
         batch = total
     elif batch_size is None:  # a power of two: XLA's loops run best on even chunks
@@ -247,23 +263,26 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
 
     axes = grid_axes(box, shape, dtype)
-    grid_x, value, values = _grid(cost, axes, shape=shape, batch=batch, keep_values=keep_values,
-                                  pointwise=pointwise)
-    result = GridResult(x=grid_x, fun=value, axes=axes, values=values, nfev=total,
-                        grid_x=grid_x, grid_fun=value)
-    return _polish(cost, result, box, polish_steps) if polish else result
+    best, value, values = _grid(cost.objective, axes, shape=shape, batch=batch,
+                                keep_values=keep_values, pointwise=pointwise)
+    found = jnp.isfinite(value)
+    grid_x = jnp.where(found, _coordinates(best[None], axes, shape)[0], jnp.nan)
+    value = jnp.where(found, value, jnp.nan)
+    result = GridResult(x=grid_x, fun=value, success=found, axes=axes, values=values,
+                        nfev=total, grid_x=grid_x, grid_fun=value)
+    if polish and bool(found):
+        return _polish(cost, result, box, polish_steps)
+    return result
 
 
 def _polish(cost, result: GridResult, box, steps: int) -> GridResult:
-    from gradlab.descent import default_gtol, descend  # lazy: descent is not needed otherwise
+    from gradlab.descent import descend  # lazy: descent is not needed otherwise
 
-    # Polishing is for digits: a tolerance well below descend's default, and
-    # stalling (xtol) ends it where roundoff stops progress.
-    gtol = 1e-3 * default_gtol(result.grid_x.dtype)
-    traj = descend(cost, result.grid_x, optimizer=_POLISHER, steps=steps, bounds=box, gtol=gtol)
+    traj = descend(cost, result.grid_x, optimizer=_POLISHER, steps=steps, bounds=box)
     improved = bool(jnp.isfinite(traj.fun) & (traj.fun < result.grid_fun))
     return GridResult(x=traj.x if improved else result.grid_x,
-                      fun=traj.fun if improved else result.grid_fun, axes=result.axes,
+                      fun=traj.fun if improved else result.grid_fun, success=result.success,
+                      axes=result.axes,
                       values=result.values, nfev=result.nfev + int(traj.nfev),
                       grid_x=result.grid_x, grid_fun=result.grid_fun, polish=traj)
 
@@ -310,6 +329,6 @@ def gradient_field(cost, num=20, *, points=None, bounds=None) -> GradientField:
     mesh = grid_points(axes)
     extra = (jnp.zeros((0, dim), dtype) if points is None
              else check_points(points, "points", dim, batch=True))
-    grads = _grads_at(cost, jnp.concatenate([mesh, extra.astype(dtype)]))
+    grads = _grads_at(cost.objective, jnp.concatenate([mesh, extra.astype(dtype)]))
     return GradientField(axes=axes, gradients=grads[: len(mesh)].reshape(*shape, dim),
                          points=extra, point_gradients=grads[len(mesh):])

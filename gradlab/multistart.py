@@ -26,45 +26,68 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradlab import parallel
+from gradlab import derivatives, parallel, stopping
 from gradlab._checks import check_points, check_positive, short
-from gradlab.costs import Cost, as_cost, prepare
+from gradlab._loop import Method, plain_descent
+from gradlab.costs import Cost, as_cost, bounds_array, computation_dtype, prepare
 from gradlab.descent import Trajectory, descend_many, resolve_options
 from gradlab.grid import grid_axes, grid_points, grid_shape
-from gradlab.optimizers import trust_newton
+from gradlab.optimizers import make_trust_newton, trust_newton
 from gradlab.result import Status, record
 
 # The default optimiser: trust-region Newton while the Hessian is small (it needs no
 # line search, whose inner loops cost most of the time under vmap), L-BFGS beyond.
 NEWTON_MAX_DIM = 32
 LBFGS = optax.lbfgs()
+# The trust region's first radius and its ceiling, as shares of the widest bound:
+# a descent explores its own basin rather than leaping across the box.
+FIRST_RADIUS, MAX_RADIUS = 0.02, 0.1
+SAMPLINGS = ("uniform", "lhs")
+# Endpoints are one minimum when they lie within this many times their own
+# distance to it (each endpoint's Newton step), plus ``tol`` of their size.
+CLUSTER_SAFETY = 10.0
+
+
+def _trust_radii(cost: Cost) -> dict:
+    width = max(hi - lo for lo, hi in cost.bounds)
+    return {"radius": FIRST_RADIUS * width, "max_radius": MAX_RADIUS * width}
 
 
 def default_optimizer(cost: Cost) -> optax.GradientTransformation:
     """Trust-region Newton scaled to the bounds for up to `NEWTON_MAX_DIM` parameters, else L-BFGS.
 
     The first step is 2% of the widest bound and the radius never exceeds 10% of
-    it, so a descent explores its own basin rather than leaping across the box.
+    it. (`multistart` itself passes those radii as traced values, so new bounds
+    never recompile; this function builds the same optimiser for `descend`.)
     """
     if cost.dim is None or cost.dim > NEWTON_MAX_DIM or cost.bounds is None:
         return LBFGS
-    width = max(hi - lo for lo, hi in cost.bounds)
-    return trust_newton(radius=0.02 * width, max_radius=0.1 * width)
-SAMPLINGS = ("uniform", "lhs")
+    return trust_newton(**_trust_radii(cost))
+
+
+def _default_method(cost: Cost, dtype) -> tuple[Method, dict | None]:
+    if cost.dim > NEWTON_MAX_DIM:
+        return Method(transformation=LBFGS), None
+    radii = {k: stopping.scalar(v, dtype) for k, v in _trust_radii(cost).items()}
+    return Method(factory=make_trust_newton), radii
 
 
 @record
 class Minima:
-    """Distinct minima found by a multi-start run, best first.
+    """Distinct stationary points found by a multi-start run, lowest value first.
 
     Attributes:
-      points: ``(k, d)`` each minimum's location (its best endpoint).
+      points: ``(k, d)`` each one's location (its best endpoint).
       values: ``(k,)`` the cost there.
       counts: ``(k,)`` how many starts reached it.
       shares: ``(k,)`` ``counts / n_starts``: the share of the bounds' starts in its basin.
-      is_global: ``(k,)`` whether its value ties the best (to roundoff).
-      kind: ``(k,)`` ``"minimum"``, ``"saddle"`` or ``"flat"``, from the Hessian's eigenvalues.
-      min_eigenvalue: ``(k,)`` the Hessian's smallest eigenvalue there.
+      is_global: ``(k,)`` a minimum whose value ties the lowest minimum's, to the
+        accuracy of the two endpoints (never a saddle or a flat point).
+      kind: ``(k,)`` ``"minimum"`` (every curvature positive), ``"saddle"`` (one
+        negative: in 1-D, a maximum) or ``"flat"`` (the Hessian is singular there:
+        a valley of minima, a plateau); judged on the parameters not held at a
+        bound. Endpoints of kind flat with the same value are listed once.
+      min_eigenvalue: ``(k,)`` the (reduced) Hessian's smallest eigenvalue there.
       in_bounds: ``(k,)`` whether it lies inside the bounds (an unprojected
         descent may leave them).
     """
@@ -87,13 +110,14 @@ class MultiStart:
       starts: ``(n, d)`` the starting points.
       trajectories: a `Trajectory` with a leading axis of ``n`` (history thinned
         to every ``record_every``-th step).
-      labels: ``(n,)`` index into ``minima`` of the minimum each start reached; −1 for none.
+      labels: ``(n,)`` index into ``minima`` of the point each start reached; −1
+        for a start that did not converge (diverged, stalled, out of steps).
       minima: the distinct `Minima`.
-      unlabelled_share: share of starts that diverged or did not converge.
-      starts_for_99: random starts needed to reach the global minimum with 99%
-        probability, from its basin share (inf if it was never reached).
+      unlabelled_share: share of starts that did not converge.
+      starts_for_99: random starts needed to reach a global minimum with 99%
+        probability, from the global minima's basin share (inf if never reached).
       known_found: for each of the cost's known minima, whether it was found (None if none known).
-      tol: ``(d,)`` the distance under which endpoints count as the same minimum.
+      tol: the relative distance under which endpoints count as one point.
     """
 
     starts: jax.Array
@@ -103,12 +127,22 @@ class MultiStart:
     unlabelled_share: float
     starts_for_99: float
     known_found: np.ndarray | None
-    tol: np.ndarray
+    tol: float
 
     @property
     def best(self) -> np.ndarray:
-        """Location of the best minimum found."""
-        return self.minima.points[0]
+        """Location of the lowest minimum found (a `ValueError` if no start found one)."""
+        chosen = np.flatnonzero(self.minima.is_global)
+        if not chosen.size:
+            kinds = sorted(set(self.minima.kind.tolist()))
+            raise ValueError(
+                "no minimum was found: "
+                + (f"the converged starts ended only at points of kind {', '.join(kinds)}"
+                   if kinds else "no start converged")
+                + f" ({self.unlabelled_share:.0%} did not converge); try more steps, "
+                "more starts or another optimizer"
+            )
+        return self.minima.points[chosen[0]]
 
 
 def starts_needed(share: float, confidence: float = 0.99) -> float:
@@ -134,60 +168,64 @@ def sample_starts(bounds, n: int, seed: int, sampling: str = "uniform") -> np.nd
     return low + (high - low) * unit
 
 
-def _cluster(points: np.ndarray, values: np.ndarray, ok: np.ndarray, tol: np.ndarray):
-    """Greedy clustering, best value first: each endpoint joins the first centre within ``tol``."""
+@jax.jit
+def _analyse_endpoints(objective, points, box):
+    """Per endpoint: the (reduced) Hessian's eigenvalues, the Newton step to the
+    nearest stationary point, and the decrease it predicts (its accuracy in f)."""
+
+    def one(x):
+        _, g, hessian = derivatives.value_grad_hessian(objective, x)
+        g_free, held = stopping.reduced(x, g, hessian, box)
+        s = stopping.newton_step(g_free, held)
+        return jnp.linalg.eigvalsh((held + held.T) / 2), s, 0.5 * jnp.abs(g_free @ s)
+
+    return jax.vmap(one)(points)
+
+
+def _kinds(eigenvalues: np.ndarray, dtype) -> np.ndarray:
+    """minimum / saddle / flat, judged relative to each point's largest curvature."""
+    lowest = eigenvalues.min(axis=1)
+    scale = np.sqrt(float(jnp.finfo(dtype).eps)) * np.abs(eigenvalues).max(axis=1)
+    return np.where(lowest > scale, "minimum", np.where(lowest < -scale, "saddle", "flat"))
+
+
+def _cluster(points, values, ok, steps, value_error, flat, tol):
+    """Greedy clustering, lowest value first: each endpoint joins the first centre it
+    is indistinguishable from — within `CLUSTER_SAFETY` times the two endpoints'
+    Newton steps plus ``tol`` of their size on every axis, or, for two flat
+    points, of the same value to the accuracy of both."""
     labels = np.full(len(points), -1)
     remaining = np.flatnonzero(ok)[np.argsort(values[ok], kind="stable")]
+    size = np.abs(points)
     centres = []
     while remaining.size:
-        centre = remaining[0]
-        close = np.all(np.abs(points[remaining] - points[centre]) <= tol, axis=1)
+        c = remaining[0]
+        reach = CLUSTER_SAFETY * (steps[remaining] + steps[c]) + tol * np.maximum(
+            size[remaining], size[c])
+        near = np.all(np.abs(points[remaining] - points[c]) <= reach, axis=1)
+        level = (flat[remaining] & flat[c]
+                 & (np.abs(values[remaining] - values[c])
+                    <= CLUSTER_SAFETY * (value_error[remaining] + value_error[c])))
+        close = near | level
         labels[remaining[close]] = len(centres)
-        centres.append(centre)
+        centres.append(c)
         remaining = remaining[~close]
     return labels, np.asarray(centres, dtype=int)
 
 
-@jax.jit
-def _hessian_eigenvalues(cost, points):
-    return jax.vmap(lambda x: jnp.linalg.eigvalsh(jax.hessian(cost)(x)))(points)
-
-
-def _describe_minima(cost: Cost, final_x, final_f, labels, centres, n_starts, dtype) -> Minima:
-    points = final_x[centres]
-    values = final_f[centres]
-    counts = np.bincount(labels[labels >= 0], minlength=len(centres))
-    eps = float(jnp.finfo(dtype).eps)
-    if len(centres):
-        # pad to a power of two so a new number of minima does not compile anew
-        padded = np.resize(points, (1 << (len(points) - 1).bit_length(), points.shape[1]))
-        eig = np.asarray(_hessian_eigenvalues(cost, jnp.asarray(padded, dtype)))[:len(points)]
-        lowest = eig.min(axis=1)
-        scale = np.sqrt(eps) * np.maximum(1.0, np.abs(eig).max(axis=1))
-        kind = np.where(lowest > scale, "minimum", np.where(lowest < -scale, "saddle", "flat"))
-        best = values.min()
-        is_global = values <= best + np.sqrt(eps) * max(1.0, abs(best))
-    else:
-        lowest, kind, is_global = np.zeros(0), np.zeros(0, dtype="<U7"), np.zeros(0, bool)
-    low, high = np.asarray(cost.bounds, dtype=float).T
-    in_bounds = np.all((points >= low) & (points <= high), axis=1)
-    return Minima(points=points, values=values, counts=counts, shares=counts / n_starts,
-                  is_global=is_global, kind=kind, min_eigenvalue=lowest, in_bounds=in_bounds)
-
-
-def _run_starts(cost: Cost, starts, *, optimizer, steps, record_every, gtol, bounds,
-                learning_rates=None):
+def _run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, record_every, gtol,
+                bounds):
     dtype = starts.dtype
     if record_every is None:
         record_every = steps // 10 if steps % 10 == 0 else steps
     config, box, tols = resolve_options(cost, dtype, steps=steps, record_every=record_every,
-                                        bounds=bounds, gtol=gtol, xtol=None, divergence=1e6)
+                                        bounds=bounds, gtol=gtol)
     padded, n = parallel.pad_rows(starts)
-    rates = None
-    if learning_rates is not None:
-        rates = parallel.shard_rows(parallel.pad_rows(learning_rates)[0])
-    trajs = descend_many(cost, parallel.shard_rows(padded), optimizer=optimizer,
-                         learning_rates=rates, config=config, box=box, tols=tols)
+    if method.per_run:
+        hyperparams = jax.tree.map(lambda a: parallel.shard_rows(parallel.pad_rows(a)[0]),
+                                   hyperparams)
+    trajs = descend_many(cost, parallel.shard_rows(padded), method=method,
+                         hyperparams=hyperparams, config=config, box=box, tols=tols)
     if padded.shape[0] == n:  # no padding to drop (slicing every field costs ~0.2 ms each)
         return trajs
     return jax.tree.map(lambda a: a[:n], trajs)
@@ -196,8 +234,8 @@ def _run_starts(cost: Cost, starts, *, optimizer, steps, record_every, gtol, bou
 def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
                sampling: str = "uniform", optimizer=None, steps: int = 100,
                record_every: int | None = None, gtol: float | None = None,
-               tol: float = 1e-3, bounds=None, project: bool = False) -> MultiStart:
-    """Descend from many starts at once and name every distinct minimum reached.
+               tol: float | None = None, bounds=None, project: bool = False) -> MultiStart:
+    """Descend from many starts at once and name every distinct stationary point reached.
 
     Args:
       cost: a `Cost`, a registered name, or a callable (with ``bounds``).
@@ -209,13 +247,18 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
         trust-region Newton method for up to 32 parameters, L-BFGS beyond).
       steps: the most steps per start.
       record_every: history thinning (default: 11 recorded points per start).
-      gtol: gradient-norm tolerance for convergence (see `descend`).
-      tol: endpoints closer than ``tol × (high − low)`` on every axis are one minimum.
+      gtol: an absolute gradient-norm tolerance you declare (see `descend`).
+      tol: endpoints count as one point when they differ by less than ``tol`` of
+        their size on every axis, plus ten times their own distance to the
+        stationary point (their Newton step). Default ``sqrt(eps)`` of the width.
+        The bounds never enter: minima at 0 and 1 stay apart on a box of ±600.
       bounds: override the cost's bounds.
-      project: keep every descent inside the bounds (projected steps).
+      project: keep every descent inside the bounds (projected steps; minima on a
+        bound are then judged on the free parameters).
 
     Returns:
-      A `MultiStart`.
+      A `MultiStart`. Only converged starts are clustered; the others are
+      labelled −1 and counted in ``unlabelled_share``.
 
     Example:
       >>> import gradlab as gl
@@ -224,13 +267,13 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
       10.0
     """
     cost = as_cost(cost, bounds, need_bounds=True, what="drawing starts")
+    dtype = computation_dtype(cost)
     low, high = np.asarray(cost.bounds, dtype=float).T
     if starts is None:
         n_starts = check_positive(n_starts, "n_starts", integer=True)
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}")
-        starts = jnp.asarray(sample_starts(cost.bounds, n_starts, seed, sampling),
-                             jnp.result_type(float))
+        starts = jnp.asarray(sample_starts(cost.bounds, n_starts, seed, sampling), dtype)
     else:
         cost, starts = prepare(cost, starts, name="starts", batch=True)
         host = np.asarray(starts)
@@ -241,39 +284,73 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
                 f"starts must lie inside the bounds {cost.bounds}; start {i} is "
                 f"{short(host[i].tolist())} ({int(outside.sum())} outside)"
             )
+    tol = _check_tol(tol, starts.dtype)
     if optimizer is None:
-        optimizer = default_optimizer(cost)
-    elif not isinstance(optimizer, optax.GradientTransformation):
+        method, hyperparams = _default_method(cost, starts.dtype)
+    elif isinstance(optimizer, optax.GradientTransformation):
+        method, hyperparams = Method(transformation=optimizer), None
+    else:
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation; got {short(optimizer)}"
         )
-    trajs = _run_starts(cost, starts, optimizer=optimizer, steps=steps,
+    trajs = _run_starts(cost, starts, method=method, hyperparams=hyperparams, steps=steps,
                         record_every=record_every, gtol=gtol,
                         bounds=cost.bounds if project else None)
-    return summarise(cost, starts, trajs, tol=tol)
+    return summarise(cost, starts, trajs, tol=tol, project=project)
 
 
-def summarise(cost: Cost, starts, trajs: Trajectory, *, tol: float = 1e-3) -> MultiStart:
-    """Cluster the endpoints of a batch of descents into a `MultiStart` record."""
+def _check_tol(tol, dtype) -> float:
+    if tol is None:
+        return math.sqrt(float(jnp.finfo(dtype).eps))
     check_positive(tol, "tol")
-    low, high = np.asarray(cost.bounds, dtype=float).T
-    tol_vec = tol * (high - low)
+    return float(tol)
+
+
+def summarise(cost: Cost, starts, trajs: Trajectory, *, tol: float | None = None,
+              project: bool = False) -> MultiStart:
+    """Cluster the endpoints of a batch of descents into a `MultiStart` record."""
+    dtype = trajs.x.dtype
+    tol = _check_tol(tol, dtype)
     final_x, final_f = np.asarray(trajs.x), np.asarray(trajs.fun)
     ok = np.asarray(trajs.status) == Status.CONVERGED
-    labels, centres = _cluster(final_x, final_f, ok, tol_vec)
-    n = len(final_x)
-    minima = _describe_minima(cost, final_x, final_f, labels, centres, n, starts.dtype)
-    global_share = float(minima.shares[minima.is_global].sum()) if len(centres) else 0.0
+    n, d = final_x.shape
+    box = bounds_array(cost.bounds, dtype) if project else None
+    if ok.any():
+        eigenvalues, steps, decrease = (np.asarray(a) for a in _analyse_endpoints(
+            cost.objective, trajs.x, box))
+    else:
+        eigenvalues, steps, decrease = np.zeros((n, d)), np.zeros((n, d)), np.zeros(n)
+    eps = float(jnp.finfo(dtype).eps)
+    value_error = decrease + 16 * eps * np.abs(final_f)
+    kinds = _kinds(eigenvalues, dtype)
+    labels, centres = _cluster(final_x, final_f, ok, np.abs(steps), value_error,
+                               kinds == "flat", tol)
+    counts = np.bincount(labels[labels >= 0], minlength=len(centres))
+    points, values, kind = final_x[centres], final_f[centres], kinds[centres]
+    is_global = np.zeros(len(centres), bool)
+    minimum = kind == "minimum"
+    if minimum.any():
+        lowest = int(np.flatnonzero(minimum)[np.argmin(values[minimum])])
+        reach = CLUSTER_SAFETY * (value_error[centres] + value_error[centres[lowest]])
+        is_global = minimum & (values - values[lowest] <= reach)
+    low, high = np.asarray(cost.bounds, dtype=float).T
+    in_bounds = np.all((points >= low) & (points <= high), axis=1)
+    minima = Minima(points=points, values=values, counts=counts, shares=counts / n,
+                    is_global=is_global, kind=kind,
+                    min_eigenvalue=eigenvalues[centres].min(axis=1) if len(centres)
+                    else np.zeros(0), in_bounds=in_bounds)
+    global_share = float(minima.shares[is_global].sum())
     known_found = None
     if cost.minima:
         known = np.asarray([m.x for m in cost.minima])
+        reach = CLUSTER_SAFETY * np.abs(steps[centres]) + tol * np.abs(points)
         known_found = np.array([
-            bool(len(centres)) and bool(np.any(np.all(np.abs(minima.points - k) <= tol_vec, 1)))
+            bool(np.any(minimum & np.all(np.abs(points - k) <= reach + tol * np.abs(k), 1)))
             for k in known])
     return MultiStart(starts=starts, trajectories=trajs, labels=labels, minima=minima,
                       unlabelled_share=float(np.mean(labels < 0)),
                       starts_for_99=starts_needed(global_share), known_found=known_found,
-                      tol=tol_vec)
+                      tol=tol)
 
 
 @record
@@ -293,7 +370,7 @@ class BasinMap:
 
 
 def basin_map(cost, num=101, *, optimizer=None, steps: int = 100, gtol: float | None = None,
-              tol: float = 1e-3, bounds=None) -> BasinMap:
+              tol: float | None = None, bounds=None) -> BasinMap:
     """Descend from every point of a regular grid and label each by where it lands.
 
     Args:
@@ -344,9 +421,9 @@ class LearningRateSweep:
     stability_limit: float
 
 
-def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100, optimizer=optax.sgd,
-                         gtol: float | None = None, record_every: int = 1,
-                         bounds=None) -> LearningRateSweep:
+def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
+                         optimizer_factory=None, gtol: float | None = None,
+                         record_every: int = 1, bounds=None) -> LearningRateSweep:
     """Run one descent per learning rate, all in one compiled call.
 
     Args:
@@ -354,9 +431,9 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100, optimize
       x0: ``(d,)`` the common start.
       learning_rates: ``(k,)`` positive rates; traced, so new values do not recompile.
       steps: steps per run.
-      optimizer: a factory ``learning_rate -> optax transformation`` (``optax.sgd``,
-        the course's plain rule, by default; ``optax.adam``, ``optax.sgd`` with momentum
-        via ``functools.partial(optax.sgd, momentum=0.9)``, ...).
+      optimizer_factory: None for the course's plain rule ``x ← x − α·∇f(x)``, or
+        a factory ``learning_rate -> optax transformation`` (``optax.adam``,
+        ``functools.partial(optax.sgd, momentum=0.9)``, ...).
       gtol, record_every: as in `descend`.
       bounds: optional box to project each step into.
 
@@ -370,22 +447,33 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100, optimize
       (['CONVERGED', 'CONVERGED', 'DIVERGED'], 1.0)
     """
     cost, x0 = prepare(cost, x0)
-    if not callable(optimizer) or isinstance(optimizer, optax.GradientTransformation):
+    if optimizer_factory is None:
+        factory = plain_descent
+    elif isinstance(optimizer_factory, optax.GradientTransformation) or not callable(
+            optimizer_factory):
         raise TypeError(
-            "optimizer must be a factory taking learning_rate, such as optax.sgd or "
-            f"optax.adam (not an optimiser already built); got {short(optimizer)}"
+            "optimizer_factory must be a factory taking learning_rate, such as optax.adam "
+            f"(not an optimiser already built); got {short(optimizer_factory)}"
         )
+    else:
+        factory = optimizer_factory
     rates = check_points(learning_rates if isinstance(learning_rates, jax.Array | np.ndarray)
                          else list(np.ravel(learning_rates)), "learning_rates", None)
     if not np.all(np.asarray(rates) > 0):
         raise ValueError(f"learning_rates must all be positive; got {short(np.asarray(rates))}")
     rates = rates.astype(x0.dtype)
     starts = jnp.broadcast_to(x0, (rates.shape[0], x0.shape[0]))
-    trajs = _run_starts(cost, starts, optimizer=optimizer, steps=steps,
-                        record_every=record_every, gtol=gtol, bounds=bounds,
-                        learning_rates=rates)
-    curvature = float(jnp.max(_hessian_eigenvalues(cost, x0[None])))
+    trajs = _run_starts(cost, starts, method=Method(factory=factory, per_run=True),
+                        hyperparams={"learning_rate": rates}, steps=steps,
+                        record_every=record_every, gtol=gtol, bounds=bounds)
+    curvature = float(jnp.max(_hessian_eigenvalues(cost.objective, x0[None])))
     limit = 2.0 / curvature if curvature > 0 else math.nan
     return LearningRateSweep(learning_rates=rates, trajectories=trajs,
                              status=np.asarray(trajs.status), curvature=curvature,
                              stability_limit=limit)
+
+
+@jax.jit
+def _hessian_eigenvalues(objective, points):
+    return jax.vmap(lambda x: jnp.linalg.eigvalsh(
+        derivatives.value_grad_hessian(objective, x)[2]))(points)

@@ -74,7 +74,16 @@ def trust_newton(radius: float = 1.0, max_radius: float = float("inf"), accept: 
     Returns:
       An optax transformation whose ``update`` needs ``value`` and ``value_fn``;
       cached, so equal arguments give the same object (and reuse compiled code).
+      Its state holds the cost, gradient and Hessian at the current point, which
+      `gradlab.descend` reuses (and judges stationarity with) when it is the last
+      transformation of its chain.
     """
+    return make_trust_newton(radius, max_radius, accept, floor)
+
+
+def make_trust_newton(radius, max_radius, accept: float = 0.1,
+                      floor: float = 1e-8) -> optax.GradientTransformationExtraArgs:
+    """`trust_newton` uncached: ``radius`` and ``max_radius`` may be traced arrays."""
 
     def init(params):
         d = params.shape[0]

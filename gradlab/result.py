@@ -4,6 +4,10 @@ Non-convergence is data, never an exception: a `Result` with ``success=False``
 says what happened in ``status`` and ``message``. Records are frozen
 dataclasses registered as JAX pytrees, so they pass through ``jit`` and gain a
 leading batch axis under ``vmap``.
+
+A status is a promise (`gradlab.stopping` states the rules): CONVERGED means
+the point is stationary at the problem's own scale, never merely that ``x``
+stopped moving.
 """
 
 from __future__ import annotations
@@ -16,19 +20,25 @@ import numpy as np
 
 
 class Status(enum.IntEnum):
-    """Why a solver stopped."""
+    """Why a solver stopped; only CONVERGED is a success."""
 
-    CONVERGED = 0  # gradient norm or step fell below its tolerance
-    MAX_STEPS = 1  # ran out of steps while still moving
-    DIVERGED = 2  # the cost (or x) grew without bound
+    CONVERGED = 0  # the point is stationary at the problem's scale
+    MAX_STEPS = 1  # ran out of steps while still moving, short of a stationary point
+    DIVERGED = 2  # the cost grew without bound (or ended above where it started)
     NONFINITE = 3  # NaN or inf appeared; the last finite point is kept
+    STALLED = 4  # x stopped moving at a point that is not stationary
+    NO_MINIMUM = 5  # the cost has no minimum (unbounded below)
 
 
 _MESSAGES = {
-    Status.CONVERGED: "converged: the gradient norm or the step fell below its tolerance",
-    Status.MAX_STEPS: "stopped at the step limit before converging",
-    Status.DIVERGED: "diverged: the cost grew without bound (try a smaller learning rate)",
+    Status.CONVERGED: "converged: the point is stationary at the problem's scale",
+    Status.MAX_STEPS: "stopped at the step limit before reaching a stationary point",
+    Status.DIVERGED: "diverged: the cost grew without bound, or ended above its start",
     Status.NONFINITE: "a NaN or inf appeared; the last finite point is kept",
+    Status.STALLED: "stalled: x stopped moving at a point that is not stationary "
+                    "(a learning rate too small, or a step the optimiser cannot improve)",
+    Status.NO_MINIMUM: "no minimum: the cost is unbounded below "
+                       "(its Hessian is not positive semi-definite)",
 }
 
 
@@ -53,7 +63,7 @@ class Result:
     Attributes:
       x: the best point found, shape ``(d,)``.
       fun: the cost at ``x``, shape ``()``.
-      success: whether the solver converged.
+      success: whether the solver converged (``status == CONVERGED``).
       status: a `Status` code (an integer array under ``jit``).
       nit: iterations taken.
       nfev: cost evaluations used.
@@ -79,7 +89,7 @@ class Trajectory:
       x: ``(d,)`` final point (the last finite one).
       fun: ``()`` cost at ``x``.
       grad: ``(d,)`` gradient at ``x``.
-      success: ``()`` whether it converged.
+      success: ``()`` whether it converged (``status == CONVERGED``).
       status: ``()`` a `Status` code.
       nit: ``()`` the step at which it stopped.
       nfev: ``()`` cost-and-gradient evaluations (line-search ones included).

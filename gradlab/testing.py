@@ -77,7 +77,7 @@ def check_cost(cost, *, n_probe: int = 100_000, seed: int = 0) -> CostReport:
             problems.append(f"gradient check failed: analytic error {analytic:.3g}, "
                             f"finite-difference error {float(check.fd_rel_error.max()):.3g}")
         points = low + (high - low) * np.random.default_rng(seed).random((n_probe, len(low)))
-        probe_min = float(_probe(cost, jnp.asarray(points)))
+        probe_min = float(_probe(cost.objective, jnp.asarray(points)))
         if cost.minima and probe_min < cost.global_value - 1e-9 * scale:
             problems.append(
                 f"a random probe found {probe_min!r}, below the stated global minimum "

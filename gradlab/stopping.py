@@ -1,0 +1,289 @@
+"""The stopping rules of every gradlab loop: when a run stops, and what its status says.
+
+A run is judged twice, by pure functions of its state:
+
+* after every step, `stop_code` (cheap): did the gradient vanish (or fall below
+  a ``gtol`` you chose), did a NaN/inf appear, did the cost run away, did ``x``
+  stand still for `STALL_PATIENCE` steps, or — when the optimiser's state
+  holds the Hessian — is the point already stationary? Any of these stops it.
+* once, at the end, `verdict`: the `Status`. Whatever made a run stop, it is
+  CONVERGED only if its last point is stationary at the problem's scale
+  (`stationary`); a run that stood still elsewhere is STALLED; one that ran
+  out of steps is MAX_STEPS, or DIVERGED if its cost ended above its start.
+
+**Stationary at the problem's scale** (MINPACK's tests, for any cost). At the
+point ``x`` with cost ``f``, gradient ``g`` and Hessian ``H`` (for a
+least-squares fit, the Gauss–Newton matrix), the local quadratic model has
+its minimum a step ``s = −|H|⁻¹g`` away (eigenvalues by absolute value, so
+the step is defined at saddles too; directions without curvature and without
+slope give no step). ``x`` is stationary when
+
+* ``‖D·s‖ ≤ xtol · max(‖D·x‖, ‖D·x0‖)`` — the distance left to the model's
+  minimiser is below ``xtol`` of the parameters' size, measured with
+  MINPACK's scaling ``D = sqrt(|diag H|)`` so that a parameter of size 1e-4
+  next to one of size 1e3 is judged on its own scale; or
+* ``½·|g·s| ≤ ftol · |f|`` — the decrease left is below the rounding of ``f``;
+* or ``g = 0`` exactly, or ``‖g‖ ≤ gtol`` when you set ``gtol`` (your scale).
+
+Both tests are unchanged when the cost is multiplied by a constant, and the
+first when a constant is added. On a box (projected runs), parameters held at
+a bound by a gradient pointing out of the box are fixed (the KKT conditions).
+Defaults follow the width: ``xtol = sqrt(eps)`` (1.5e-8 in float64, 3.5e-4 in
+float32), ``ftol = eps``. Beyond `HESSIAN_MAX_DIM` parameters no Hessian
+is formed and only ``g = 0`` or your ``gtol`` can make a run CONVERGED.
+
+Example:
+  >>> import jax.numpy as jnp
+  >>> from gradlab import stopping
+  >>> tols = stopping.tolerances(jnp.float32)
+  >>> bool(stopping.stationary(jnp.array([2.0]), jnp.array([0.0]), jnp.array(1.0),
+  ...                          jnp.array([1e-9]), jnp.array([[2.0]]), tols))
+  True
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradlab._checks import short
+from gradlab.result import Status
+
+# A run stops once this many steps in a row moved no parameter by more than
+# ``stall`` of the parameters' size: one refused step of a trust region or a
+# line search is not a stop.
+STALL_PATIENCE = 8
+
+# Past this many parameters no Hessian is formed to judge a run (d² numbers).
+HESSIAN_MAX_DIM = 1000
+
+
+class Tolerances(NamedTuple):
+    """The stopping rules' tolerances: 0-d arrays, traced, so new values never recompile.
+
+    Attributes:
+      xtol: stationary when the model's step to its minimiser is at most
+        ``xtol`` of the parameters' size (see the module docstring).
+      ftol: ... or when the decrease it predicts is at most ``ftol·|f|``.
+      gtol: stop, converged, once ``‖∇f‖ ≤ gtol`` (0: only an exact zero).
+      stall: a step that moves no parameter by more than ``stall`` of the
+        parameters' size (``max(‖x‖∞, ‖x0‖∞)``) leaves ``x`` still.
+      divergence: the run has diverged once ``f − f(x0)`` exceeds
+        ``divergence·|f(x0)|`` (``divergence`` itself when ``f(x0) = 0``).
+    """
+
+    xtol: jax.Array
+    ftol: jax.Array
+    gtol: jax.Array
+    stall: jax.Array
+    divergence: jax.Array
+
+
+def default_xtol(dtype) -> float:
+    return math.sqrt(float(jnp.finfo(dtype).eps))
+
+
+def default_ftol(dtype) -> float:
+    return float(jnp.finfo(dtype).eps)
+
+
+def tolerances(dtype, *, xtol=None, ftol=None, gtol=None, divergence=1e6) -> Tolerances:
+    """Check the tolerances a caller gave and fill in the width's defaults.
+
+    Raises a `ValueError` naming the argument for a negative, NaN or
+    non-numeric value; ``divergence`` must be greater than 1.
+    """
+    eps = float(jnp.finfo(dtype).eps)
+    given = {"xtol": xtol, "ftol": ftol, "gtol": gtol}
+    defaults = {"xtol": default_xtol(dtype), "ftol": default_ftol(dtype), "gtol": 0.0}
+    values = {}
+    for name, value in given.items():
+        if value is None:
+            values[name] = defaults[name]
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating
+                                                     | np.integer):
+            raise TypeError(f"{name} must be a number; got {short(value)}")
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a non-negative finite number; got {short(value)}")
+        values[name] = float(value)
+    if isinstance(divergence, bool) or not isinstance(divergence, int | float | np.floating
+                                                      | np.integer):
+        raise TypeError(f"divergence must be a number; got {short(divergence)}")
+    if not (math.isfinite(divergence) and divergence > 1):
+        raise ValueError(
+            "divergence must be a finite number greater than 1 (the factor by which the "
+            f"cost may grow over its start before the run counts as diverged); got "
+            f"{short(divergence)}"
+        )
+    return Tolerances(*(scalar(v, dtype) for v in (values["xtol"], values["ftol"],
+                                                   values["gtol"], 4 * eps, divergence)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_scalar(value: float, dtype) -> jax.Array:
+    # solvers may be called inside a user's jit: make a concrete array, never a tracer
+    with jax.ensure_compile_time_eval():
+        return jax.device_put(np.asarray(value, dtype))
+
+
+def scalar(value, dtype):
+    """``value`` as a 0-d array of ``dtype`` for a jitted call, made once per (value, dtype).
+
+    A Python number passed to jit is copied to the device on every call; on a
+    small descent that copy is a visible share of the call.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _cached_scalar(float(value), np.dtype(dtype))
+    if isinstance(value, jax.core.Tracer):
+        return value
+    return np.asarray(value, dtype)
+
+
+# -- after every step ---------------------------------------------------------------------
+class Stop(enum.IntEnum):
+    """Why a run stopped (before the `verdict` turns it into a `Status`)."""
+
+    RUNNING = -1
+    SMALL_GRADIENT = 0  # ‖g‖ ≤ gtol (0 by default: an exact zero)
+    STATIONARY = 1  # stationary, judged in the loop from a Hessian the optimiser holds
+    NONFINITE = 2  # NaN or inf: the step is undone
+    RUNAWAY = 3  # the cost grew past divergence × its start's scale
+    STALL = 4  # STALL_PATIENCE steps in a row left x in place
+
+
+def size(x):
+    """``‖x‖∞`` over the last axis: the parameters' size."""
+    return jnp.max(jnp.abs(x), axis=-1)
+
+
+def is_still(step, x_size, tols: Tolerances):
+    """Whether a step of ``step`` (``(..., d)``) left every parameter in place."""
+    return size(step) <= tols.stall * x_size
+
+
+def small_gradient(g2, tols: Tolerances):
+    """``‖g‖² ≤ gtol²``: an exact zero by default, or below the caller's own gtol."""
+    return g2 <= tols.gtol * tols.gtol
+
+
+def runaway_limit(f0, tols: Tolerances):
+    """The cost above which a run that started at ``f(x0) = f0`` has diverged."""
+    return f0 + tols.divergence * jnp.where(f0 != 0, jnp.abs(f0), 1.0)
+
+
+def stop_code(*, small_before, finite, runaway, stalled, stationary=False):
+    """The reason a step stops its run (`Stop`), with the loops' precedence.
+
+    ``small_before``: the gradient at the step's start was already small (the
+    step is not taken); ``finite``: the step's point, cost and gradient are
+    finite; ``runaway``: its cost passed the runaway limit; ``stalled``: it
+    ended `STALL_PATIENCE` still steps in a row; ``stationary``: the new point
+    passed `stationary` (only where the optimiser holds the Hessian).
+    Elementwise, so a whole history can be judged at once.
+    """
+    return jnp.select(
+        [small_before, ~finite, runaway, stationary, stalled],
+        [Stop.SMALL_GRADIENT, Stop.NONFINITE, Stop.RUNAWAY, Stop.STATIONARY, Stop.STALL],
+        Stop.RUNNING,
+    ).astype(jnp.int32)
+
+
+# -- at the end -------------------------------------------------------------------------------
+def newton_step(g, hessian):
+    """``s = −|H|⁻¹g``: the local model's step to its minimiser (saddle-free, pseudo-inverse).
+
+    Eigenvalues are taken by absolute value and floored at ``eps·max|λ|``; a
+    direction with neither curvature nor slope gives no step, one with slope and
+    no curvature an enormous one (the model has no minimum there).
+    """
+    return _step_and_curvatures(g, hessian)[0]
+
+
+def _step_and_curvatures(g, hessian):
+    eigenvalues, vectors = jnp.linalg.eigh((hessian + hessian.T) / 2)
+    eps = jnp.finfo(g.dtype).eps
+    curvature = jnp.maximum(jnp.abs(eigenvalues), eps * jnp.max(jnp.abs(eigenvalues)))
+    slope = vectors.T @ g
+    along = jnp.where(slope == 0, 0.0, slope / jnp.maximum(curvature, jnp.finfo(g.dtype).tiny))
+    return -(vectors @ along), eigenvalues
+
+
+def free_parameters(x, g, box):
+    """Which parameters are free: not held at a bound by a gradient pointing out of the box."""
+    if box is None:
+        return jnp.ones(x.shape, bool)
+    low, high = box
+    return ~(((x <= low) & (g > 0)) | ((x >= high) & (g < 0)))
+
+
+def reduced(x, g, hessian, box=None):
+    """The gradient and Hessian on the free parameters (`free_parameters`).
+
+    Parameters held at a bound keep a zero gradient and a positive curvature of
+    the Hessian's own scale, so no step moves them and they never look like
+    saddle or flat directions.
+    """
+    free = free_parameters(x, g, box)
+    g_free = jnp.where(free, g, 0.0)
+    if hessian is None:
+        return g_free, None
+    both = free[:, None] & free[None, :]
+    fill = jnp.max(jnp.abs(jnp.diagonal(hessian)))
+    fill = jnp.where(fill > 0, fill, 1.0)
+    return g_free, jnp.where(both, hessian, 0.0) + jnp.diag(jnp.where(free, 0.0, fill))
+
+
+def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: bool = False):
+    """Whether ``x`` is stationary at the problem's scale (the tests of the module docstring).
+
+    With ``minimum=True``, also that no curvature is negative beyond roundoff
+    (``λ_min ≥ −sqrt(eps)·max|λ|``): the loop stops early only there, so a run
+    passing close to a saddle goes on and leaves it along its negative curvature.
+
+    Args:
+      x, x0: ``(d,)`` the point and the run's start (its size is the floor of the scale).
+      f, g: the cost and gradient at ``x``.
+      hessian: ``(d, d)`` the Hessian at ``x`` (or Gauss–Newton matrix), or None
+        (too many parameters): then only ``g = 0`` or ``‖g‖ ≤ gtol`` count.
+      tols: the `Tolerances`.
+      box: optional ``(low, high)`` arrays: the run was projected into this box.
+    """
+    g_free, held = reduced(x, g, hessian, box)
+    zero = small_gradient(jnp.sum(g_free * g_free), tols)
+    if hessian is None:
+        return zero
+    diagonal = jnp.abs(jnp.diagonal(hessian))
+    s, curvatures = _step_and_curvatures(g_free, held)
+    weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * jnp.max(diagonal)))
+    weighted = lambda v: jnp.linalg.norm(weights * v)
+    small_step = weighted(s) <= tols.xtol * jnp.maximum(weighted(x), weighted(x0))
+    small_decrease = 0.5 * jnp.abs(g_free @ s) <= tols.ftol * jnp.abs(f)
+    at_rest = zero | small_step | small_decrease
+    if not minimum:
+        return at_rest
+    sqrt_eps = jnp.sqrt(jnp.finfo(g.dtype).eps)
+    return at_rest & (jnp.min(curvatures) >= -sqrt_eps * jnp.max(jnp.abs(curvatures)))
+
+
+def verdict(stop, is_stationary, f, f0):
+    """The `Status` of a run that stopped for ``stop`` (`Stop`) at a point that ``is_stationary``.
+
+    NaN/inf and runaway come first; then a point that is stationary (or whose
+    gradient met the caller's ``gtol``) is CONVERGED, whatever stopped it; a
+    stall elsewhere is STALLED; a run out of steps is MAX_STEPS, or DIVERGED
+    if its cost ended above its start's.
+    """
+    return jnp.select(
+        [stop == Stop.NONFINITE, stop == Stop.RUNAWAY,
+         (stop == Stop.SMALL_GRADIENT) | (stop == Stop.STATIONARY) | is_stationary,
+         stop == Stop.STALL, f > f0],
+        [Status.NONFINITE, Status.DIVERGED, Status.CONVERGED, Status.STALLED, Status.DIVERGED],
+        Status.MAX_STEPS,
+    ).astype(jnp.int32)
