@@ -75,7 +75,9 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
     Python numbers and lists are converted to the default float dtype; arrays of
     an integer or complex dtype are refused, since silently casting them hides
     mistakes (an integer x0 would make every update integer-valued in numpy).
-    With ``convert=False`` the input is returned as given, only checked.
+    Everything is checked on the host and only then placed on the device with
+    ``jax.device_put`` (``jnp.asarray`` of a numpy array compiles, once per
+    shape). With ``convert=False`` the input is returned as given, only checked.
     """
     if isinstance(x, list | tuple | int | float) and not isinstance(x, bool):
         if not _all_real_numbers(x):
@@ -85,7 +87,7 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
             arr = np.asarray(x, dtype=float)
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be numbers; got {short(x)}") from None
-        arr = jnp.asarray(arr, dtype=float_dtype()) if convert else arr
+        arr = arr.astype(float_dtype())
     elif isinstance(x, np.ndarray | jax.Array):
         if jnp.issubdtype(x.dtype, jnp.complexfloating):
             raise TypeError(f"{name} must be real; got a complex array {short(x)}")
@@ -94,7 +96,7 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
                 f"{name} must be a floating array; got dtype {x.dtype} "
                 f"(cast it, e.g. jnp.asarray({name}, dtype=float))"
             )
-        arr = x if isinstance(x, jax.Array) or not convert else jnp.asarray(x)
+        arr = x
     else:
         raise TypeError(f"{name} must be an array of numbers; got {short(x)}")
     want_ndim = 2 if batch else 1
@@ -110,7 +112,11 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
         )
     if not is_traced(arr) and not np.all(np.isfinite(np.asarray(arr))):  # on the host: no compile
         raise ValueError(f"{name} must be finite; got {short(np.asarray(arr))}")
-    return arr if convert else x
+    if not convert:
+        return x
+    if isinstance(arr, np.ndarray):
+        return jax.device_put(arr.astype(jax.dtypes.canonicalize_dtype(arr.dtype)))  # the width in force
+    return arr
 
 
 def _all_real_numbers(x) -> bool:

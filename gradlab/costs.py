@@ -115,7 +115,17 @@ class Cost:
             object.__setattr__(self, "bounds", check_bounds(self.bounds))
         minima = tuple(m if isinstance(m, Minimum) else Minimum(*m) for m in self.minima)
         object.__setattr__(self, "minima", minima)
+        for field in ("tags", "names"):
+            value = getattr(self, field)
+            if isinstance(value, str) or (value is not None and not all(
+                    isinstance(v, str) for v in value)):
+                raise TypeError(
+                    f"{field} must be a collection of strings such as ('m', 'b'), not one "
+                    f"string (its letters would become the {field}); got {short(value)}"
+                )
         object.__setattr__(self, "tags", frozenset(self.tags))
+        if not isinstance(self.description, str):
+            raise TypeError(f"description must be a string; got {short(self.description)}")
         dim = self.dim
         for i, m in enumerate(minima):
             if dim is not None and len(m.x) != dim:
@@ -123,7 +133,7 @@ class Cost:
                     f"minima[{i}] must have {dim} coordinates (one per parameter); got {m.x}"
                 )
         if self.names is not None:
-            names = tuple(str(n) for n in self.names)
+            names = tuple(self.names)
             if dim is not None and len(names) != dim:
                 raise ValueError(f"names must have {dim} entries; got {names}")
             object.__setattr__(self, "names", names)
@@ -187,6 +197,10 @@ class Cost:
         return obj
 
 
+class _NotTraced(TypeError):
+    """A cost returned something that is not a JAX array."""
+
+
 def computation_dtype(cost, x_dtype=None):
     """The float dtype a cost is computed in: its floating data's and ``x``'s, promoted.
 
@@ -225,9 +239,17 @@ def _checked_output(fn, grad, shape, dtype, treedef, data, *, name):
 def _check_output(name, fn, grad, shape, dtype, treedef, data):
     data = jax.tree.unflatten(treedef, data)
     x = jax.ShapeDtypeStruct(shape, dtype)
+
+    def traced(x, data):
+        out = Objective(fn, grad, data)(x)
+        if not isinstance(out, jax.Array):  # a Python number: not a function of x at all
+            raise _NotTraced(f"cost {name!r}: fn returned {short(out)} ({type(out).__name__}), "
+                             "not a JAX array computed from x; write it in jax.numpy")
+        return out
+
     try:
-        out = jax.eval_shape(lambda x, data: Objective(fn, grad, data)(x), x, data)
-    except ModelShapeError:  # already names the model and the shapes
+        out = jax.eval_shape(traced, x, data)
+    except (ModelShapeError, _NotTraced):  # already name the model and what it returned
         raise
     except Exception as err:  # the user's function failed: say whose and why
         raise ValueError(

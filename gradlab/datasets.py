@@ -66,8 +66,8 @@ def as_data(data, name: str = "data") -> Data:
             f"{name}.x and {name}.y must have the same length; "
             f"got {len(arrays[0])} and {len(arrays[1])}"
         )
-    dtype = float_dtype()
-    return Data(*(jnp.asarray(a, dtype=dtype) for a in arrays))
+    dtype = float_dtype()  # cast on the host: jnp.asarray(..., dtype) compiles a conversion
+    return Data(*(jax.device_put(np.asarray(a, dtype=dtype)) for a in arrays))
 
 
 def line(n: int = 100, slope: float = 2.0, intercept: float = -3.0, noise: float = 0.25,

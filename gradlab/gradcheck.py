@@ -33,7 +33,7 @@ RELATIVE_FLOOR = 1e-4
 
 @record
 class GradCheck:
-    """The outcome of `check_gradient` (float64 arrays).
+    """The outcome of `check_gradient` (numpy float64 arrays).
 
     Attributes:
       points: ``(n, d)`` where the gradient was checked.
@@ -139,10 +139,12 @@ def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None
             rel_errors.append(analytic_rel)
             analytic_ok = bool(jnp.all(analytic_rel <= analytic_rtol))
         passed = analytic_ok and bool(jnp.all(fd_rel <= fd_rtol))
+        # numpy float64 on the host: a report, usable whatever the width in force after
+        host = lambda a: None if a is None else np.asarray(a)
         return GradCheck(
-            points=points, autodiff=autodiff, analytic=analytic, finite_diff=finite_diff,
-            max_abs_error=jnp.max(jnp.stack(abs_errors)),
-            max_rel_error=jnp.max(jnp.concatenate(rel_errors)),
-            analytic_rel_error=analytic_rel, fd_rel_error=fd_rel,
+            points=host(points), autodiff=host(autodiff), analytic=host(analytic),
+            finite_diff=host(finite_diff), max_abs_error=host(jnp.max(jnp.stack(abs_errors))),
+            max_rel_error=host(jnp.max(jnp.concatenate(rel_errors))),
+            analytic_rel_error=host(analytic_rel), fd_rel_error=host(fd_rel),
             passed=passed, analytic_rtol=analytic_rtol, fd_rtol=fd_rtol,
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -152,15 +153,14 @@ def _grid(cost, axes, *, shape, batch, keep_values, pointwise):
 
 def grid_shape(num, dim: int) -> tuple:
     """Points per axis from ``num`` (one int for all axes, or one per axis), each at least 2."""
-    if isinstance(num, int | np.integer) and not isinstance(num, bool):
+    integer = lambda n: isinstance(n, int | np.integer) and not isinstance(n, bool)
+    if integer(num):
         shape = (int(num),) * dim
     else:
-        try:
-            shape = tuple(int(n) for n in num)
-        except TypeError:
-            raise TypeError(
-                f"num must be an int or one int per parameter; got {short(num)}"
-            ) from None
+        if isinstance(num, str) or not isinstance(num, Sequence | np.ndarray) or not all(
+                integer(n) for n in num):
+            raise TypeError(f"num must be an int or one int per parameter; got {short(num)}")
+        shape = tuple(int(n) for n in num)
         if len(shape) != dim:
             raise ValueError(f"num must have one entry per parameter ({dim}); got {short(num)}")
     if min(shape) < 2:
@@ -221,6 +221,9 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
       (True, 3000)
     """
     cost = as_cost(cost, bounds, need_bounds=True, what="a grid search")
+    for flag, name in ((keep_values, "keep_values"), (chunked, "chunked"), (polish, "polish")):
+        if not isinstance(flag, bool | np.bool_):
+            raise TypeError(f"{name} must be True or False; got {short(flag)}")
     box = check_bounds(cost.bounds)
     dim = len(box)
     shape = grid_shape(num, dim)

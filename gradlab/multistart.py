@@ -268,12 +268,13 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
     """
     cost = as_cost(cost, bounds, need_bounds=True, what="drawing starts")
     dtype = computation_dtype(cost)
+    tol = _check_tol(tol, dtype)
     low, high = np.asarray(cost.bounds, dtype=float).T
     if starts is None:
         n_starts = check_positive(n_starts, "n_starts", integer=True)
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}")
-        starts = jnp.asarray(sample_starts(cost.bounds, n_starts, seed, sampling), dtype)
+        starts = jax.device_put(sample_starts(cost.bounds, n_starts, seed, sampling).astype(dtype))
     else:
         cost, starts = prepare(cost, starts, name="starts", batch=True)
         host = np.asarray(starts)
@@ -284,7 +285,6 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
                 f"starts must lie inside the bounds {cost.bounds}; start {i} is "
                 f"{short(host[i].tolist())} ({int(outside.sum())} outside)"
             )
-    tol = _check_tol(tol, starts.dtype)
     if optimizer is None:
         method, hyperparams = _default_method(cost, starts.dtype)
     elif isinstance(optimizer, optax.GradientTransformation):

@@ -46,9 +46,12 @@ class TrustNewtonState(NamedTuple):
 
 def _saddle_free_step(grad, hessian, radius, floor):
     eigenvalues, vectors = jnp.linalg.eigh((hessian + hessian.T) / 2)
-    biggest = jnp.maximum(1.0, jnp.max(jnp.abs(eigenvalues)))
-    scale = jnp.maximum(jnp.abs(eigenvalues), floor * biggest)
-    step = -vectors @ ((vectors.T @ grad) / scale)
+    # curvatures relative to the largest (never to 1: a cost scaled by 1e-8 takes the
+    # same steps); with no curvature at all, a steepest-descent step of length radius
+    scale = jnp.maximum(jnp.abs(eigenvalues), floor * jnp.max(jnp.abs(eigenvalues)))
+    scale = jnp.where(scale > 0, scale, jnp.linalg.norm(grad) / radius)
+    slope = vectors.T @ grad
+    step = -vectors @ jnp.where(slope == 0, 0.0, slope / jnp.where(scale > 0, scale, 1.0))
     norm = jnp.linalg.norm(step)
     step = step * jnp.minimum(1.0, radius / jnp.maximum(norm, jnp.finfo(norm.dtype).tiny))
     predicted = -(grad @ step + 0.5 * step @ hessian @ step)

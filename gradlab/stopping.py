@@ -5,7 +5,9 @@ A run is judged twice, by pure functions of its state:
 * after every step, `stop_code` (cheap): did the gradient vanish (or fall below
   a ``gtol`` you chose), did a NaN/inf appear, did the cost run away, did ``x``
   stand still for `STALL_PATIENCE` steps, or — when the optimiser's state
-  holds the Hessian — is the point already stationary? Any of these stops it.
+  holds the Hessian — is the point a minimum so exact that a Newton step could
+  not move it (``stationary`` with ``xtol`` at the stall tolerance)? Any of
+  these stops it.
 * once, at the end, `verdict`: the `Status`. Whatever made a run stop, it is
   CONVERGED only if its last point is stationary at the problem's scale
   (`stationary`); a run that stood still elsewhere is STALLED; one that ran

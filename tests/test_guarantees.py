@@ -102,11 +102,11 @@ def test_a_minimum_on_the_boundary():
     np.testing.assert_allclose(ms.best, [1.0, 0.0], atol=1e-6)
 
 
-def test_a_flat_function():
+def test_a_flat_function(width):
     flat = gl.Cost("flat", lambda p: 0.0 * jnp.sum(p), bounds=[(-1, 1)] * 2)
     traj = gl.descend(flat, [0.3, 0.2], learning_rate=0.1, steps=10)
     assert int(traj.status) == gl.Status.CONVERGED and int(traj.nit) == 0
-    np.testing.assert_array_equal(traj.x, [0.3, 0.2])
+    np.testing.assert_array_equal(traj.x, np.asarray([0.3, 0.2], width.dtype))
     grid = gl.grid_search(flat, num=5)
     np.testing.assert_array_equal(grid.x, [-1.0, -1.0])  # every point ties: the first wins
     ms = gl.multistart(flat, n_starts=5, seed=0)

@@ -1,0 +1,195 @@
+"""The one judge (gradlab.stopping): a status is a promise, in float32 as in float64.
+
+Each class of wrong status found by trying gradlab on problems nobody here wrote
+has a table of cases here, run in both widths: a stall is not convergence, a
+far minimum is not divergence, a tiny or huge or offset cost converges where the
+unscaled one does, and CONVERGED is only ever said at a stationary point.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gradlab as gl
+from gradlab import stopping
+
+LBFGS = optax.lbfgs()
+S = gl.Status
+
+
+def _status(traj):
+    return S(int(traj.status))
+
+
+def _stationary_by_hand(cost, x, rtol):
+    """An independent check of stationarity: the exact Newton step from jax.hessian, in
+    float64, is below ``rtol`` of the parameters' size."""
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.asarray(x, np.float64))
+        cost = cost if not isinstance(cost, gl.Cost) else cost.replace(
+            data=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cost.data))
+        g = np.asarray(jax.grad(cost)(x))
+        h = np.asarray(jax.hessian(cost)(x))
+    step = np.linalg.lstsq(h, g, rcond=None)[0]
+    return np.max(np.abs(step)) <= rtol * max(1.0, np.max(np.abs(np.asarray(x))))
+
+
+# -- a stall is not convergence ---------------------------------------------------------------
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda eps: dict(learning_rate=eps / 10), id="rate below the width's resolution"),
+    pytest.param(lambda eps: dict(optimizer=optax.adam(0.0)), id="an optimiser that never moves"),
+    pytest.param(lambda eps: dict(optimizer=optax.sgd(eps / 10)), id="optax.sgd too small"),
+])
+def test_a_run_that_stops_moving_short_of_a_minimum_is_stalled(width, make):
+    traj = gl.descend("bowl", [-1.0, -1.0], steps=100, **make(width.eps))
+    assert _status(traj) == S.STALLED and not bool(traj.success)
+    assert float(traj.grad_norms[-1]) > 1.0  # far from stationary: 7.2 at the start
+    assert int(traj.nit) < 100 and "stalled" in traj.message
+
+
+def test_the_stalled_history_is_frozen_where_it_stopped(width):
+    judged = gl.descend("bowl", [-1.0, -1.0], learning_rate=width.eps / 10, steps=40)
+    stepped = gl.descend("bowl", [-1.0, -1.0], learning_rate=width.eps / 10, steps=40,
+                         record_every=40)
+    assert _status(judged) == _status(stepped) == S.STALLED
+    assert int(judged.nit) == int(stepped.nit) == stopping.STALL_PATIENCE
+
+
+# -- convergence is judged at the problem's own scale ---------------------------------------------
+def _rosenbrock(p):
+    return (1.0 - p[0]) ** 2 + 100.0 * (p[1] - p[0] ** 2) ** 2
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 1e8])
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_scaling_or_shifting_the_cost_does_not_change_the_verdict(width, scale, offset):
+    traj = gl.descend(lambda p: scale * _rosenbrock(p) + offset, [-1.2, 1.0], optimizer=LBFGS,
+                      steps=300)
+    assert _status(traj) == S.CONVERGED, traj.message
+    np.testing.assert_allclose(traj.x, [1.0, 1.0], atol=100 * width.sqrt_eps)
+
+
+@pytest.mark.parametrize("optimizer", [LBFGS, gl.optimizers.trust_newton(radius=1e3)],
+                         ids=["lbfgs", "trust_newton"])
+def test_a_far_minimum_is_found_not_diverged(width, optimizer):
+    far = lambda p: (p[0] - 1e8) ** 2
+    traj = gl.descend(far, [0.0], optimizer=optimizer, steps=200)
+    assert _status(traj) == S.CONVERGED, traj.message
+    assert float(traj.x[0]) == pytest.approx(1e8, rel=10 * width.eps)
+
+
+def test_a_steep_line_is_fitted_from_zero(width):
+    x = np.linspace(-1, 1, 50)
+    cost = gl.fit_cost(gl.models.linear, (x, 2e6 * x + 3.0))
+    traj = gl.descend(cost, [0.0, 0.0], optimizer=LBFGS, steps=300)
+    assert _status(traj) == S.CONVERGED, traj.message
+    np.testing.assert_allclose(traj.x, [2e6, 3.0], rtol=100 * width.sqrt_eps, atol=1e-3)
+
+
+def test_a_small_cost_fit_does_not_stop_early(x64):
+    # noise of 1e-3 makes the cost ~1e-6: an absolute gradient tolerance of 1e-6 stops
+    # L-BFGS at once, far from the least-squares answer
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    x = np.linspace(0.0, 4.0, 40)
+    rng = np.random.default_rng(1)
+    y = 0.05 * np.exp(-0.8 * x) + 1e-3 * rng.standard_normal(40)
+    model = lambda p, x: p[0] * jnp.exp(-p[1] * x)
+    traj = gl.descend(gl.fit_cost(model, (x, y)), [0.2, 0.2], optimizer=LBFGS, steps=500)
+    ref = scipy_optimize.least_squares(lambda p: p[0] * np.exp(-p[1] * x) - y, [0.2, 0.2],
+                                       xtol=1e-15, ftol=1e-15, gtol=1e-15).x
+    assert _status(traj) == S.CONVERGED
+    np.testing.assert_allclose(traj.x, ref, rtol=1e-6)
+
+
+# -- CONVERGED only at stationary points: the whole table, both widths -------------------------
+CASES = [
+    # cost, x0, options, expected status
+    ("bowl", [-1.0, -1.0], dict(learning_rate=0.1, steps=300), S.CONVERGED),
+    ("bowl", [-1.0, -1.0], dict(learning_rate=0.1, steps=20), S.MAX_STEPS),
+    ("bowl", [-1.0, -1.0], dict(learning_rate=1.5, steps=200), S.DIVERGED),
+    ("bowl", [-1.0, -1.0], dict(learning_rate=0.1, steps=300, gtol=1e-2), S.CONVERGED),
+    ("rosenbrock", [-1.2, 1.0], dict(optimizer=LBFGS, steps=200), S.CONVERGED),
+    ("rosenbrock", [-1.2, 1.0], dict(learning_rate=1e-4, steps=50), S.MAX_STEPS),
+    ("himmelblau", [1.0, 1.0], dict(optimizer=LBFGS, steps=200), S.CONVERGED),
+    ("beale", [1.0, 1.0], dict(optimizer=gl.optimizers.trust_newton(), steps=200), S.CONVERGED),
+    ("sine", [9.0], dict(optimizer=LBFGS, steps=200), S.CONVERGED),
+    ("line", [0.0, 0.0], dict(learning_rate=0.5, steps=2000), S.CONVERGED),
+    (lambda p: jnp.sum(jnp.log(p) ** 2), [0.5, 2.0], dict(learning_rate=3.0, steps=40),
+     S.NONFINITE),
+]
+
+
+@pytest.mark.parametrize(("cost", "x0", "options", "expected"), CASES,
+                         ids=[f"{c if isinstance(c, str) else 'log'}-{e.name}"
+                              for c, _, _, e in CASES])
+def test_each_status_is_true(width, cost, x0, options, expected):
+    traj = gl.descend(cost, x0, **options)
+    assert _status(traj) == expected, traj.message
+    assert bool(traj.success) == (expected == S.CONVERGED)
+    if expected == S.CONVERGED and "gtol" not in options:  # the promise, checked by hand
+        tested = cost if not isinstance(cost, str) else gl.get_cost(cost)
+        assert _stationary_by_hand(tested, traj.x, 1e3 * width.sqrt_eps)
+    if expected == S.CONVERGED and "gtol" in options:
+        assert float(traj.grad_norms[-1]) <= options["gtol"]
+
+
+def test_a_box_minimum_on_its_corner_is_converged(width):
+    # the bowl's minimum (2, -3) lies outside [-1, 1]²: projected descent ends on the
+    # corner (1, -1), where the gradient points out of the box (the KKT conditions)
+    traj = gl.descend("bowl", [0.0, 0.0], learning_rate=0.3, steps=100,
+                      bounds=[(-1.0, 1.0), (-1.0, 1.0)])
+    assert _status(traj) == S.CONVERGED
+    np.testing.assert_allclose(traj.x, [1.0, -1.0])
+    assert float(traj.grad_norms[-1]) > 1.0
+
+
+# -- the judge itself, as pure functions -----------------------------------------------------
+def test_stationary_is_invariant_to_scaling_and_shifting_the_cost():
+    tols = stopping.tolerances(jnp.float64)
+    with jax.enable_x64(True):
+        h = jnp.array([[4.0, 1.0], [1.0, 3.0]])
+        x0 = jnp.array([3.0, -2.0])
+        for delta, expected in ((1e-10, True), (1e-5, False)):
+            x = jnp.array([1.0, 2.0]) + delta
+            g = h @ (x - jnp.array([1.0, 2.0]))
+            for scale in (1e-12, 1.0, 1e12):
+                for f in (0.5 * delta**2, 1e6):  # with an offset too
+                    got = bool(stopping.stationary(x, x0, scale * f, scale * g, scale * h, tols))
+                    assert got == expected, (delta, scale, f)
+
+
+def test_the_verdict_table():
+    f, f0 = jnp.asarray(1.0), jnp.asarray(2.0)
+    table = [
+        (stopping.Stop.NONFINITE, True, S.NONFINITE),
+        (stopping.Stop.RUNAWAY, True, S.DIVERGED),
+        (stopping.Stop.SMALL_GRADIENT, False, S.CONVERGED),
+        (stopping.Stop.STALL, True, S.CONVERGED),
+        (stopping.Stop.STALL, False, S.STALLED),
+        (stopping.Stop.RUNNING, True, S.CONVERGED),
+        (stopping.Stop.RUNNING, False, S.MAX_STEPS),
+    ]
+    for stop, at_rest, expected in table:
+        assert S(int(stopping.verdict(stop, jnp.asarray(at_rest), f, f0))) == expected
+    up = stopping.verdict(stopping.Stop.RUNNING, jnp.asarray(False), f0 + 1, f0)
+    assert S(int(up)) == S.DIVERGED  # out of steps above its start
+
+
+@pytest.mark.parametrize(("name", "value"), [("xtol", -1.0), ("ftol", float("nan")),
+                                             ("gtol", "1e-3"), ("divergence", 0.5)])
+def test_tolerances_are_checked_by_name(name, value):
+    with pytest.raises((ValueError, TypeError), match=name):
+        gl.descend("bowl", [0.0, 0.0], learning_rate=0.1, **{name: value})
+
+
+def test_tolerances_are_a_named_record_and_new_values_do_not_recompile(count_compiles):
+    tols = stopping.tolerances(jnp.float32, xtol=1e-3)
+    assert tols._fields == ("xtol", "ftol", "gtol", "stall", "divergence")
+    assert float(tols.xtol) == pytest.approx(1e-3) and float(tols.gtol) == 0.0
+    gl.descend("bowl", [0.0, 0.0], learning_rate=0.1, steps=30, xtol=1e-3)
+    with count_compiles() as c:
+        gl.descend("bowl", [0.0, 0.0], learning_rate=0.1, steps=30, xtol=1e-4, ftol=1e-9,
+                   gtol=1e-2, divergence=1e3)
+    assert c["n"] == 0
