@@ -10,7 +10,8 @@ The contract, for each output:
    refused unless ``overwrite``; a missing folder, a file where a folder is
    expected, a name too long, a folder that cannot be written (read-only,
    ``/proc``) are refused with one readable line.
-3. **Write atomically** (`write_atomically`): into a temporary file in the same
+3. **Write atomically** (`write_atomically`, `write_files` for several outputs
+   that appear together or not at all): into a temporary file in the same
    folder, flushed to disk, then renamed onto the destination. A symlink at the
    destination is replaced, never followed; without ``overwrite`` the rename
    refuses a file that appeared meanwhile. On an error or an interruption the
@@ -157,6 +158,8 @@ def check_folder(path, *, overwrite: bool = False) -> Path:
     caller's rule); a symlink in its place is refused unless ``overwrite`` (then
     `make_folder` replaces the link by a real folder, never following it).
     """
+    if not os.fspath(path):
+        raise OutputError("the output folder's path is empty")
     path = Path(path)
     try:
         info = os.lstat(path)
@@ -251,26 +254,43 @@ def write_atomically(path, write: Callable[[Path], object], *, overwrite: bool =
       >>> target.read_text()
       'hello'
     """
-    path = check_output(path, overwrite=overwrite)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:60]}.",
-                                     suffix=f".part{path.suffix}")
-    os.close(fd)
-    with _LOCK:
-        _PENDING.add(temporary)
+    return write_files({path: write}, overwrite=overwrite)[0]
+
+
+def write_files(writers: dict, *, overwrite: bool = False) -> list[Path]:
+    """Write several outputs as one: every temporary file first, then every rename.
+
+    ``writers`` maps each path to ``write(temporary_path)``. If any writer fails
+    (or the command is interrupted) before the renames, none of the outputs
+    appears; the renames run under the lock that `discard_pending` takes, so an
+    interruption cannot fall between them.
+    """
+    paths = [check_output(path, overwrite=overwrite) for path in writers]
+    temporaries = []
     try:
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the usual
-        write(Path(temporary))
-        with open(temporary, "rb+") as written:
-            os.fsync(written.fileno())
+        for path, write in zip(paths, writers.values()):
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:60]}.",
+                                             suffix=f".part{path.suffix}")
+            os.close(fd)
+            with _LOCK:
+                _PENDING.add(temporary)
+            temporaries.append(temporary)
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+            write(Path(temporary))
+            with open(temporary, "rb+") as written:
+                os.fsync(written.fileno())
         with _LOCK:
-            _publish(temporary, path, overwrite)
-        _sync_folder(path.parent)
+            for temporary, path in zip(temporaries, paths):
+                _publish(temporary, path, overwrite)
+        for folder in {path.parent for path in paths}:
+            _sync_folder(folder)
     finally:
         with _LOCK:
-            _PENDING.discard(temporary)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-    return path
+            for temporary in temporaries:
+                _PENDING.discard(temporary)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary)
+    return paths
 
 
 def write_text(path, text: str, *, overwrite: bool = False) -> Path:

@@ -364,8 +364,6 @@ def animate(grid, trajectory, path, *, cost=None, fps: int = 10, max_frames: int
     Returns:
       The `pathlib.Path` written.
     """
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
     from gradlab import _files
 
     _expect("animate", "grid", grid, "GridResult")
@@ -373,6 +371,19 @@ def animate(grid, trajectory, path, *, cost=None, fps: int = 10, max_frames: int
     _expect("animate", "cost", cost, "Cost", optional=True)
     path = _files.check_output(_files.output_path(path, suffix=".gif", allowed=(".gif",)),
                                overwrite=overwrite)
+    return _files.write_atomically(
+        path, lambda tmp: _write_gif(grid, trajectory, tmp, cost=cost, fps=fps,
+                                     max_frames=max_frames), overwrite=overwrite)
+
+
+def _write_gif(grid, trajectory, path, *, cost=None, fps: int = 10, max_frames: int = 40):
+    """Draw the animation and save it to ``path`` as given: the file is the caller's to check.
+
+    `animate` (and the CLI, which writes a PNG and a GIF together) call it
+    through `gradlab._files`, on a temporary path.
+    """
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
     ax = landscape(grid, cost=cost, log=True)
     try:
         xs = _np(trajectory.xs)
@@ -384,8 +395,6 @@ def animate(grid, trajectory, path, *, cost=None, fps: int = 10, max_frames: int
 
         shown = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), max_frames)).astype(int))
         anim = FuncAnimation(ax.figure, frame, frames=shown, blit=True)
-        _files.write_atomically(path, lambda tmp: anim.save(tmp, writer=PillowWriter(fps=fps)),
-                                overwrite=overwrite)
+        anim.save(path, writer=PillowWriter(fps=fps))
     finally:
         _plt().close(ax.figure)
-    return path
