@@ -61,9 +61,12 @@ def safe_name(text: str, *, fallback: str = "cost", max_bytes: int = NAME_BYTES)
     Example:
       >>> safe_name("../x"), safe_name("/abs/path"), safe_name("a b/c"), safe_name("..")
       ('_x', '_abs_path', 'a_b_c', 'cost')
+      >>> safe_name("../../escape"), safe_name("rosenbrock-5.0")
+      ('_escape', 'rosenbrock-5.0')
     """
     name = unicodedata.normalize("NFKC", str(text))
-    name = re.sub(r"[^\w.-]+", "_", name).lstrip(".")
+    name = re.sub(r"[^\w.-]|\.\.+", "_", name)  # separators, controls, "..": all "_"
+    name = re.sub(r"__+", "_", name).lstrip(".")
     encoded = name.encode("utf-8")[:max_bytes]
     name = encoded.decode("utf-8", errors="ignore")
     return name if name.strip("_.-") else fallback
@@ -77,8 +80,9 @@ def output_path(path, *, suffix: str = ".png", allowed: tuple = FIGURE_SUFFIXES,
       path: what the user gave.
       suffix: the extension added to a name without one.
       allowed: the extensions accepted (lower case).
-      default_name: the file name (without extension) used when ``path`` is a
-        folder (ends with a separator, or is an existing folder); None refuses folders.
+      default_name: the file name used when ``path`` is a folder (ends with a
+        separator, or is an existing folder); ``suffix`` is always added to it
+        (a dot in a cost's name is not an extension). None refuses folders.
 
     Example:
       >>> str(output_path("q")), str(output_path("out/", default_name="bowl"))
@@ -90,9 +94,8 @@ def output_path(path, *, suffix: str = ".png", allowed: tuple = FIGURE_SUFFIXES,
     if text.endswith(("/", os.sep)) or os.path.isdir(text):
         if default_name is None:
             raise OutputError(f"{printable(text)} is a folder; give a file name")
-        final = Path(text) / default_name
-    else:
-        final = Path(text)
+        return Path(text) / (default_name + suffix)
+    final = Path(text)
     if final.suffix == "" or final.name.endswith("."):
         final = final.with_name(final.name.rstrip(".") + suffix)
     elif final.suffix.lower() not in allowed:

@@ -295,7 +295,7 @@ def cmd_tour(args):
     from gradlab.report import run_tour
 
     console = _console()
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("tour", total=11)
 
         def step(title):

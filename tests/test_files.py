@@ -169,3 +169,17 @@ def test_make_folder_replaces_a_symlink_with_a_real_folder(tmp_path):
     assert (tmp_path / "out").is_dir() and not (tmp_path / "out").is_symlink()
     assert (tmp_path / "target").exists()
 
+
+
+def test_outputs_written_together_appear_together_or_not_at_all(tmp_path):
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("the second writer failed")
+
+    writers = {tmp_path / "a.png": lambda tmp: tmp.write_text("a"), tmp_path / "b.gif": fail}
+    with pytest.raises(RuntimeError):
+        _files.write_files(writers)
+    assert list(tmp_path.iterdir()) == []
+    writers[tmp_path / "b.gif"] = lambda tmp: tmp.write_text("b")
+    assert _files.write_files(writers) == [tmp_path / "a.png", tmp_path / "b.gif"]
+    assert (tmp_path / "a.png").read_text() + (tmp_path / "b.gif").read_text() == "ab"
