@@ -9,8 +9,8 @@ What every command guarantees (each line is a test in ``tests/test_cli*.py``):
 - Every output is named and checked before any computation, and written
   atomically through `gradlab._files`: nothing is overwritten without
   ``--overwrite``, nothing is written through a symlink.
-- Ctrl-C (or SIGTERM) prints ``gradlab: interrupted`` and exits with 130 (143)
-  at once, leaving no partial file.
+- Ctrl-C prints ``gradlab: interrupted`` and exits with 130 at once (SIGTERM:
+  143, SIGHUP: 129), leaving no partial file.
 - Every value printed through rich is text, never markup (a cost named ``[/]``
   or ``[link=...]`` prints as it is written).
 """
@@ -400,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- running a command ---------------------------------------------------------------------------
 _ENDING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+if hasattr(signal, "SIGHUP"):  # the terminal closed
+    _ENDING_SIGNALS[signal.SIGHUP] = "hung up"
 
 
 def _watch_signals(read_end: int) -> None:
@@ -410,9 +412,10 @@ def _watch_signals(read_end: int) -> None:
             return
         if data[0] in _ENDING_SIGNALS:
             _files.discard_pending()  # waits for a rename in progress: whole files or none
-            if os.isatty(1):
-                os.write(1, b"\x1b[?25h")  # a progress bar hid the cursor
-            os.write(2, f"gradlab: {_ENDING_SIGNALS[data[0]]}\n".encode())
+            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                if os.isatty(1):
+                    os.write(1, b"\x1b[?25h")  # a progress bar hid the cursor
+                os.write(2, f"gradlab: {_ENDING_SIGNALS[data[0]]}\n".encode())
             os._exit(128 + data[0])
 
 

@@ -280,8 +280,8 @@ CONFLICTS = [
         ("grid", ["--starts", "9"]), ("descent", ["--num", "9"]), ("multistart", ["--num", "9"]),
         ("descent", ["--polish"]), ("descent", ["--seed", "1"]), ("grid", ["--seed", "1"]),
         ("exact", ["--plot", "x.png"])]
-] + [
-    (["minimize", "bowl", "--overwrite"], "--overwrite goes with --plot"),
+] + [(["minimize", "bowl", "--overwrite"], "--overwrite goes with --plot")]
+NEEDS = [  # what a command or method needs of the cost
     (["minimize", "sine", "--method", "exact"], "no closed-form minimum"),
     (["minimize", "--cost", "clicosts:free", "--method", "grid"],
      "--method grid needs a cost with bounds; 'free' has none"),
@@ -339,7 +339,7 @@ OUTPUT_COMMANDS = [
     (["tour", "--out", ""], "the output folder's path is empty"),
     (["bench", "--out", "{tmp}/file"], "--out: {tmp}/file exists and is not a folder"),
 ]
-MISTAKES = NAMES + COST_MODULES + NUMBERS + CONFLICTS + SIZES + OUTPUT_COMMANDS
+MISTAKES = NAMES + COST_MODULES + NUMBERS + CONFLICTS + NEEDS + SIZES + OUTPUT_COMMANDS
 COMPUTES_FIRST = {"no closed-form minimum"}  # found by the solver itself, as it starts
 
 
