@@ -6,7 +6,15 @@ thousands of descents from random starts at once, and the figures of it all.
 """
 
 from gradlab import datasets, models, optimizers, plot, suite  # suite registers the built-ins
-from gradlab.costs import Cost, Minimum, get_cost, list_costs, register, unregister
+from gradlab.costs import (
+    Cost,
+    Minimum,
+    cost_factory,
+    get_cost,
+    list_costs,
+    register,
+    unregister,
+)
 from gradlab.datasets import Data
 from gradlab.descent import Trajectory, descend
 from gradlab.exact import solve_exact
@@ -42,6 +50,7 @@ __all__ = [
     "Trajectory",
     "basin_map",
     "check_gradient",
+    "cost_factory",
     "datasets",
     "descend",
     "fit_cost",

@@ -1,39 +1,85 @@
 """The ``gradlab`` command line: argparse subcommands over the library; no numerics here.
 
-User mistakes (an unknown cost or optimiser, a bad value, a file that would be
-overwritten) print one readable line and exit with status 2; never a traceback.
+What every command guarantees (each line is a test in ``tests/test_cli*.py``):
+
+- A user mistake (a bad or conflicting option, a size over the memory budget,
+  a ``--cost`` module that cannot be loaded, an output that cannot be written)
+  prints one line on stderr and exits with status 2, before anything is
+  computed; never a traceback. The checks live in `gradlab._cli_checks`.
+- Every output is named and checked before any computation, and written
+  atomically through `gradlab._files`: nothing is overwritten without
+  ``--overwrite``, nothing is written through a symlink.
+- Ctrl-C prints ``gradlab: interrupted`` and exits with 130 at once (SIGTERM:
+  143, SIGHUP: 129), leaving no partial file.
+- Every value printed through rich is text, never markup (a cost named ``[/]``
+  or ``[link=...]`` prints as it is written).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
+from gradlab import _files
+from gradlab._cli_checks import (
+    FIGURE_METHODS,
+    UsageError,
+    check_cost_choice,
+    check_descent_size,
+    check_grid_size,
+    check_minimize_options,
+    check_points_size,
+    check_starts_size,
+    count,
+    finite,
+    import_cost,
+    need_bounds,
+    rate,
+    seed,
+    to_cli_words,
+)
+
 OPTIMIZERS = ("sgd", "momentum", "adam", "lbfgs")
 METHODS = ("exact", "grid", "descent", "multistart")
+SHOWN_ROWS = 30  # longer tables print their first rows and say how many there are
+
+__all__ = ["UsageError", "build_parser", "main"]
 
 
-class UsageError(Exception):
-    """A mistake on the command line: shown as one line, exit status 2."""
-
-
+# -- printing: every value is text, never markup --------------------------------------------
 def _console():
     from rich.console import Console
 
-    return Console()
+    return Console(emoji=False)
 
 
-def _table(title, header, rows):
+def _text(value) -> str:
+    """``value`` for an f-string printed by rich: markup escaped, one line."""
+    from rich.markup import escape
+
+    return escape(_files.printable(value))
+
+
+def _table(title, header, rows, *, total=None, limit=SHOWN_ROWS):
+    """A rich table whose every cell is plain text; past ``limit`` rows, a caption says so."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
+    table = Table(title=Text(_files.printable(title)) if title else None)
     for h in header:
-        table.add_column(h)
-    for r in rows:
-        table.add_row(*[str(c) for c in r])
+        table.add_column(Text(_files.printable(h)))
+    for r in rows[:limit]:
+        table.add_row(*[Text(_files.printable(c)) for c in r])
+    total = len(rows) if total is None else total
+    if limit is not None and total > limit:
+        table.caption = f"the first {limit} of {total} rows"
     return table
 
 
@@ -41,34 +87,34 @@ def _fmt(v, digits=6):
     return "[" + ", ".join(f"{float(x):.{digits}g}" for x in v) + "]"
 
 
+# -- what each command needs, checked before it computes --------------------------------------
 def _load_cost(args):
     import gradlab as gl
 
-    if getattr(args, "cost", None):
-        module_name, _, attribute = args.cost.partition(":")
-        if not module_name or not attribute:
-            raise UsageError(f"--cost must look like package.module:attribute; got {args.cost!r}")
-        try:
-            module = importlib.import_module(module_name)  # an explicit import, never eval
-        except ImportError as err:
-            raise UsageError(f"--cost: cannot import {module_name!r}: {err}") from None
-        if not hasattr(module, attribute):
-            raise UsageError(f"--cost: module {module_name!r} has no attribute {attribute!r}")
-        cost = getattr(module, attribute)
-        cost = cost() if callable(cost) and not isinstance(cost, gl.Cost) else cost
-        if not isinstance(cost, gl.Cost):
-            raise UsageError(f"--cost: {args.cost} is not a gradlab.Cost (nor makes one)")
-        return cost
-    if not args.name:
-        raise UsageError("name a cost (see `gradlab list`) or pass --cost package.module:attribute")
-    return gl.get_cost(args.name)
+    check_cost_choice(args.name, args.cost)
+    return import_cost(args.cost) if args.cost else gl.get_cost(args.name)
+
+
+def _plan_output(flag, given, *, default_name, overwrite, suffix=".png",
+                 allowed=_files.FIGURE_SUFFIXES) -> Path:
+    """The final path of an output, checked now (before any computation)."""
+    try:
+        path = _files.output_path(given, suffix=suffix, allowed=allowed,
+                                  default_name=default_name)
+        return _files.check_output(path, overwrite=overwrite)
+    except OSError as err:
+        raise UsageError(f"{flag}: {err}") from None
+
+
+def _itemsize() -> int:
+    import jax.numpy as jnp
+
+    return jnp.dtype(jnp.result_type(float)).itemsize
 
 
 def _optimizer(name, lr):
     import optax
 
-    if name not in OPTIMIZERS:
-        raise UsageError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     if name == "lbfgs":
         return optax.lbfgs() if lr is None else optax.lbfgs(learning_rate=lr)
     lr = 0.01 if lr is None else lr
@@ -76,14 +122,13 @@ def _optimizer(name, lr):
             "adam": lambda: optax.adam(lr)}[name]()
 
 
-def _new_file(path, overwrite):
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise UsageError(f"{path} exists; pass --overwrite to replace it")
-    return path
+def _figure_writer(figure, path: Path) -> dict:
+    """``{path: write}`` for `gradlab._files.write_files`: the format its extension names."""
+    return {path: lambda tmp: figure.savefig(tmp, format=path.suffix[1:].lower(), dpi=100,
+                                             bbox_inches="tight")}
 
 
-# -- subcommands ---------------------------------------------------------------
+# -- subcommands ---------------------------------------------------------------------------------
 def cmd_list(args):
     import gradlab as gl
 
@@ -93,7 +138,7 @@ def cmd_list(args):
         bounds = " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in c.bounds) if c.bounds else "-"
         rows.append([c.name, c.dim, bounds, minima or "-", ", ".join(sorted(c.tags))])
     _console().print(_table("registered costs", ["name", "dim", "bounds", "known minima", "tags"],
-                            rows))
+                            rows, limit=None))
 
 
 def cmd_check(args):
@@ -102,99 +147,146 @@ def cmd_check(args):
     import gradlab as gl
 
     cost = _load_cost(args)
+    need_bounds(cost, "gradlab check (random points are drawn inside them)")
+    check_points_size(cost, args.points)
     check = gl.check_gradient(cost, n=args.points, seed=args.seed)
     rows = []
-    for i, p in enumerate(np.asarray(check.points)):
+    for i, p in enumerate(np.asarray(check.points)[:SHOWN_ROWS]):
         analytic = "-" if check.analytic is None else _fmt(check.analytic[i], 5)
         rows.append([_fmt(p, 4), _fmt(check.autodiff[i], 5), analytic,
                      _fmt(check.finite_diff[i], 5), f"{float(check.fd_rel_error[i]):.1e}"])
     console = _console()
     console.print(_table(f"gradient check: {cost.name}", ["point", "jax.grad", "analytic",
-                                                          "finite diff", "fd rel err"], rows))
+                                                          "finite diff", "fd rel err"], rows,
+                         total=args.points))
     verdict = "[green]passed[/green]" if bool(check.passed) else "[red]FAILED[/red]"
-    console.print(f"{verdict}: max relative error {float(check.max_rel_error):.2e}")
+    console.print(f"{verdict}: max relative error {_text(f'{float(check.max_rel_error):.2e}')}")
     return 0 if bool(check.passed) else 1
+
+
+def _plan_minimize(args, cost):
+    """Check what the method needs of the cost, the sizes and the figure's path; return it."""
+    method = args.method
+    if method == "exact" and cost.dim is None:
+        raise UsageError(f"--method exact needs a cost of known dimension; {cost.name!r} has "
+                         "no bounds, minima or parameter names")
+    if method in ("grid", "multistart"):
+        need_bounds(cost, f"--method {method}")
+    if method == "grid":
+        check_grid_size(cost, args.num, drawn=args.plot is not None)
+    if method == "descent":
+        if args.x0 is None and cost.bounds is None:
+            raise UsageError(f"--x0 is needed: {cost.name!r} has no bounds to start from")
+        if args.x0 is not None and cost.dim is not None and len(args.x0) != cost.dim:
+            raise UsageError(f"--x0 needs {cost.dim} values (one per parameter of "
+                             f"{cost.name!r}); got {len(args.x0)}")
+        check_descent_size(args.steps, cost.dim or len(args.x0), _itemsize(),
+                           drawn=args.plot is not None)
+    if method == "multistart":
+        check_starts_size(cost, args.starts, _itemsize())
+    if args.plot is None:
+        return None
+    dims = FIGURE_METHODS[method]
+    if dims is not None and cost.dim not in dims:
+        raise UsageError(f"--plot: --method {method} draws costs of 1 or 2 parameters; "
+                         f"{cost.name!r} has {cost.dim}")
+    return _plan_output("--plot", args.plot, overwrite=args.overwrite,
+                        default_name=f"{_files.safe_name(cost.name)}-{method}")
 
 
 def cmd_minimize(args):
     import jax
     import numpy as np
+    import optax
 
     import gradlab as gl
 
+    if args.optimizer is not None and args.optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown --optimizer {args.optimizer!r}; choose one of "
+                         f"{', '.join(OPTIMIZERS)}")
+    check_minimize_options(args)
     cost = _load_cost(args)
+    plot_path = _plan_minimize(args, cost)
     console = _console()
     t0 = time.perf_counter()
     plot_ax = None
     if args.method == "exact":
         r = gl.solve_exact(cost)
-        console.print(f"exact: x = {_fmt(r.x)}, cost = {float(r.fun):.6g} ({r.message})")
+        console.print(f"exact: x = {_text(_fmt(r.x))}, cost = {float(r.fun):.6g} "
+                      f"({_text(r.message)})")
     elif args.method == "grid":
-        r = gl.grid_search(cost, num=args.num, polish=args.polish)
-        console.print(f"grid ({r.nfev} points): x = {_fmt(r.x)}, cost = {float(r.fun):.6g}")
-        if args.plot and cost.dim in (1, 2):
+        r = gl.grid_search(cost, num=args.num, polish=args.polish, keep_values=bool(plot_path))
+        console.print(f"grid ({r.nfev} points): x = {_text(_fmt(r.x))}, "
+                      f"cost = {_text(f'{float(r.fun):.6g}')}")
+        if plot_path:
             plot_ax = (gl.plot.cost_curve if cost.dim == 1 else gl.plot.landscape)(r, cost=cost)
     elif args.method == "descent":
-        if cost.dim is None and args.x0 is None:
-            raise UsageError("--x0 is needed for a cost without bounds")
         x0 = np.asarray(args.x0 if args.x0 is not None else np.mean(cost.bounds, axis=1), float)
         if args.optimizer is None and args.lr is not None:
             r = gl.descend(cost, x0, learning_rate=args.lr, steps=args.steps)
         else:
             r = gl.descend(cost, x0, optimizer=_optimizer(args.optimizer or "lbfgs", args.lr),
                            steps=args.steps)
-        console.print(f"descent from {_fmt(x0)}: x = {_fmt(r.x)}, cost = {float(r.fun):.6g}, "
-                      f"{int(r.nit)} steps, {r.message}")
-        if args.plot and cost.dim == 2:
+        console.print(f"descent from {_text(_fmt(x0))}: x = {_text(_fmt(r.x))}, cost = "
+                      f"{_text(f'{float(r.fun):.6g}')}, {int(r.nit)} steps, {_text(r.message)}")
+        if plot_path and cost.dim == 2 and cost.bounds is not None:
             plot_ax = gl.plot.trajectories(gl.grid_search(cost, num=150), r, cost=cost)
-        elif args.plot:
+        elif plot_path:
             plot_ax = gl.plot.history(r, cost=cost)[0]
     else:
-        opt = None if args.optimizer is None else _optimizer(args.optimizer, args.lr)
+        if args.optimizer is not None:
+            opt = _optimizer(args.optimizer, args.lr)
+        else:  # --lr alone is plain gradient descent, as for --method descent
+            opt = None if args.lr is None else optax.sgd(args.lr)
         r = gl.multistart(cost, n_starts=args.starts, seed=args.seed, optimizer=opt,
                           steps=args.steps)
         m = r.minima
         rows = [[_fmt(p), f"{v:.6g}", k, "yes" if g else "", f"{s:.1%}"]
                 for p, v, k, g, s in zip(m.points, m.values, m.kind, m.is_global, m.shares)]
         console.print(_table(f"{len(m.points)} distinct minima from {args.starts} starts",
-                             ["x", "cost", "kind", "global", "share"], rows[:30]))
+                             ["x", "cost", "kind", "global", "share"], rows))
         console.print(f"unconverged: {r.unlabelled_share:.1%}; starts for 99% confidence: "
                       f"{r.starts_for_99:.0f}")
-        if args.plot and cost.dim in (1, 2):
+        if plot_path:
             plot_ax = gl.plot.basins(gl.basin_map(cost, num=200 if cost.dim == 1 else 60),
                                      cost=cost)
     jax.block_until_ready(r)
     console.print(f"[dim]{time.perf_counter() - t0:.2f} s[/dim]")
-    if args.plot:
-        if plot_ax is None:
-            raise UsageError(f"no figure for --method {args.method} on a {cost.dim}-D cost")
-        path = _new_file(args.plot, args.overwrite)
-        plot_ax.figure.savefig(path, dpi=100, bbox_inches="tight")
-        console.print(f"figure written to {path}")
+    if plot_path:
+        _files.write_files(_figure_writer(plot_ax.figure, plot_path),
+                           overwrite=args.overwrite)
+        console.print(f"figure written to {_text(plot_path)}")
 
 
 def cmd_landscape(args):
+    import optax
+
     import gradlab as gl
 
     cost = _load_cost(args)
     if cost.dim not in (1, 2):
-        raise UsageError(f"landscape draws 1- or 2-parameter costs; {cost.name!r} has {cost.dim}")
-    out = _new_file(args.out or f"{cost.name}.png", args.overwrite)
+        raise UsageError(f"landscape draws costs of 1 or 2 parameters; {cost.name!r} has "
+                         f"{cost.dim}")
+    need_bounds(cost, "landscape")
+    if args.animate and cost.dim != 2:
+        raise UsageError(f"--animate needs a 2-parameter cost; {cost.name!r} has {cost.dim}")
+    check_grid_size(cost, args.num, drawn=True)
+    out = _plan_output("--out", "." if args.out is None else args.out, overwrite=args.overwrite,
+                       default_name=_files.safe_name(cost.name))
+    writers = {}
+    if args.animate:  # the GIF is checked with the PNG, before anything is computed
+        gif = _plan_output("--out", out.with_suffix(".gif"), default_name=None,
+                           overwrite=args.overwrite, suffix=".gif", allowed=(".gif",))
     grid = gl.grid_search(cost, num=args.num)
     ax = (gl.plot.cost_curve if cost.dim == 1 else gl.plot.landscape)(grid, cost=cost)
-    ax.figure.savefig(out, dpi=100, bbox_inches="tight")
-    written = [out]
+    writers.update(_figure_writer(ax.figure, out))
     if args.animate:
-        if cost.dim != 2:
-            raise UsageError("--animate needs a 2-parameter cost")
-        import optax
-
         x0 = [lo + 0.1 * (hi - lo) for lo, hi in cost.bounds]
-        traj = gl.descend(cost, x0, optimizer=optax.adam(0.05 * max(hi - lo for lo, hi in
-                                                                    cost.bounds)), steps=100)
-        gif = _new_file(out.with_suffix(".gif"), args.overwrite)
-        written.append(gl.plot.animate(grid, traj, gif, cost=cost, overwrite=args.overwrite))
-    _console().print("written: " + ", ".join(map(str, written)))
+        widest = max(hi - lo for lo, hi in cost.bounds)
+        traj = gl.descend(cost, x0, optimizer=optax.adam(0.05 * widest), steps=100)
+        writers[gif] = lambda tmp: gl.plot._write_gif(grid, traj, tmp, cost=cost)
+    written = _files.write_files(writers, overwrite=args.overwrite)  # together, or not at all
+    _console().print("written: " + ", ".join(_text(p) for p in written))
 
 
 def cmd_tour(args):
@@ -203,22 +295,26 @@ def cmd_tour(args):
     from gradlab.report import run_tour
 
     console = _console()
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("tour", total=11)
 
         def step(title):
-            progress.update(task, description=title, advance=1)
+            progress.update(task, description=_text(title), advance=1)
 
         tour = run_tour(args.out, quick=args.quick, overwrite=args.overwrite, progress=step)
     for s in tour.sections:
-        console.print(f"[bold]{s.title}[/bold]  {s.text}")
+        console.print(f"[bold]{_text(s.title)}[/bold]  {_text(s.text)}")
         if s.table:
             console.print(_table(None, s.table[0], s.table[1:]))
     console.print(f"\n{len(tour.figures)} figures, report.md and report.html written to "
-                  f"{tour.out}/ in {tour.seconds:.1f} s")
+                  f"{_text(tour.out)}/ in {tour.seconds:.1f} s")
 
 
 def cmd_bench(args):
+    try:  # the folder is judged before the benchmarks run (they write it themselves)
+        out = _files.check_folder(args.out, overwrite=args.overwrite)
+    except OSError as err:
+        raise UsageError(f"--out: {err}") from None
     if Path("benchmarks/run.py").exists() and "" not in sys.path:
         sys.path.insert(0, "")  # the console script does not put the checkout on the path
     try:
@@ -226,57 +322,71 @@ def cmd_bench(args):
     except ImportError:
         raise UsageError("the benchmarks live in the source checkout: run gradlab bench from "
                          "the repository root") from None
-    return bench.main(quick=args.quick, out=args.out, only=args.only, overwrite=args.overwrite)
+    if out.is_symlink():  # refused above unless --overwrite: replace the link, not its target
+        _files.make_folder(out)
+    return bench.main(quick=args.quick, out=out, only=args.only, overwrite=args.overwrite)
 
 
-# -- the parser ------------------------------------------------------------------
+# -- the parser ----------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake reported on one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, _files.printable(f"{self.prog}: error: {message} (see {self.prog} --help)")
+                  + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gradlab", description="A laboratory for "
-                                     "gradient-based optimisation in JAX.")
+    parser = _Parser(prog="gradlab", description="A laboratory for gradient-based optimisation "
+                     "in JAX.")
     parser.add_argument("--float32", action="store_true",
                         help="compute in float32 (default: float64)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_cost(p):
         p.add_argument("name", nargs="?", help="a registered cost (see `gradlab list`)")
-        p.add_argument("--cost", help="your own cost: package.module:attribute (a Cost)")
+        p.add_argument("--cost", help="your own cost instead of NAME: module:attribute, a "
+                       "gradlab.Cost or a function marked @gradlab.cost_factory (modules in "
+                       "the current folder are found)")
         return p
 
+    overwrite = "replace existing outputs (a symlink is replaced, never followed)"
     p = sub.add_parser("tour", help="the whole course story, with figures and a report")
     p.add_argument("--out", default="gradlab-tour", help="folder to write (default gradlab-tour)")
     p.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a folder holding other files; " + overwrite)
     p.set_defaults(run=cmd_tour)
 
     p = sub.add_parser("list", help="the registered costs")
-    p.add_argument("--dim", type=int)
+    p.add_argument("--dim", type=count(1))
     p.add_argument("--tag")
     p.set_defaults(run=cmd_list)
 
     p = with_cost(sub.add_parser("check", help="gradient check: jax.grad, analytic, finite diff"))
-    p.add_argument("--points", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--points", type=count(1), default=5, help="random points (default 5)")
+    p.add_argument("--seed", type=seed, default=0, help="0 to 2**32 - 1 (default 0)")
     p.set_defaults(run=cmd_check)
 
     p = with_cost(sub.add_parser("minimize", help="minimise a cost by one of four methods"))
     p.add_argument("--method", choices=METHODS, default="descent")
-    p.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--starts", type=int, default=1000)
-    p.add_argument("--num", type=int, default=200, help="grid points per axis")
-    p.add_argument("--polish", action="store_true", help="polish the grid's best point")
-    p.add_argument("--x0", type=float, nargs="+", help="start (descent)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--plot", help="write a figure to this file")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)} (descent, multistart)")
+    p.add_argument("--lr", type=rate, help="learning rate, positive (descent, multistart)")
+    p.add_argument("--steps", type=count(1), help="most steps (default 200)")
+    p.add_argument("--starts", type=count(1), help="random starts (multistart; default 1000)")
+    p.add_argument("--num", type=count(2), help="grid points per axis (grid; default 200)")
+    p.add_argument("--polish", action="store_true", help="polish the grid's best point (grid)")
+    p.add_argument("--x0", type=finite, nargs="+", help="start (descent)")
+    p.add_argument("--seed", type=seed, help="0 to 2**32 - 1 (multistart; default 0)")
+    p.add_argument("--plot", help="write a figure to this file (.png added to a bare name)")
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
     p.set_defaults(run=cmd_minimize)
 
     p = with_cost(sub.add_parser("landscape", help="the figures of one cost"))
-    p.add_argument("--out", help="PNG to write (default NAME.png)")
-    p.add_argument("--num", type=int, default=200)
-    p.add_argument("--animate", action="store_true", help="also a GIF of a descent")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--out", help="PNG to write, or a folder (default NAME.png, made safe)")
+    p.add_argument("--num", type=count(2), default=200, help="grid points per axis")
+    p.add_argument("--animate", action="store_true", help="also a GIF of a descent (2-D)")
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
     p.set_defaults(run=cmd_landscape)
 
     p = sub.add_parser("bench", help="the benchmarks (from a source checkout)")
@@ -288,20 +398,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    import jax
+# -- running a command ---------------------------------------------------------------------------
+_ENDING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+if hasattr(signal, "SIGHUP"):  # the terminal closed
+    _ENDING_SIGNALS[signal.SIGHUP] = "hung up"
 
-    jax.config.update("jax_enable_x64", not args.float32)
-    import matplotlib
 
-    matplotlib.use("Agg")
+def _watch_signals(read_end: int) -> None:
+    """Wait for a signal's number on the wake-up pipe; on one, clean up and exit at once."""
+    while True:
+        data = os.read(read_end, 1)
+        if not data or data[0] == 0:  # 0: the command ended, stop watching
+            return
+        if data[0] in _ENDING_SIGNALS:
+            _files.discard_pending()  # waits for a rename in progress: whole files or none
+            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                if os.isatty(1):
+                    os.write(1, b"\x1b[?25h")  # a progress bar hid the cursor
+                os.write(2, f"gradlab: {_ENDING_SIGNALS[data[0]]}\n".encode())
+            os._exit(128 + data[0])
+
+
+@contextlib.contextmanager
+def _signals_end_the_command():
+    """While a command runs, Ctrl-C (or SIGTERM) ends it at once, leaving no partial file.
+
+    A Python signal handler runs only between bytecodes of the main thread, so a
+    KeyboardInterrupt would wait for a compiled computation (minutes, for a large
+    multistart) to finish. Instead the signal's number is written to a pipe
+    (`signal.set_wakeup_fd`) that a watcher thread reads: it removes the
+    temporary files being written and exits with 128 + the signal's number.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; KeyboardInterrupt is handled by main
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    watcher = threading.Thread(target=_watch_signals, args=(read_end,), daemon=True)
+    watcher.start()
+    handlers = {s: signal.signal(s, lambda *_: None) for s in _ENDING_SIGNALS}
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     try:
-        code = args.run(args)
-    except (UsageError, ValueError, TypeError, FileExistsError) as err:
-        print(f"gradlab {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    return code or 0
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+        os.write(write_end, b"\0")
+        watcher.join()
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _error_line(command: str, err: BaseException) -> str:
+    """One line for a user's mistake, in the command line's words."""
+    if isinstance(err, OSError) and err.strerror:  # the operating system's own error
+        text = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
+    else:
+        text = str(err)
+    text = to_cli_words(" ".join(text.split()), command)
+    return _files.printable(f"gradlab {command}: error: {text}")
+
+
+def main(argv=None) -> int:
+    """Run ``gradlab`` with ``argv`` (default: the process's); return the exit status."""
+    with _signals_end_the_command():
+        args = build_parser().parse_args(argv)
+        try:
+            import jax
+
+            jax.config.update("jax_enable_x64", not args.float32)
+            import matplotlib
+
+            matplotlib.use("Agg")
+            return args.run(args) or 0
+        except KeyboardInterrupt:  # only when no watcher runs (main called from a thread)
+            _files.discard_pending()
+            print("gradlab: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # `gradlab list | head`: the reader left; nothing to say
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except (UsageError, ValueError, TypeError, OSError) as err:
+            print(_error_line(args.command, err), file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -399,3 +399,39 @@ def bounds_array(bounds: Sequence, dtype=None) -> tuple[jax.Array, jax.Array]:
     arr = np.asarray(bounds, dtype=float)
     dtype = dtype or jnp.result_type(float)
     return jnp.asarray(arr[:, 0], dtype), jnp.asarray(arr[:, 1], dtype)
+
+
+# -- cost factories for the command line (`gradlab --cost module:attribute`) ------------------
+COST_FACTORY_MARK = "__gradlab_cost_factory__"
+
+
+def cost_factory(fn: Callable[[], Cost]) -> Callable[[], Cost]:
+    """Mark ``fn`` as a function that builds a `Cost` when called with no arguments.
+
+    The command line's ``--cost module:attribute`` accepts a `Cost` object, or a
+    function marked with this decorator, which it calls; it never calls anything
+    else it is pointed at (``--cost os:abort`` is refused, not run).
+
+    Example:
+      >>> import gradlab as gl
+      >>> @gl.cost_factory
+      ... def shifted_bowl():
+      ...     return gl.Cost("shifted-bowl", lambda p: (p[0] - 1) ** 2, bounds=[(-3, 3)])
+      >>> gl.costs.is_cost_factory(shifted_bowl), shifted_bowl().name
+      (True, 'shifted-bowl')
+    """
+    if not callable(fn):
+        raise TypeError("cost_factory decorates a function that returns a Cost; got "
+                        f"a {type(fn).__name__}")
+    try:
+        setattr(fn, COST_FACTORY_MARK, True)
+    except (AttributeError, TypeError):  # a built-in or a slotted object takes no attribute
+        raise TypeError(
+            f"cost_factory decorates a Python function (def ...); got a {type(fn).__name__}"
+        ) from None
+    return fn
+
+
+def is_cost_factory(obj) -> bool:
+    """Whether ``obj`` was marked with `cost_factory`."""
+    return callable(obj) and getattr(obj, COST_FACTORY_MARK, False) is True

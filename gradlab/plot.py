@@ -4,7 +4,9 @@ Each function takes records (`GridResult`, `Trajectory`, `MultiStart`, ...),
 an optional matplotlib ``ax``, and returns the Axes it drew on; none calls
 ``show()`` and none recomputes anything. Pass ``cost=`` to label axes with the
 cost's parameter names and title. matplotlib is imported on first use, so
-``import gradlab`` stays light.
+``import gradlab`` stays light. A record of the wrong type (a `Trajectory`
+where a `GridResult` is expected, ...) is refused with a `TypeError` that names
+the argument, before anything is drawn.
 
 Example:
   >>> import gradlab as gl
@@ -17,9 +19,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradlab.result import Status
+from gradlab.result import Status, Trajectory
 
 GLOBAL_COLOUR, LOCAL_COLOUR, PATH_COLOUR = "#d62728", "#ff7f0e", "white"
+STATUS_COLOURS = {"CONVERGED": "tab:green", "MAX_STEPS": "tab:orange", "DIVERGED": "tab:red",
+                  "NONFINITE": "black"}  # any other status gets a colour of its own
+
+
+def _records():
+    """The record classes, imported late (grid and multistart import this package's solvers)."""
+    from gradlab.costs import Cost
+    from gradlab.grid import GradientField, GridResult
+    from gradlab.multistart import BasinMap, LearningRateSweep
+
+    return {"GridResult": GridResult, "Trajectory": Trajectory, "GradientField": GradientField,
+            "BasinMap": BasinMap, "LearningRateSweep": LearningRateSweep, "Cost": Cost}
+
+
+def _expect(function: str, name: str, value, *kinds: str, optional: bool = False) -> None:
+    """Refuse ``value`` unless it is one of the record types named by ``kinds``."""
+    if optional and value is None:
+        return
+    records = _records()
+    if isinstance(value, tuple(records[k] for k in kinds)):
+        return
+    wanted = " or ".join(f"a gradlab {k}" for k in kinds) + (" or None" if optional else "")
+    raise TypeError(f"{function}: {name} must be {wanted}; got {_kind(value)}")
+
+
+def _kind(value) -> str:
+    """How an error message names what it received: its type."""
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _expect_trajectories(function: str, name: str, value) -> None:
+    """One `Trajectory` (single or batched) or a list/tuple of them."""
+    runs = value if isinstance(value, list | tuple) else [value]
+    if not runs:
+        raise ValueError(f"{function}: {name} is empty; give at least one Trajectory")
+    for i, run in enumerate(runs):
+        _expect(function, name if run is value else f"{name}[{i}]", run, "Trajectory")
 
 
 def _plt():
@@ -51,6 +90,8 @@ def _np(a):
 
 def cost_curve(grid, *, ax=None, cost=None, label=None):
     """The 1-parameter sweep: cost against the parameter, its minimum marked."""
+    _expect("cost_curve", "grid", grid, "GridResult")
+    _expect("cost_curve", "cost", cost, "Cost", optional=True)
     if len(grid.axes) != 1:
         raise ValueError(f"cost_curve needs a 1-parameter grid; got {len(grid.axes)} axes")
     if grid.values is None:
@@ -78,6 +119,8 @@ def _mark_known(ax, cost):
 def landscape(grid, *, ax=None, cost=None, levels: int = 30, log: bool = False,
               known_minima: bool = True):
     """Heat map and contours of a 2-parameter grid, its minimum marked (and the known ones)."""
+    _expect("landscape", "grid", grid, "GridResult")
+    _expect("landscape", "cost", cost, "Cost", optional=True)
     if len(grid.axes) != 2 or grid.values is None:
         raise ValueError("landscape needs a 2-parameter grid with values (keep_values=True)")
     ax = _axes(ax)
@@ -102,6 +145,9 @@ def landscape(grid, *, ax=None, cost=None, levels: int = 30, log: bool = False,
 
 def surface(grid, *, trajectory=None, ax=None, cost=None, stride: int = 1):
     """The 3-D surface of a 2-parameter grid, with an optional descent path lifted onto it."""
+    _expect("surface", "grid", grid, "GridResult")
+    _expect("surface", "trajectory", trajectory, "Trajectory", optional=True)
+    _expect("surface", "cost", cost, "Cost", optional=True)
     if len(grid.axes) != 2 or grid.values is None:
         raise ValueError("surface needs a 2-parameter grid with values (keep_values=True)")
     ax = _axes(ax, projection="3d")
@@ -124,6 +170,9 @@ def surface(grid, *, trajectory=None, ax=None, cost=None, stride: int = 1):
 
 def gradient_field(field, *, grid=None, ax=None, cost=None):
     """Quiver of −∇f over the landscape, and the normalised arrow of −∇f at each chosen point."""
+    _expect("gradient_field", "field", field, "GradientField")
+    _expect("gradient_field", "grid", grid, "GridResult", optional=True)
+    _expect("gradient_field", "cost", cost, "Cost", optional=True)
     if len(field.axes) != 2:
         raise ValueError("gradient_field draws 2-parameter costs only")
     ax = _axes(ax)
@@ -153,6 +202,8 @@ def history(trajectory, *, axes=None, cost=None, truth=None):
 
     Returns an array of Axes: the cost first, then one per parameter.
     """
+    _expect("history", "trajectory", trajectory, "Trajectory")
+    _expect("history", "cost", cost, "Cost", optional=True)
     xs, fs = _np(trajectory.xs), _np(trajectory.fs)
     if xs.ndim != 2:
         raise ValueError("history draws one trajectory; index a batched one first")
@@ -191,6 +242,9 @@ def _as_list(trajectories):
 
 def trajectories(grid, trajectories, *, labels=None, ax=None, cost=None):
     """One or many descent paths over the contour (e.g. optimisers or learning rates)."""
+    _expect("trajectories", "grid", grid, "GridResult")
+    _expect_trajectories("trajectories", "trajectories", trajectories)
+    _expect("trajectories", "cost", cost, "Cost", optional=True)
     ax = landscape(grid, ax=ax, cost=cost, log=True)
     runs = _as_list(trajectories)
     labels = labels or [None] * len(runs)
@@ -210,6 +264,8 @@ def trajectories(grid, trajectories, *, labels=None, ax=None, cost=None):
 
 def basins(basin_map, *, ax=None, cost=None):
     """The basin map: each start coloured by the minimum it reached; global minima starred."""
+    _expect("basins", "basin_map", basin_map, "BasinMap")
+    _expect("basins", "cost", cost, "Cost", optional=True)
     ax = _axes(ax)
     minima = basin_map.run.minima
     labels = np.asarray(basin_map.labels)
@@ -247,15 +303,17 @@ def basins(basin_map, *, ax=None, cost=None):
 
 def learning_rates(sweep, *, ax=None, cost=None):
     """Final cost against learning rate, coloured by status, the stability limit 2/L marked."""
+    _expect("learning_rates", "sweep", sweep, "LearningRateSweep")
+    _expect("learning_rates", "cost", cost, "Cost", optional=True)
     ax = _axes(ax)
     rates, final = _np(sweep.learning_rates), _np(sweep.trajectories.fun)
     status = np.asarray(sweep.status)
     ax.plot(rates, final, "-", color="grey", lw=0.8)
-    for code, colour in ((Status.CONVERGED, "tab:green"), (Status.MAX_STEPS, "tab:orange"),
-                         (Status.DIVERGED, "tab:red"), (Status.NONFINITE, "black")):
+    for code in Status:  # every status the library has, new ones included
         chosen = status == code
         if chosen.any():
-            ax.plot(rates[chosen], final[chosen], "o", color=colour, label=code.name.lower())
+            ax.plot(rates[chosen], final[chosen], "o", color=STATUS_COLOURS.get(code.name),
+                    label=code.name.lower())
     if np.isfinite(sweep.stability_limit):
         ax.axvline(sweep.stability_limit, ls="--", color="tab:red",
                    label=f"2/L = {sweep.stability_limit:.3g}")
@@ -270,6 +328,10 @@ def learning_rates(sweep, *, ax=None, cost=None):
 
 def fit(cost, params=None, *, true_params=None, model=None, ax=None, labels=None):
     """The data points, the true model (dashed) and each fitted model."""
+    _expect("fit", "cost", cost, "Cost")
+    if cost.data is None or (model is None and not hasattr(cost.fn, "model")):
+        raise ValueError(f"fit: cost {cost.name!r} is not a fit to data; give a cost made by "
+                         "gradlab.fit_cost (or its data and model=)")
     ax = _axes(ax)
     x, y = _np(cost.data.x), _np(cost.data.y)
     model = model or cost.fn.model
@@ -291,23 +353,48 @@ def fit(cost, params=None, *, true_params=None, model=None, ax=None, labels=None
 
 def animate(grid, trajectory, path, *, cost=None, fps: int = 10, max_frames: int = 40,
             overwrite: bool = False):
-    """Save a GIF of a descent walking over the landscape (at most ``max_frames`` frames)."""
-    import os
+    """Save a GIF of a descent walking over the landscape (at most ``max_frames`` frames).
 
+    ``path`` without an extension gets ``.gif``. It is checked before anything is
+    drawn (an existing file, symlink or folder there is refused unless
+    ``overwrite``) and written atomically: a temporary file in the same folder,
+    renamed into place, so an error or interruption leaves nothing half-written
+    and a symlink at ``path`` is replaced, never written through.
+
+    Returns:
+      The `pathlib.Path` written.
+    """
+    from gradlab import _files
+
+    _expect("animate", "grid", grid, "GridResult")
+    _expect("animate", "trajectory", trajectory, "Trajectory")
+    _expect("animate", "cost", cost, "Cost", optional=True)
+    path = _files.check_output(_files.output_path(path, suffix=".gif", allowed=(".gif",)),
+                               overwrite=overwrite)
+    return _files.write_atomically(
+        path, lambda tmp: _write_gif(grid, trajectory, tmp, cost=cost, fps=fps,
+                                     max_frames=max_frames), overwrite=overwrite)
+
+
+def _write_gif(grid, trajectory, path, *, cost=None, fps: int = 10, max_frames: int = 40):
+    """Draw the animation and save it to ``path`` as given: the file is the caller's to check.
+
+    `animate` (and the CLI, which writes a PNG and a GIF together) call it
+    through `gradlab._files`, on a temporary path.
+    """
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     ax = landscape(grid, cost=cost, log=True)
-    xs = _np(trajectory.xs)
-    (line,) = ax.plot([], [], ".-", color=PATH_COLOUR, lw=2)
+    try:
+        xs = _np(trajectory.xs)
+        (line,) = ax.plot([], [], ".-", color=PATH_COLOUR, lw=2)
 
-    def frame(i):
-        line.set_data(xs[: i + 1, 0], xs[: i + 1, 1])
-        return (line,)
+        def frame(i):
+            line.set_data(xs[: i + 1, 0], xs[: i + 1, 1])
+            return (line,)
 
-    shown = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), max_frames)).astype(int))
-    anim = FuncAnimation(ax.figure, frame, frames=shown, blit=True)
-    anim.save(path, writer=PillowWriter(fps=fps))
-    _plt().close(ax.figure)
-    return path
+        shown = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), max_frames)).astype(int))
+        anim = FuncAnimation(ax.figure, frame, frames=shown, blit=True)
+        anim.save(path, writer=PillowWriter(fps=fps))
+    finally:
+        _plt().close(ax.figure)

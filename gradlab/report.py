@@ -3,22 +3,29 @@
 `run_tour` computes every step from the built-in data, writes one PNG per
 figure plus ``report.md`` and ``report.html`` into a folder, and returns a
 `Tour` record (sections and tables) that the CLI prints. It never overwrites:
-an existing folder holding anything but an earlier tour's output is refused
-unless ``overwrite=True``.
+an existing folder holding anything but an earlier tour's output (regular
+files of the tour's own names, no symlinks, no folders) is refused unless
+``overwrite=True``. Every file is written atomically through `gradlab._files`,
+so a symlink planted in the folder is replaced, never written through, and an
+interrupted tour leaves only whole files.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html
+import os
+import re
+import stat
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import plot
+from gradlab import _files, plot
 from gradlab.costs import get_cost
 from gradlab.descent import descend
 from gradlab.exact import solve_exact
@@ -57,38 +64,64 @@ def _timed(fn, *args, **kwargs):
     return out, t1 - t0, time.perf_counter() - t1
 
 
+MARKER = ".gradlab-tour"  # marks a folder as a tour's own output, safe to rewrite
+FIGURES = ("01_data.png", "02_sweep.png", "03_heatmap.png", "04_surface.png", "05_gradient.png",
+           "06_history.png", "07_path.png", "08_learning_rates.png", "09_oscillation.png",
+           "10_sine_curve.png", "11_basins.png")
+OUTPUTS = (MARKER, *FIGURES, "report.md", "report.html")  # every file a tour writes
+
+
 class _Writer:
     def __init__(self, out: Path):
         self.out, self.sections = out, []
 
     def figure(self, ax, name: str) -> str:
+        """Save the figure of ``ax`` as ``name`` (one of `FIGURES`), atomically; close it."""
+        if name not in FIGURES:
+            raise ValueError(f"{name!r} is not one of the tour's figures {FIGURES}")
         fig = (ax[0] if isinstance(ax, np.ndarray) else ax).figure
-        fig.savefig(self.out / name, dpi=90, bbox_inches="tight")
-        plot._plt().close(fig)
+        try:
+            _files.write_atomically(
+                self.out / name,
+                lambda tmp: fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight"),
+                overwrite=True)  # the folder was checked: these names are the tour's own
+        finally:
+            plot._plt().close(fig)
         return name
 
     def add(self, title, text, figures=(), table=None):
         self.sections.append(Section(title, text, list(figures), table))
 
 
-MARKER = ".gradlab-tour"  # marks a folder as a tour's own output, safe to rewrite
+def _is_earlier_tour(out: Path) -> bool:
+    """Whether ``out`` holds nothing but a tour's own regular files (marker included)."""
+    entries = list(out.iterdir())
+    if not entries:
+        return True
+    regular = {e.name for e in entries if stat.S_ISREG(os.lstat(e).st_mode)}
+    return MARKER in regular and all(e.name in regular and e.name in OUTPUTS for e in entries)
 
 
 def _prepare_out(out, overwrite: bool) -> Path:
-    """Create ``out``; refuse a non-empty folder unless it only holds an earlier tour."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder; choose another --out")
-    if out.exists() and not overwrite:
-        ours = (out / MARKER).exists() and all(
-            f.name == MARKER or f.suffix in (".png", ".md", ".html") for f in out.iterdir())
-        if any(out.iterdir()) and not ours:
+    """Check the folder and every file the tour will write in it, then create the folder.
+
+    Refused (before anything is computed): a folder holding anything but an
+    earlier tour's own files, a symlink in place of the folder, or a folder
+    where a tour's file goes, unless ``overwrite`` (folders are refused always).
+    """
+    out = _files.check_folder(out, overwrite=overwrite)
+    if out.is_dir() and not out.is_symlink():
+        if not overwrite and not _is_earlier_tour(out):
             raise FileExistsError(
-                f"{out} exists and holds files gradlab did not write; choose another --out "
-                "or pass --overwrite"
+                f"{_files.printable(out)} exists and holds files gradlab did not write "
+                "(or symbolic links); choose another --out or pass --overwrite"
             )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by gradlab tour; rerunning the tour rewrites this folder\n")
+        for name in OUTPUTS:
+            _files.check_output(out / name, overwrite=True)  # a folder in a file's place
+    _files.make_folder(out)
+    _files.write_text(out / MARKER,
+                      "written by gradlab tour; rerunning the tour rewrites this folder\n",
+                      overwrite=True)
     return out
 
 
@@ -224,26 +257,53 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
     return tour
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")  # what can change how Markdown renders
+_MD_LINE_START = re.compile(r"^(\s*)(?:([#+=-])|(\d+)([.)]))")  # a heading, a list, a rule
+
+
+def md_escape(text, *, line_start: bool = False) -> str:
+    r"""``text`` as literal Markdown on one line: the counterpart of ``html.escape``.
+
+    Every character that could change how Markdown renders it (``*``, ``_``,
+    ``[``, ``|``, ``<``, ``&``, a backtick, ...) is backslash-escaped, which
+    CommonMark renders as the character itself; newlines become spaces (a table
+    cell is one line). With ``line_start=True`` a leading ``#``, ``-``, ``+``,
+    ``=`` or ``1.`` is escaped too, so a paragraph cannot become a heading or a list.
+
+    Example:
+      >>> print(md_escape("a|b *c* [x](y) <b>"))
+      a\|b \*c\* \[x\](y) \<b\>
+      >>> print(md_escape("# not a heading", line_start=True))
+      \# not a heading
+    """
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    if line_start:  # "\#", "\-", "1\." render as written
+        text = _MD_LINE_START.sub(lambda m: m.group(1) + (
+            f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"), text)
+    return text
+
+
 def _md_table(rows):
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    cells = [[md_escape(c) for c in r] for r in rows]
+    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(cells[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
     return "\n".join(lines)
 
 
 def write_markdown(tour: Tour) -> Path:
+    """Write ``report.md`` into the tour's folder (atomically); interpolated text escaped."""
     parts = ["# The gradlab tour", ""]
     for s in tour.sections:
-        parts += [f"## {s.title}", "", s.text, ""]
+        parts += [f"## {md_escape(s.title)}", "", md_escape(s.text, line_start=True), ""]
         if s.table:
             parts += [_md_table(s.table), ""]
-        parts += [f"![{name}]({name})" for name in s.figures] + [""]
+        parts += [f"![{md_escape(name)}]({quote(name)})" for name in s.figures] + [""]
     parts.append(f"_Computed in {tour.seconds:.1f} s by `gradlab tour`._")
-    path = tour.out / "report.md"
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
+    return _files.write_text(Path(tour.out) / "report.md", "\n".join(parts), overwrite=True)
 
 
 def write_html(tour: Tour) -> Path:
+    """Write ``report.html`` into the tour's folder (atomically); interpolated text escaped."""
     e = html.escape
     body = ["<h1>The gradlab tour</h1>"]
     for s in tour.sections:
@@ -259,6 +319,4 @@ def write_html(tour: Tour) -> Path:
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>gradlab tour</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
-    path = tour.out / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return _files.write_text(Path(tour.out) / "report.html", page, overwrite=True)

@@ -125,3 +125,80 @@ def test_importing_gradlab_does_not_import_matplotlib():
     code = "import sys, gradlab; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.fixture(scope="module")
+def records(bowl_grid, bowl_traj):
+    """One record of each kind, to hand to the plot functions that expect another."""
+    return {"grid": bowl_grid, "trajectory": bowl_traj,
+            "multistart": gl.multistart("bowl", n_starts=8, seed=0),
+            "field": gl.gradient_field("bowl", num=5),
+            "cost": gl.get_cost("bowl"), "array": np.zeros((3, 3))}
+
+
+# (plot function, its positional arguments (record names), the start of the message)
+WRONG_RECORDS = [
+    ("landscape", ["trajectory"], "grid must be a gradlab GridResult; got a Trajectory"),
+    ("cost_curve", ["multistart"], "grid must be a gradlab GridResult; got a MultiStart"),
+    ("surface", ["array"], "grid must be a gradlab GridResult; got a ndarray"),
+    ("history", ["grid"], "trajectory must be a gradlab Trajectory; got a GridResult"),
+    ("basins", ["multistart"], "basin_map must be a gradlab BasinMap; got a MultiStart"),
+    ("learning_rates", ["trajectory"], "sweep must be a gradlab LearningRateSweep; got a Traj"),
+    ("gradient_field", ["grid"], "field must be a gradlab GradientField; got a GridResult"),
+    ("trajectories", ["grid", "grid"], "trajectories must be a gradlab Trajectory; got a Grid"),
+    ("trajectories", ["trajectory", "trajectory"], "grid must be a gradlab GridResult"),
+    ("animate", ["grid", "multistart", "array"], "trajectory must be a gradlab Trajectory"),
+    ("fit", ["grid"], "cost must be a gradlab Cost; got a GridResult"),
+]
+
+
+@pytest.mark.parametrize(("function", "args", "message"), WRONG_RECORDS)
+def test_a_wrong_record_is_a_type_error_naming_the_argument(records, tmp_path, function, args,
+                                                            message):
+    before = plt.get_fignums()
+    values = [records[a] if a in records else a for a in args]
+    if function == "animate":
+        values[2] = tmp_path / "x.gif"
+    with pytest.raises(TypeError, match=f"^{function}: {message}"):
+        getattr(gl.plot, function)(*values)
+    assert plt.get_fignums() == before  # refused before anything was drawn
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("keyword", "value", "message"), [
+    ("cost", "bowl", "cost must be a gradlab Cost or None; got a str"),
+    ("trajectory", [1, 2], "trajectory must be a gradlab Trajectory or None; got a list"),
+])
+def test_a_wrong_keyword_record_is_refused_too(records, keyword, value, message):
+    with pytest.raises(TypeError, match=message):
+        gl.plot.surface(records["grid"], **{keyword: value})
+
+
+def test_a_list_of_trajectories_names_the_bad_item(records):
+    with pytest.raises(TypeError, match=r"trajectories\[1\] must be a gradlab Trajectory"):
+        gl.plot.trajectories(records["grid"], [records["trajectory"], records["grid"]])
+
+
+def test_fit_needs_a_cost_fitted_to_data():
+    with pytest.raises(ValueError, match="not a fit to data"):
+        gl.plot.fit(gl.get_cost("bowl"))
+
+
+def test_learning_rates_draws_every_status_generically():
+    sweep = gl.sweep_learning_rates("bowl", [-1.0, -1.0], [0.1, 1.5], steps=30)
+    ax = gl.plot.learning_rates(sweep)
+    labels = {t.get_text() for t in ax.get_legend().texts}
+    assert {gl.Status(int(s)).name.lower() for s in sweep.status} <= labels
+
+
+def test_animate_completes_the_extension_and_replaces_a_symlink(tmp_path, bowl_grid, bowl_traj):
+    target = tmp_path / "theirs.gif"
+    target.write_bytes(b"theirs")
+    (tmp_path / "run.gif").symlink_to(target)
+    with pytest.raises(FileExistsError, match="symbolic link"):
+        gl.plot.animate(bowl_grid, bowl_traj, tmp_path / "run", max_frames=3)
+    written = gl.plot.animate(bowl_grid, bowl_traj, tmp_path / "run", max_frames=3,
+                              overwrite=True)
+    assert written == tmp_path / "run.gif" and not written.is_symlink()
+    assert written.read_bytes()[:3] == b"GIF" and target.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.gif", "theirs.gif"]

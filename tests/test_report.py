@@ -52,3 +52,63 @@ def test_tour_from_the_command_line_rewrites_its_own_folder(tour, capsys):
     (tour.out / "mine.txt").write_text("mine")
     assert main(["tour", "--quick", "--out", str(tour.out)]) == 2
     assert "did not write" in capsys.readouterr().err
+
+
+def test_report_md_escapes_what_report_html_escapes(tmp_path):
+    from gradlab.report import Section, Tour, write_html, write_markdown
+
+    hostile = "a|b *bold* _it_ `code` [link](http://x) <script> & ~s~ \\\nnext"
+    escaped = r"a\|b \*bold\* \_it\_ \`code\` \[link\](http://x) \<script\> \& \~s\~ \\ next"
+    tour = Tour(out=tmp_path, seconds=1.0, sections=[
+        Section(hostile, hostile, table=[["h|1", "h*2"], [hostile, "[x]"]]),
+        Section("# title", "1. not a list"), Section("t", "- not a list either")])
+    md = write_markdown(tour).read_text().splitlines()
+    html = write_html(tour).read_text()
+    assert "<script>" not in html
+    assert f"## {escaped}" in md and escaped in md  # the title and the text, each one line
+    assert rf"| {escaped} | \[x\] |" in md and r"| h\|1 | h\*2 |" in md
+    assert "## # title" in md and r"1\. not a list" in md and r"\- not a list either" in md
+
+
+def test_a_symlink_planted_in_an_earlier_tour_is_never_written_through(tour, tmp_path):
+    import shutil
+
+    import matplotlib.pyplot as plt
+
+    from gradlab.report import _Writer
+
+    out = tmp_path / "tour"
+    shutil.copytree(tour.out, out)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (out / "01_data.png").unlink()
+    (out / "01_data.png").symlink_to(victim)
+    with pytest.raises(FileExistsError, match="did not write"):  # a plain rerun is refused
+        run_tour(out, quick=True, progress=lambda title: pytest.fail("computed first"))
+    _, ax = plt.subplots()  # with --overwrite each figure replaces the link, atomically
+    ax.plot([0, 1])
+    _Writer(out).figure(ax, "01_data.png")
+    assert victim.read_text() == "precious"
+    assert not (out / "01_data.png").is_symlink() and (out / "01_data.png").stat().st_size > 1000
+    assert not [p for p in out.iterdir() if ".part" in p.name]  # no temporary left
+
+
+@pytest.mark.parametrize("plant", ["symlinked folder", "folder in a file's place", "a file"])
+def test_tour_refuses_before_computing(tmp_path, plant):
+    out = tmp_path / "out"
+    if plant == "symlinked folder":
+        (tmp_path / "real").mkdir()
+        out.symlink_to(tmp_path / "real")
+        message = "symbolic link"
+    elif plant == "folder in a file's place":
+        (out / "report.md").mkdir(parents=True)
+        message = "did not write|is a folder"
+    else:
+        out.write_text("mine")
+        message = "not a folder"
+    for overwrite in (False, True):
+        if plant == "symlinked folder" and overwrite:
+            continue  # then the link is replaced by a real folder (tested in test_files)
+        with pytest.raises(OSError, match=message):
+            run_tour(out, quick=True, overwrite=overwrite,
+                     progress=lambda title: pytest.fail("computed before refusing"))
