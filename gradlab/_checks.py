@@ -115,7 +115,8 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
     if not convert:
         return x
     if isinstance(arr, np.ndarray):
-        return jax.device_put(arr.astype(jax.dtypes.canonicalize_dtype(arr.dtype)))  # the width in force
+        # the width in force: float64 data become float32 unless x64 is on
+        return jax.device_put(arr.astype(jax.dtypes.canonicalize_dtype(arr.dtype)))
     return arr
 
 

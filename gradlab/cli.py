@@ -466,12 +466,11 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         try:
             import jax
-
-            jax.config.update("jax_enable_x64", not args.float32)
             import matplotlib
 
             matplotlib.use("Agg")
-            return args.run(args) or 0
+            with jax.enable_x64(not args.float32):  # for this command, not for its caller
+                return args.run(args) or 0
         except KeyboardInterrupt:  # only when no watcher runs (main called from a thread)
             _files.discard_pending()
             print("gradlab: interrupted", file=sys.stderr)

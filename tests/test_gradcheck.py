@@ -60,8 +60,8 @@ def test_a_cost_without_analytic_gradient_is_checked_against_finite_differences(
     np.testing.assert_allclose(check.autodiff[:, 0], np.cos(p[:, 0]) * np.exp(p[:, 1]))
 
 
-@pytest.mark.parametrize("grad", [lambda p: jnp.full(2, jnp.nan), lambda p: jnp.array([jnp.nan, 1.0])],
-                         ids=["all NaN", "one NaN"])
+@pytest.mark.parametrize("grad", [lambda p: jnp.full(2, jnp.nan),
+                                  lambda p: jnp.array([jnp.nan, 1.0])], ids=["all NaN", "one NaN"])
 def test_a_nan_analytic_gradient_fails_and_shows_nan(grad):
     cost = gl.get_cost("bowl").replace(grad=grad)
     check = gl.check_gradient(cost, n=4)

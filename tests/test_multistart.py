@@ -68,7 +68,7 @@ def test_failed_starts_are_labelled_minus_one_not_merged(width):
     assert np.all(ms.labels == -1) and ms.unlabelled_share == 1.0
     assert len(ms.minima.points) == 0 and ms.starts_for_99 == np.inf
     with pytest.raises(ValueError, match="no minimum was found.*did not converge"):
-        ms.best
+        _ = ms.best
 
 
 def test_saddles_are_named_from_the_hessian(width):
@@ -191,7 +191,7 @@ def test_a_plateau_is_one_flat_entry_and_no_minimum(width):
     assert list(ms.minima.kind) == ["flat"] and list(ms.minima.counts) == [50]
     assert not ms.minima.is_global.any()
     with pytest.raises(ValueError, match="no minimum was found.*flat"):
-        ms.best
+        _ = ms.best
 
 
 def test_wide_bounds_do_not_merge_neighbouring_minima(width):
@@ -214,7 +214,7 @@ def test_a_saddle_is_never_global_nor_best(width):
     ms = gl.multistart(monkey, starts=jnp.array([[0.5, 0.0], [1.0, 0.0]]))  # on its axis
     assert list(ms.minima.kind) == ["saddle"] and not ms.minima.is_global.any()
     with pytest.raises(ValueError, match="no minimum was found.*saddle"):
-        ms.best
+        _ = ms.best
     assert ms.starts_for_99 == np.inf
 
 
