@@ -247,8 +247,10 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
 
     axes = grid_axes(box, shape, dtype)
-    grid_x, value, values = _grid(cost, axes, shape=shape, batch=batch, keep_values=keep_values,
-                                  pointwise=pointwise)
+    parallel.check_same_on_all_processes("grid_search", cost=cost.name, data=cost.data, axes=axes,
+                                         chunks=(batch, keep_values, pointwise))
+    grid_x, value, values = parallel.gather(_grid(cost, axes, shape=shape, batch=batch,
+                                                  keep_values=keep_values, pointwise=pointwise))
     result = GridResult(x=grid_x, fun=value, axes=axes, values=values, nfev=total,
                         grid_x=grid_x, grid_fun=value)
     return _polish(cost, result, box, polish_steps) if polish else result

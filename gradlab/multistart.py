@@ -182,12 +182,15 @@ def _run_starts(cost: Cost, starts, *, optimizer, steps, record_every, gtol, bou
         record_every = steps // 10 if steps % 10 == 0 else steps
     config, box, tols = resolve_options(cost, dtype, steps=steps, record_every=record_every,
                                         bounds=bounds, gtol=gtol, xtol=None, divergence=1e6)
+    parallel.check_same_on_all_processes("a batch of descents", cost=cost.name, data=cost.data,
+                                         starts=starts, rates=learning_rates,
+                                         loop=(config, box, tols))
     padded, n = parallel.pad_rows(starts)
     rates = None
     if learning_rates is not None:
         rates = parallel.shard_rows(parallel.pad_rows(learning_rates)[0])
-    trajs = descend_many(cost, parallel.shard_rows(padded), optimizer=optimizer,
-                         learning_rates=rates, config=config, box=box, tols=tols)
+    trajs = parallel.gather(descend_many(cost, parallel.shard_rows(padded), optimizer=optimizer,
+                                         learning_rates=rates, config=config, box=box, tols=tols))
     if padded.shape[0] == n:  # no padding to drop (slicing every field costs ~0.2 ms each)
         return trajs
     return jax.tree.map(lambda a: a[:n], trajs)
