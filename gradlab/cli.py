@@ -7,8 +7,11 @@ overwritten) print one readable line and exit with status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -288,6 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hide_output(args, stack: contextlib.ExitStack) -> None:
+    """On processes other than 0, which compute but do not show: nothing on stdout (not even
+    XLA's own lines), and the files they write go to a scratch folder deleted at the end."""
+    sys.stdout.flush()
+    null, saved = stack.enter_context(open(os.devnull, "w")), os.dup(1)
+    os.dup2(null.fileno(), 1)
+    stack.callback(os.close, saved)
+    stack.callback(os.dup2, saved, 1)
+    stack.callback(sys.stdout.flush)
+    scratch = stack.enter_context(tempfile.TemporaryDirectory())
+    for name in ("out", "plot"):
+        if getattr(args, name, None):
+            setattr(args, name, str(Path(scratch, Path(getattr(args, name)).name)))
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     import jax
@@ -296,11 +314,21 @@ def main(argv=None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    try:
-        code = args.run(args)
-    except (UsageError, ValueError, TypeError, FileExistsError) as err:
+    from gradlab import parallel
+
+    try:  # several processes when launched as several (README: "Many devices, many hosts")
+        several = parallel.initialize()
+    except (ValueError, ConnectionError) as err:
         print(f"gradlab {args.command}: error: {err}", file=sys.stderr)
         return 2
+    with contextlib.ExitStack() as stack:
+        if several and not parallel.is_main_process():
+            _hide_output(args, stack)
+        try:
+            code = args.run(args)
+        except (UsageError, ValueError, TypeError, FileExistsError, TimeoutError) as err:
+            print(f"gradlab {args.command}: error: {err}", file=sys.stderr)
+            return 2
     return code or 0
 
 
