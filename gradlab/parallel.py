@@ -173,7 +173,7 @@ def check_same_on_all_processes(what: str, **arguments) -> None:
         return
     mine = {"what": what, "arguments": {name: _describe(v) for name, v in arguments.items()}}
     everyone = [json.loads(text) for text in
-                _exchange(f"gradlab/check/{next(_calls)}", json.dumps(mine), what)]
+                _exchange(next(_calls), json.dumps(mine), what)]
     if any(theirs["what"] != what for theirs in everyone):
         at = ", ".join(f"process {i} at {theirs['what']}" for i, theirs in enumerate(everyone))
         raise ValueError(f"the processes are at different calls ({at}): every process must "
@@ -203,8 +203,8 @@ def _describe(value) -> str:
     return f"{shapes}{', ...' if len(arrays) > 4 else ''} #{digest.hexdigest()[:12]}"
 
 
-def _exchange(key: str, text: str, what: str) -> list[str]:
-    """Every process's ``text`` for ``key``, in process order, each wait bounded by the timeout."""
+def _exchange(call: int, text: str, what: str) -> list[str]:
+    """Every process's ``text`` for this ``call``, in process order, each wait bounded."""
     from jax._src import distributed  # JAX keeps its coordinator's client here (no public name)
 
     client = distributed.global_state.client
@@ -217,7 +217,10 @@ def _exchange(key: str, text: str, what: str) -> list[str]:
         padded[:raw.size] = raw
         rows = multihost_utils.process_allgather(padded)
         return [bytes(row).rstrip(b"\0").decode() for row in rows]
+    key = f"gradlab/check/{call}"
     client.key_value_set(f"{key}/{me}", text)
+    if call >= 2:  # every process has read it: all published call - 1, after reading call - 2
+        client.key_value_delete(f"gradlab/check/{call - 2}/{me}")
     deadline = time.monotonic() + timeout_seconds()
     everyone = []
     for index in range(count):
@@ -227,11 +230,12 @@ def _exchange(key: str, text: str, what: str) -> list[str]:
         wait_ms = max(1, int(1000 * (deadline - time.monotonic())))
         try:
             everyone.append(client.blocking_key_value_get(f"{key}/{index}", wait_ms))
-        except Exception as err:  # XLA reports the deadline as a runtime error
+        except RuntimeError as err:  # JAX's runtime error: DEADLINE_EXCEEDED, or a lost peer
             raise TimeoutError(
                 f"{what}: process {index} did not reach this call within "
                 f"{timeout_seconds():g} s (set by gradlab.parallel.initialize(timeout=...) or "
-                f"{TIMEOUT_VARIABLE}); every process must make the same calls"
+                f"{TIMEOUT_VARIABLE}); every process must make the same calls "
+                f"[{str(err).splitlines()[0][:120]}]"
             ) from err
     return everyone
 
