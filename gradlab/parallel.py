@@ -251,7 +251,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     cluster launcher: under SLURM's ``srun`` or Open MPI's ``mpirun`` with more
     than one task, JAX reads all three from the launcher. With none of them
     this is a single process: nothing is done and False is returned. Call it
-    before anything else uses JAX; calling it again does nothing.
+    before anything else uses JAX; calling it again only sets the timeout.
 
     Args:
       coordinator_address, num_processes, process_id: as for ``jax.distributed.initialize``.
@@ -303,10 +303,10 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     seconds = max(1, round(limit))
     # XLA stops a process whose peers do not all join in time, with a fatal log line of
     # its own; say beforehand what it is waiting for (a log record, not a print)
+    who = "this process" if index is None else f"process {index} of {count}"
     waiting = threading.Timer(min(10.0, limit / 2), _LOG.warning, (
-        "gradlab: process %s of %s is waiting for the other processes to join at %s; "
-        "it gives up after %g s",
-        index, count, address or "the launcher's coordinator", limit))
+        "gradlab: %s is waiting for the other processes to join at %s; it gives up after %g s",
+        who, address or "the launcher's coordinator", limit))
     waiting.daemon = True
     waiting.start()
     try:
