@@ -23,6 +23,7 @@ import importlib
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -450,6 +451,21 @@ def _signals_end_the_command():
         os.close(write_end)
 
 
+def _hide_output(args, stack: contextlib.ExitStack) -> None:
+    """On processes other than 0, which compute but do not show: nothing on stdout (not even
+    XLA's own lines), and the files they write go to a scratch folder deleted at the end."""
+    sys.stdout.flush()
+    null, saved = stack.enter_context(open(os.devnull, "w")), os.dup(1)
+    os.dup2(null.fileno(), 1)
+    stack.callback(os.close, saved)
+    stack.callback(os.dup2, saved, 1)
+    stack.callback(sys.stdout.flush)
+    scratch = stack.enter_context(tempfile.TemporaryDirectory())
+    for name in ("out", "plot"):
+        if getattr(args, name, None):
+            setattr(args, name, str(Path(scratch, Path(getattr(args, name)).name)))
+
+
 def _error_line(command: str, err: BaseException) -> str:
     """One line for a user's mistake, in the command line's words."""
     if isinstance(err, OSError) and err.strerror:  # the operating system's own error
@@ -468,8 +484,14 @@ def main(argv=None) -> int:
             import jax
             import matplotlib
 
+            from gradlab import parallel
+
             matplotlib.use("Agg")
-            with jax.enable_x64(not args.float32):  # for this command, not for its caller
+            # several processes when launched as several (README: "Many devices, many hosts")
+            several = parallel.initialize()
+            with jax.enable_x64(not args.float32), contextlib.ExitStack() as stack:
+                if several and not parallel.is_main_process():
+                    _hide_output(args, stack)  # only process 0 shows and writes
                 return args.run(args) or 0
         except KeyboardInterrupt:  # only when no watcher runs (main called from a thread)
             _files.discard_pending()
@@ -479,7 +501,7 @@ def main(argv=None) -> int:
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
-        except (UsageError, ValueError, TypeError, OSError) as err:
+        except (UsageError, ValueError, TypeError, OSError, TimeoutError) as err:
             print(_error_line(args.command, err), file=sys.stderr)
             return 2
 

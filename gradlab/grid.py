@@ -266,8 +266,10 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
 
     axes = grid_axes(box, shape, dtype)
-    best, value, values = _grid(cost.objective, axes, shape=shape, batch=batch,
-                                keep_values=keep_values, pointwise=pointwise)
+    parallel.check_same_on_all_processes("grid_search", cost=cost.name, data=cost.data, axes=axes,
+                                         chunks=(batch, keep_values, pointwise))
+    best, value, values = parallel.gather(_grid(cost.objective, axes, shape=shape, batch=batch,
+                                                keep_values=keep_values, pointwise=pointwise))
     found = jnp.isfinite(value)
     grid_x = jnp.where(found, _coordinates(best[None], axes, shape)[0], jnp.nan)
     value = jnp.where(found, value, jnp.nan)

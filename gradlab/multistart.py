@@ -220,12 +220,16 @@ def _run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, recor
         record_every = steps // 10 if steps % 10 == 0 else steps
     config, box, tols = resolve_options(cost, dtype, steps=steps, record_every=record_every,
                                         bounds=bounds, gtol=gtol)
+    parallel.check_same_on_all_processes("a batch of descents", cost=cost.name, data=cost.data,
+                                         starts=starts, hyperparams=hyperparams,
+                                         loop=(config, box, tols))
     padded, n = parallel.pad_rows(starts)
     if method.per_run:
         hyperparams = jax.tree.map(lambda a: parallel.shard_rows(parallel.pad_rows(a)[0]),
                                    hyperparams)
-    trajs = descend_many(cost, parallel.shard_rows(padded), method=method,
-                         hyperparams=hyperparams, config=config, box=box, tols=tols)
+    trajs = parallel.gather(descend_many(cost, parallel.shard_rows(padded), method=method,
+                                         hyperparams=hyperparams, config=config, box=box,
+                                         tols=tols))
     if padded.shape[0] == n:  # no padding to drop (slicing every field costs ~0.2 ms each)
         return trajs
     return jax.tree.map(lambda a: a[:n], trajs)
