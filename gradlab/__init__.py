@@ -6,6 +6,7 @@ thousands of descents from random starts at once, and the figures of it all.
 """
 
 from gradlab import datasets, models, optimizers, plot, suite  # suite registers the built-ins
+from gradlab._checks import memory_budget, set_memory_budget
 from gradlab.costs import (
     Cost,
     Minimum,
@@ -58,11 +59,13 @@ __all__ = [
     "gradient_field",
     "grid_search",
     "list_costs",
+    "memory_budget",
     "models",
     "multistart",
     "optimizers",
     "plot",
     "register",
+    "set_memory_budget",
     "solve_exact",
     "suite",
     "sweep_learning_rates",

@@ -151,3 +151,50 @@ def check_positive(value, name: str, *, integer: bool = False, minimum=None):
     if not np.all(np.isfinite(arr)) or not np.all(arr > 0):
         raise ValueError(f"{name} must be positive and finite; got {short(value)}")
     return value
+
+
+# -- memory: one budget for every size that grows with an argument ------------------------------
+# Every function whose memory grows with its arguments (a history, a batch of runs,
+# a grid, a field) estimates it before allocating anything and refuses past this
+# budget, naming the argument to change, or chunks where results can be streamed.
+_MEMORY_BUDGET = [2 * 2**30]
+
+
+def memory_budget() -> int:
+    """The bytes one call may allocate for its results and working arrays (2 GiB by default)."""
+    return _MEMORY_BUDGET[0]
+
+
+def set_memory_budget(nbytes: int) -> int:
+    """Set the budget every gradlab function estimates its memory against; returns the old one.
+
+    Example:
+      >>> import gradlab as gl
+      >>> old = gl.set_memory_budget(8 * 2**30)  # a machine with room to spare
+      >>> gl.memory_budget() == 8 * 2**30, gl.set_memory_budget(old) == 8 * 2**30
+      (True, True)
+    """
+    nbytes = check_positive(nbytes, "nbytes", integer=True)
+    previous, _MEMORY_BUDGET[0] = _MEMORY_BUDGET[0], nbytes
+    return previous
+
+
+def human_bytes(nbytes: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.3g} {unit}"
+    return f"{nbytes:.0f} bytes"
+
+
+def check_memory(nbytes: float, what: str, advice: str) -> None:
+    """Refuse, before anything is allocated, a call that would need more than the budget.
+
+    ``what`` says what grows ("a history of 10⁹ steps"), ``advice`` which
+    argument to change; both land in one `ValueError`.
+    """
+    if nbytes > memory_budget():
+        raise ValueError(
+            f"{what} needs about {human_bytes(nbytes)}, over gradlab's memory budget of "
+            f"{human_bytes(memory_budget())}: {advice} (or raise the budget with "
+            "gl.set_memory_budget)"
+        )

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import optax
 
 from gradlab import _loop, stopping
-from gradlab._checks import check_bounds, check_positive, short
+from gradlab._checks import check_bounds, check_memory, check_positive, short
 from gradlab._loop import LoopConfig, Method
 from gradlab.costs import Cost, bounds_array, prepare
 from gradlab.result import Trajectory
@@ -72,6 +72,21 @@ def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol=None
         box = bounds_array(check_bounds(bounds, dim=cost.dim), dtype)
     tols = stopping.tolerances(dtype, xtol=xtol, ftol=ftol, gtol=gtol, divergence=divergence)
     return LoopConfig(steps, record_every, box is not None), box, tols
+
+
+def run_bytes(dim: int, config: LoopConfig, dtype) -> int:
+    """Bytes one run needs: its recorded history (three copies while the plain loop
+    judges it), and an optimiser's state (a Hessian, an L-BFGS memory) with room."""
+    records = config.steps // config.record_every + 1
+    history = records * (dim + 2) * (3 if config.record_every == 1 else 1)
+    state = 4 * dim * dim + 32 * dim + 16
+    return jnp.dtype(dtype).itemsize * (history + state)
+
+
+def check_runs_fit(n_runs: int, dim: int, config: LoopConfig, dtype, what: str,
+                   advice: str) -> None:
+    """Refuse a batch of ``n_runs`` descents that would not fit in the memory budget."""
+    check_memory(n_runs * run_bytes(dim, config, dtype), what, advice)
 
 
 def check_optimizer(optimizer, learning_rate):
@@ -134,6 +149,10 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
     config, box, tols = resolve_options(cost, x0.dtype, steps=steps, record_every=record_every,
                                         bounds=bounds, gtol=gtol, xtol=xtol, ftol=ftol,
                                         divergence=divergence)
+    check_runs_fit(1, x0.shape[0], config, x0.dtype,
+                   f"a descent of {steps:,} steps recording every {record_every}",
+                   "pass record_every= to keep every k-th point of the history (steps must be "
+                   "a multiple of it)")
     if learning_rate is None:
         method, hyperparams = Method(transformation=optimizer), None
     else:

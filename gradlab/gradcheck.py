@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab._checks import check_points, check_positive
+from gradlab._checks import check_memory, check_points, check_positive
 from gradlab.costs import as_cost, check_output
 from gradlab.result import record
 
@@ -88,6 +88,14 @@ def _gradients(cost, points):
     return autodiff, analytic, finite_diff
 
 
+def _check_fits(cost, n: int, dim: int, argument: str) -> None:
+    """Refuse a check whose points would not fit: each point evaluates the cost at 2d
+    shifted copies at once, in float64."""
+    data = sum(np.size(leaf) for leaf in jax.tree.leaves(cost.data))
+    check_memory(8.0 * n * (2 * dim + 1) * (4 * data + 4 * dim + 16),
+                 f"checking the gradient at {n:,} points", f"fewer points ({argument})")
+
+
 def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None,
                    analytic_rtol: float = ANALYTIC_RTOL, fd_rtol: float = FD_RTOL) -> GradCheck:
     """Compare ``jax.grad`` with the analytic gradient and with finite differences.
@@ -114,12 +122,14 @@ def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None
     cost = as_cost(cost, bounds, need_bounds=points is None, what="random check points")
     if points is None:
         n = check_positive(n, "n", integer=True)
+        _check_fits(cost, n, cost.dim, "n=")
         low, high = np.asarray(cost.bounds, dtype=np.float64).T
         points = low + (high - low) * np.random.default_rng(seed).random((n, len(low)))
     else:
         points = np.asarray(points) if isinstance(points, list | tuple) else points
         points = check_points(points[None] if np.ndim(points) == 1 else points, "points",
                               cost.dim, batch=True, convert=False)
+        _check_fits(cost, points.shape[0], points.shape[1], "points=")
     with jax.enable_x64(True):
         points = jnp.asarray(np.asarray(points, dtype=np.float64))
         cost64 = cost.replace(data=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cost.data))

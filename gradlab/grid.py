@@ -27,12 +27,22 @@ import numpy as np
 import optax
 
 from gradlab import parallel
-from gradlab._checks import check_bounds, check_points, check_positive, short
+from gradlab._checks import (
+    check_bounds,
+    check_memory,
+    check_points,
+    check_positive,
+    human_bytes,
+    short,
+)
+from gradlab._checks import memory_budget as memory_budget_
 from gradlab.costs import as_cost
 from gradlab.derivatives import check_pointwise, point_term, pointwise_fit
 from gradlab.result import record
 
-DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes for one chunk's intermediates
+# Shares of the memory budget (gl.memory_budget(), 2 GiB by default): one chunk's
+# intermediates, and a kept table of values.
+CHUNK_SHARE, TABLE_SHARE = 1 / 8, 1 / 2
 DEFAULT_MAX_POINTS = 2 * 10**9
 # Data points per iteration of a pointwise fit's scan: the chunk's running sums are
 # read and written once per iteration, so eight points per pass make it about 2×
@@ -193,7 +203,7 @@ def _bytes_per_point(cost, dim: int, itemsize: int, pointwise: bool) -> int:
 
 def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
                 batch_size: int | None = None, chunked: bool = True,
-                memory_budget: int = DEFAULT_MEMORY_BUDGET, max_points: int = DEFAULT_MAX_POINTS,
+                memory_budget: int | None = None, max_points: int = DEFAULT_MAX_POINTS,
                 polish: bool = False, polish_steps: int = 200) -> GridResult:
     """Evaluate ``cost`` on every point of a regular grid over its bounds; keep the best.
 
@@ -202,10 +212,12 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
       num: points per axis (at least 2): one int for all axes, or one per axis.
       bounds: override the cost's bounds.
       keep_values: keep the full table of values (for heat maps); turn off for huge grids.
-      batch_size: grid points per compiled chunk; by default chosen from ``memory_budget``.
+      batch_size: grid points per compiled chunk; by default an eighth of the memory
+        budget's worth.
       chunked: with False, evaluate the whole grid at once (refused if it would not
-        fit in ``memory_budget``).
-      memory_budget: bytes one chunk (and a kept table of values) may use.
+        fit in the memory budget).
+      memory_budget: bytes this call may use (default: `gl.memory_budget()`, 2 GiB);
+        a kept table of values may take half of it.
       max_points: refuse grids larger than this (a 50-parameter grid is never sensible).
       polish: refine the best cell by projected L-BFGS, staying inside the bounds
         (unlike scipy's ``brute(finish=...)``); kept only if it improves the value.
@@ -234,24 +246,25 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
             f"is over max_points={max_points:.3g}: a grid grows as num**d. Use "
             "gl.descend or gl.multistart for this many parameters, or a coarser num."
         )
-    check_positive(memory_budget, "memory_budget", integer=True)
+    budget = (memory_budget_() if memory_budget is None
+              else check_positive(memory_budget, "memory_budget", integer=True))
     dtype = jnp.result_type(float)
     itemsize = jnp.dtype(dtype).itemsize  # (a Cost with bounds checked its output when built)
-    if keep_values and total * itemsize > memory_budget * 4:
+    if keep_values and total * itemsize > budget * TABLE_SHARE:
         raise ValueError(
-            f"keeping the table of {total:.3g} values needs {total * itemsize / 2**20:.0f} MiB, "
-            f"over 4 x memory_budget ({memory_budget / 2**20:.0f} MiB): pass "
-            "keep_values=False (the best point is still found) or raise memory_budget"
+            f"keeping the table of {total:.3g} values needs {human_bytes(total * itemsize)}, "
+            f"over half the memory budget ({human_bytes(budget)}): pass keep_values=False "
+            "(the best point is still found) or raise the budget (gl.set_memory_budget)"
         )
     if batch_size is not None:
         batch_size = check_positive(batch_size, "batch_size", integer=True)
     if not chunked:  # judged on the generic path's memory, before anything is traced
         per_point = _bytes_per_point(cost, dim, itemsize, pointwise=False)
-        if total * per_point > memory_budget:
+        if total * per_point > budget:
             raise ValueError(
                 f"without chunking the grid's {total:.3g} points need about "
-                f"{total * per_point / 2**20:.0f} MiB, over memory_budget "
-                f"({memory_budget / 2**20:.0f} MiB): leave chunked=True or raise memory_budget"
+                f"{human_bytes(total * per_point)}, over the memory budget "
+                f"({human_bytes(budget)}): leave chunked=True or raise the budget"
             )
     pointwise = pointwise_fit(cost)
     if pointwise:
@@ -260,7 +273,7 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
         batch = total
     elif batch_size is None:  # a power of two: XLA's loops run best on even chunks
         per_point = _bytes_per_point(cost, dim, itemsize, pointwise)
-        batch = min(total, 2 ** int(np.log2(max(1, memory_budget // per_point))))
+        batch = min(total, 2 ** int(np.log2(max(1, budget * CHUNK_SHARE // per_point))))
     else:
         batch = min(total, batch_size)
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
@@ -330,6 +343,13 @@ def gradient_field(cost, num=20, *, points=None, bounds=None) -> GradientField:
     dim = cost.dim
     shape = grid_shape(num, dim)
     dtype = jnp.result_type(float)
+    total = math.prod(shape)
+    # every point's gradient at once: the field itself and each point's intermediates
+    per_point = _bytes_per_point(cost, dim, jnp.dtype(dtype).itemsize, pointwise=False)
+    check_memory(float(total) * (per_point + 2 * dim * jnp.dtype(dtype).itemsize),
+                 f"a gradient field of {' x '.join(map(str, shape))} points over {dim} "
+                 "parameters", "a coarser grid (num=), or gl.gradient_field(cost, points=...) "
+                 "at chosen points")
     axes = grid_axes(cost.bounds, shape, dtype)
     mesh = grid_points(axes)
     extra = (jnp.zeros((0, dim), dtype) if points is None

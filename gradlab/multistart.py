@@ -30,7 +30,7 @@ from gradlab import derivatives, parallel, stopping
 from gradlab._checks import check_points, check_positive, short
 from gradlab._loop import Method, plain_descent
 from gradlab.costs import Cost, as_cost, bounds_array, computation_dtype, prepare
-from gradlab.descent import Trajectory, descend_many, resolve_options
+from gradlab.descent import Trajectory, check_runs_fit, descend_many, resolve_options
 from gradlab.grid import grid_axes, grid_points, grid_shape
 from gradlab.optimizers import make_trust_newton, trust_newton
 from gradlab.result import Status, record
@@ -213,12 +213,26 @@ def _cluster(points, values, ok, steps, value_error, flat, tol):
     return labels, np.asarray(centres, dtype=int)
 
 
+def _default_record_every(steps: int, record_every: int | None) -> int:
+    if record_every is None:  # 11 recorded points per run
+        return steps // 10 if steps % 10 == 0 else steps
+    return record_every
+
+
+def _check_batch_fits(cost: Cost, n: int, dim: int, steps, record_every, dtype,
+                      advice: str) -> None:
+    """Refuse, before any start is drawn, a batch of runs over the memory budget."""
+    config, _, _ = resolve_options(cost, dtype, steps=steps,
+                                   record_every=_default_record_every(steps, record_every),
+                                   bounds=None)
+    check_runs_fit(n, dim, config, dtype, f"{n:,} runs of {steps:,} steps", advice)
+
+
 def _run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, record_every, gtol,
                 bounds):
     dtype = starts.dtype
-    if record_every is None:
-        record_every = steps // 10 if steps % 10 == 0 else steps
-    config, box, tols = resolve_options(cost, dtype, steps=steps, record_every=record_every,
+    config, box, tols = resolve_options(cost, dtype, steps=steps,
+                                        record_every=_default_record_every(steps, record_every),
                                         bounds=bounds, gtol=gtol)
     parallel.check_same_on_all_processes("a batch of descents", cost=cost.name, data=cost.data,
                                          starts=starts, hyperparams=hyperparams,
@@ -278,9 +292,13 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
         n_starts = check_positive(n_starts, "n_starts", integer=True)
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}")
+        _check_batch_fits(cost, n_starts, cost.dim, steps, record_every, dtype,
+                          "fewer starts (n_starts=) or a coarser history (record_every=)")
         starts = jax.device_put(sample_starts(cost.bounds, n_starts, seed, sampling).astype(dtype))
     else:
         cost, starts = prepare(cost, starts, name="starts", batch=True)
+        _check_batch_fits(cost, starts.shape[0], starts.shape[1], steps, record_every,
+                          starts.dtype, "fewer starts or a coarser history (record_every=)")
         host = np.asarray(starts)
         outside = np.any((host < low) | (host > high), axis=1)
         if outside.any():
@@ -398,6 +416,8 @@ def basin_map(cost, num=101, *, optimizer=None, steps: int = 100, gtol: float | 
             "Use gl.multistart for the minima of higher-dimensional costs."
         )
     shape = grid_shape(num, cost.dim)
+    _check_batch_fits(cost, math.prod(shape), cost.dim, steps, None, computation_dtype(cost),
+                      "a coarser grid of starts (num=)")
     axes = grid_axes(cost.bounds, shape, jnp.result_type(float))
     starts = grid_points(axes)
     run = multistart(cost, starts=starts, optimizer=optimizer, steps=steps, gtol=gtol, tol=tol)
@@ -466,6 +486,8 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
     if not np.all(np.asarray(rates) > 0):
         raise ValueError(f"learning_rates must all be positive; got {short(np.asarray(rates))}")
     rates = rates.astype(x0.dtype)
+    _check_batch_fits(cost, rates.shape[0], x0.shape[0], steps, record_every, x0.dtype,
+                      "fewer learning_rates or a coarser history (record_every=)")
     starts = jnp.broadcast_to(x0, (rates.shape[0], x0.shape[0]))
     trajs = _run_starts(cost, starts, method=Method(factory=factory, per_run=True),
                         hyperparams={"learning_rate": rates}, steps=steps,
