@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jax
 
-from benchmarks import dimension, methods, peers, scale, scaleout
+from benchmarks import dimension, methods, peers, scale, scaleout, userpaths
 from benchmarks.harness import render
 
 STUDIES = {
@@ -26,6 +26,7 @@ STUDIES = {
     "peers": lambda quick, out: peers.run(quick),
     "scale": lambda quick, out: scale.run(quick, out),
     "scaleout": lambda quick, out: scaleout.run(quick, out),
+    "userpaths": lambda quick, out: userpaths.run(quick, out),
 }
 
 

@@ -145,7 +145,7 @@ def _grid(cost, axes, *, shape, batch, keep_values, pointwise):
             values = jax.lax.map(chunk, starts).reshape(-1)
         values = values[:total]
         best = _lowest(values, True)
-        return best, values[best], values.reshape(shape)
+        return (*_best_point(best, values[best], axes, shape), values.reshape(shape))
 
     def keep_best(carry, start):
         best_index, best_value = carry
@@ -158,7 +158,15 @@ def _grid(cost, axes, *, shape, batch, keep_values, pointwise):
 
     init = (jnp.asarray(0, index_dtype), jnp.asarray(jnp.nan, axes[0].dtype))
     (best, value), _ = jax.lax.scan(keep_best, init, starts)
-    return best, value, None
+    return (*_best_point(best, value, axes, shape), None)
+
+
+def _best_point(best, value, axes, shape):
+    """The best point and its value, both NaN when no value is finite (inside the jit:
+    done eagerly, these few indexing ops cost milliseconds of dispatch per call)."""
+    found = jnp.isfinite(value)
+    x = jnp.where(found, _coordinates(best[None], axes, shape)[0], jnp.nan)
+    return x, jnp.where(found, value, jnp.nan), found
 
 
 def grid_shape(num, dim: int) -> tuple:
@@ -281,11 +289,9 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     axes = grid_axes(box, shape, dtype)
     parallel.check_same_on_all_processes("grid_search", cost=cost.name, data=cost.data, axes=axes,
                                          chunks=(batch, keep_values, pointwise))
-    best, value, values = parallel.gather(_grid(cost.objective, axes, shape=shape, batch=batch,
-                                                keep_values=keep_values, pointwise=pointwise))
-    found = jnp.isfinite(value)
-    grid_x = jnp.where(found, _coordinates(best[None], axes, shape)[0], jnp.nan)
-    value = jnp.where(found, value, jnp.nan)
+    grid_x, value, found, values = parallel.gather(
+        _grid(cost.objective, axes, shape=shape, batch=batch, keep_values=keep_values,
+              pointwise=pointwise))
     result = GridResult(x=grid_x, fun=value, success=found, axes=axes, values=values,
                         nfev=total, grid_x=grid_x, grid_fun=value)
     if polish and bool(found):
