@@ -1,6 +1,7 @@
 """What gradlab guarantees: divergence as data, determinism, both float widths, no recompiles,
 and the edge cases."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,7 +14,7 @@ LBFGS = optax.lbfgs()
 
 
 # -- divergence and non-finite values are data --------------------------------------------------
-def test_one_overflowing_start_leaves_the_others_bitwise_unchanged():
+def test_one_overflowing_start_leaves_the_others_bitwise_unchanged(width):
     # exp overflows for |x| beyond ~26: the start at 25 runs away, the rest converge
     cost = gl.Cost("cliffs", lambda p: jnp.sum(jnp.exp(p**2 / 25.0)) - p.size,
                    bounds=[(-30.0, 30.0)] * 2)
@@ -22,10 +23,10 @@ def test_one_overflowing_start_leaves_the_others_bitwise_unchanged():
     status = [gl.Status(int(s)) for s in batch.trajectories.status]
     assert status[1] in (gl.Status.DIVERGED, gl.Status.NONFINITE)
     assert np.all(np.isfinite(np.asarray(batch.trajectories.x)))  # the last finite point is kept
-    for i in (0, 2):
+    for i in (0, 2):  # every field of the record, bit for bit
         alone = gl.multistart(cost, starts=starts[i:i + 1], optimizer=optax.sgd(20.0), steps=50)
-        np.testing.assert_array_equal(batch.trajectories.x[i], alone.trajectories.x[0])
-        np.testing.assert_array_equal(batch.trajectories.status[i], alone.trajectories.status[0])
+        chex.assert_trees_all_equal(jax.tree.map(lambda a, i=i: a[i], batch.trajectories),
+                                    jax.tree.map(lambda a: a[0], alone.trajectories))
     assert batch.labels[1] == -1
 
 
@@ -66,8 +67,11 @@ def test_every_solver_in_both_widths(x64):
 
 # -- no recompiles --------------------------------------------------------------------------
 def test_no_solver_recompiles_for_new_values_of_the_same_shapes(count_compiles):
+    # new data, renamed, redescribed, other bounds and names: only shapes are compiled on
     line = gl.get_cost("line")
-    other = line.replace(data=gl.datasets.line(seed=5))
+    other = line.replace(data=gl.datasets.line(seed=5), name="another", description="new",
+                         bounds=[(-4.0, 4.0), (-6.0, 1.0)], names=("slope", "intercept"),
+                         minima=())
     calls = {
         "grid_search": (lambda c: gl.grid_search(c, num=50), None),
         "descend": (lambda c: gl.descend(c, [0.1, -1.0], learning_rate=0.3, steps=20),
