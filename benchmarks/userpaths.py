@@ -104,6 +104,30 @@ def _multistart(study: Study, quick: bool):
     study.data["multistart"] = {"builtin": vars(builtin), "users": vars(own)}
 
 
+def _progress(study: Study, quick: bool):
+    """What reporting progress costs: the same calls with and without ``progress=``
+    (off, the program is the one without progress at all)."""
+    n = 200 if quick else 1000
+    line, sine = gl.get_cost("line"), gl.get_cost("sine")
+    quiet = lambda done, total: None
+    pairs = {
+        f"descend, {STEPS} steps": lambda p: gl.descend(line, jnp.zeros(2), learning_rate=RATE,
+                                                        steps=STEPS, progress=p).xs,
+        f"multistart, {n} sine starts": lambda p: gl.multistart(
+            sine, n_starts=n, seed=0, progress=p).trajectories.x,
+        "grid 500² of the line, best only": lambda p: gl.grid_search(
+            line, num=100 if quick else 500, keep_values=False, batch_size=8192,
+            progress=p).x,
+    }
+    rows = [["call", "progress off", "progress on", "ratio on/off"]]
+    for name, call in pairs.items():
+        off, on = time_interleaved([lambda c=call: c(None), lambda c=call: c(quiet)],
+                                   repeats=5 if quick else 31)
+        rows.append([name, str(off), str(on), f"{on.median / off.median:.2f}×"])
+        study.data[f"progress {name}"] = {"off": vars(off), "on": vars(on)}
+    study.tables.append(("progress reports (about 100 per run) against none", rows))
+
+
 FRESH = """
 import json, time, jax
 jax.config.update("jax_enable_x64", True)
@@ -140,5 +164,6 @@ def run(quick: bool = False, out=None) -> Study:
     _descent(study, quick)
     _grid(study, quick)
     _multistart(study, quick)
+    _progress(study, quick)
     _compile_times(study, quick)
     return study

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 import optax.tree_utils as otu
 
-from gradlab import derivatives, parallel, stopping
+from gradlab import derivatives, parallel, progress, stopping
 from gradlab.optimizers import TrustNewtonState
 from gradlab.result import Status, Trajectory
 from gradlab.stopping import STALL_PATIENCE, Stop, Tolerances
@@ -207,23 +207,27 @@ def _step(cost, c: _Carry, method: Method, hyperparams, box, tols: Tolerances,
                       nfev=c.nfev + jnp.where(take, evals, 0), stalls=stalls.astype(jnp.int32))
 
 
-def _record_chunks(advance_all, running, carry0, config: LoopConfig):
+def _record_chunks(advance_all, running, carry0, config: LoopConfig, token=None):
     """Scan over the recorded points; between two records, up to ``record_every`` steps.
 
     ``advance_all`` steps the carry (one run, or a batch); ``running`` says
     whether any run in it still runs, so the steps between records stop early.
+    With a progress ``token``, steps done are reported every few records.
     """
+    records = config.steps // config.record_every
 
-    def record_chunk(c, _):
+    def record_chunk(c, i):
         seen = (c.x, c.f, jnp.sqrt(c.g2))
         if config.record_every == 1:
-            return advance_all(c), seen
-        _, c = jax.lax.while_loop(
-            lambda ic: (ic[0] < config.record_every) & running(ic[1]),
-            lambda ic: (ic[0] + 1, advance_all(ic[1])), (0, c))
+            c = advance_all(c)
+        else:
+            _, c = jax.lax.while_loop(
+                lambda ic: (ic[0] < config.record_every) & running(ic[1]),
+                lambda ic: (ic[0] + 1, advance_all(ic[1])), (0, c))
+        progress.maybe_report(token, (i + 1) * config.record_every, config.steps)
         return c, seen
 
-    return jax.lax.scan(record_chunk, carry0, None, length=config.steps // config.record_every)
+    return jax.lax.scan(record_chunk, carry0, jnp.arange(records, dtype=jnp.int32))
 
 
 def _judged_status(cost, stop, x, x0, f, f0, tols, box):
@@ -258,8 +262,11 @@ def _judged_after(method: Method, hyperparams, x0, config: LoopConfig) -> bool:
 
 
 def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
-            config: LoopConfig) -> Trajectory:
-    """The loop itself, for one start; jitted and vmapped by `gradlab.descent`."""
+            config: LoopConfig, token=None) -> Trajectory:
+    """The loop itself, for one start; jitted and vmapped by `gradlab.descent`.
+
+    ``token``: a `gradlab.progress` token (steps done are reported), or None.
+    """
     if _judged_after(method, hyperparams, x0, config):
         # Every step is recorded, so nothing can exit early: run the plain loop and
         # judge the history afterwards, vectorised, at a bare scan's cost per step.
@@ -268,18 +275,22 @@ def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
         opt = _optimizer(method, hyperparams)
         f0, g0 = derivatives.value_and_grad(cost, x0)
 
-        def plain(carry, _):
+        def plain(carry, k):
             x, state, f, g, evals, _ = _advance(cost, opt, box, config, *carry)
             counted = None if isinstance(evals, int) else evals  # a constant: not recorded
+            if token is not None:
+                progress.maybe_report(token, k + 1, config.steps)
             return (x, state, f, g), (x, f, jnp.sum(g * g), counted)
 
+        steps = None if token is None else jnp.arange(config.steps, dtype=jnp.int32)
         _, (xs, fs, g2s, evals) = jax.lax.scan(
-            plain, (x0, opt.init(x0), f0, g0), None, length=config.steps, unroll=UNROLL)
+            plain, (x0, opt.init(x0), f0, g0), steps, length=config.steps, unroll=UNROLL)
         return _judge_history(cost, x0, f0, g0, xs, fs, g2s, evals, tols, box)
 
     last, (xs, fs, gns) = _record_chunks(
         lambda c: _step(cost, c, method, hyperparams, box, tols, config),
-        lambda c: c.stop == Stop.RUNNING, _start(cost, x0, method, hyperparams, tols), config)
+        lambda c: c.stop == Stop.RUNNING, _start(cost, x0, method, hyperparams, tols), config,
+        token)
     return _finish(cost, last, xs, fs, gns, tols, box)
 
 
@@ -330,12 +341,12 @@ def _judge_history(cost, x0, f0, g0, xs, fs, g2s, evals, tols: Tolerances, box) 
 
 
 def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
-             config: LoopConfig) -> Trajectory:
+             config: LoopConfig, token=None) -> Trajectory:
     """A batch of runs (with one set of hyperparameters per run if ``method.per_run``)."""
     hyper_axis = 0 if method.per_run else None
     one = jax.tree.map(lambda a: a[0], hyperparams) if method.per_run else hyperparams
     if _judged_after(method, one, x0s[0], config):
-        run = lambda x0, h: run_one(cost, x0, method, h, box, tols, config)
+        run = lambda x0, h: run_one(cost, x0, method, h, box, tols, config, token)
         return jax.vmap(run, in_axes=(0, hyper_axis))(x0s, hyperparams)
 
     step = jax.vmap(lambda c, h: _step(cost, c, method, h, box, tols, config),
@@ -344,7 +355,7 @@ def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
                       in_axes=(0, hyper_axis))(x0s, hyperparams)
     last, (xs, fs, gns) = _record_chunks(
         lambda c: _step_batch(step, c, hyperparams, method.per_run),
-        lambda c: jnp.any(c.stop == Stop.RUNNING), carry0, config)
+        lambda c: jnp.any(c.stop == Stop.RUNNING), carry0, config, token)
     # the scan stacked the records in front: runs first, as everywhere else
     xs, fs, gns = (jnp.moveaxis(a, 0, 1) for a in (xs, fs, gns))
     return jax.vmap(lambda c, x, f, g: _finish(cost, c, x, f, g, tols, box))(last, xs, fs, gns)

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import optax
 
 from gradlab import _loop, stopping
+from gradlab import progress as progress_
 from gradlab._checks import check_bounds, check_memory, check_positive, short
 from gradlab._loop import LoopConfig, Method
 from gradlab.costs import Cost, bounds_array, prepare
@@ -46,15 +47,15 @@ from gradlab.stopping import Tolerances
 
 
 @functools.partial(jax.jit, static_argnames=("method", "config"))
-def _descend_one(objective, x0, hyperparams, box, tols, *, method, config):
-    return _loop.run_one(objective, x0, method, hyperparams, box, tols, config)
+def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config):
+    return _loop.run_one(objective, x0, method, hyperparams, box, tols, config, token)
 
 
 @functools.partial(jax.jit, static_argnames=("method", "config"))
-def _descend_many(objective, x0s, hyperparams, box, tols, *, method, config):
+def _descend_many(objective, x0s, hyperparams, box, tols, token, *, method, config):
     """One compiled call for a batch of starts (with one set of hyperparameters per run
-    if ``method.per_run``)."""
-    return _loop.run_many(objective, x0s, method, hyperparams, box, tols, config)
+    if ``method.per_run``); ``token`` None or a `gradlab.progress` token."""
+    return _loop.run_many(objective, x0s, method, hyperparams, box, tols, config, token)
 
 
 def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol=None, xtol=None,
@@ -114,7 +115,7 @@ def check_optimizer(optimizer, learning_rate):
 def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
             bounds=None, gtol: float | None = None, xtol: float | None = None,
             ftol: float | None = None, divergence: float = 1e6,
-            record_every: int = 1) -> Trajectory:
+            record_every: int = 1, progress=None) -> Trajectory:
     """Minimise ``cost`` from ``x0`` by gradient descent, in one compiled ``lax.scan``.
 
     Args:
@@ -134,6 +135,8 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
         ``sqrt(eps)`` and ``eps`` of the width).
       divergence: DIVERGED once the cost exceeds ``f(x0) + divergence·|f(x0)|``.
       record_every: keep every k-th point of the history (``steps`` must be a multiple).
+      progress: optional ``progress(done, total)``, called about 100 times with the
+        steps done (`gradlab.progress`); off by default, at no cost.
 
     Returns:
       A `Trajectory`. Works under ``jit`` and ``vmap`` (over ``x0`` or ``learning_rate``).
@@ -146,6 +149,7 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
     """
     cost, x0 = prepare(cost, x0)
     check_optimizer(optimizer, learning_rate)
+    progress_.check(progress)
     config, box, tols = resolve_options(cost, x0.dtype, steps=steps, record_every=record_every,
                                         bounds=bounds, gtol=gtol, xtol=xtol, ftol=ftol,
                                         divergence=divergence)
@@ -158,12 +162,16 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
     else:
         method = Method(factory=_loop.plain_descent)
         hyperparams = {"learning_rate": stopping.scalar(learning_rate, x0.dtype)}
-    return _descend_one(cost.objective, x0, hyperparams, box, tols, method=method,
-                        config=config)
+    with progress_.reporting(progress) as token:
+        traj = _descend_one(cost.objective, x0, hyperparams, box, tols, token, method=method,
+                            config=config)
+        return traj if token is None else jax.block_until_ready(traj)
 
 
 def descend_many(cost: Cost, x0s, *, method: Method, hyperparams=None, config: LoopConfig,
-                 box, tols: Tolerances) -> Trajectory:
+                 box, tols: Tolerances, progress=None) -> Trajectory:
     """A batch of descents in one compiled call (``x0s`` is ``(n, d)``, already checked)."""
-    return _descend_many(cost.objective, x0s, hyperparams, box, tols, method=method,
-                         config=config)
+    with progress_.reporting(progress) as token:
+        trajs = _descend_many(cost.objective, x0s, hyperparams, box, tols, token, method=method,
+                              config=config)
+        return trajs if token is None else jax.block_until_ready(trajs)

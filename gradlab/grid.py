@@ -27,6 +27,7 @@ import numpy as np
 import optax
 
 from gradlab import parallel
+from gradlab import progress as progress_
 from gradlab._checks import (
     check_bounds,
     check_memory,
@@ -131,24 +132,33 @@ def _lowest(values, inside):
 
 
 @functools.partial(jax.jit, static_argnames=("shape", "batch", "keep_values", "pointwise"))
-def _grid(cost, axes, *, shape, batch, keep_values, pointwise):
+def _grid(cost, axes, token, *, shape, batch, keep_values, pointwise):
+    """The best point (NaN if none is finite), its value, whether it is finite, and the
+    table of values; chunks done are reported to a `gradlab.progress` ``token``."""
     total = math.prod(shape)
     n_chunks = -(-total // batch)
     index_dtype = jnp.int64 if total >= 2**31 else jnp.int32
     starts = jnp.arange(n_chunks, dtype=index_dtype) * batch
+    report = lambda k: progress_.maybe_report(token, k + 1, n_chunks)
 
     if keep_values:
         if n_chunks == 1:
             values, _ = _evaluate_chunk(cost, axes, shape, total, starts[0], batch, pointwise)
+            report(0)
         else:
-            chunk = lambda s: _evaluate_chunk(cost, axes, shape, total, s, batch, pointwise)[0]
-            values = jax.lax.map(chunk, starts).reshape(-1)
+            def chunk(k):
+                report(k)
+                return _evaluate_chunk(cost, axes, shape, total, starts[k], batch, pointwise)[0]
+
+            values = jax.lax.map(chunk, jnp.arange(n_chunks, dtype=jnp.int32)).reshape(-1)
         values = values[:total]
         best = _lowest(values, True)
         return (*_best_point(best, values[best], axes, shape), values.reshape(shape))
 
-    def keep_best(carry, start):
+    def keep_best(carry, k):
         best_index, best_value = carry
+        start = starts[k]
+        report(k)
         values, inside = _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise)
         i = _lowest(values, inside)
         better = (values[i] < best_value) | jnp.isnan(best_value)  # the first of ties wins
@@ -157,7 +167,7 @@ def _grid(cost, axes, *, shape, batch, keep_values, pointwise):
                 jnp.where(better, values[i], best_value)), None
 
     init = (jnp.asarray(0, index_dtype), jnp.asarray(jnp.nan, axes[0].dtype))
-    (best, value), _ = jax.lax.scan(keep_best, init, starts)
+    (best, value), _ = jax.lax.scan(keep_best, init, jnp.arange(n_chunks, dtype=jnp.int32))
     return (*_best_point(best, value, axes, shape), None)
 
 
@@ -212,7 +222,7 @@ def _bytes_per_point(cost, dim: int, itemsize: int, pointwise: bool) -> int:
 def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
                 batch_size: int | None = None, chunked: bool = True,
                 memory_budget: int | None = None, max_points: int = DEFAULT_MAX_POINTS,
-                polish: bool = False, polish_steps: int = 200) -> GridResult:
+                polish: bool = False, polish_steps: int = 200, progress=None) -> GridResult:
     """Evaluate ``cost`` on every point of a regular grid over its bounds; keep the best.
 
     Args:
@@ -230,6 +240,8 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
       polish: refine the best cell by projected L-BFGS, staying inside the bounds
         (unlike scipy's ``brute(finish=...)``); kept only if it improves the value.
       polish_steps: the most polishing steps.
+      progress: optional ``progress(done, total)`` with the chunks done
+        (`gradlab.progress`); off by default.
 
     Returns:
       A `GridResult`.
@@ -241,6 +253,7 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
       (True, 3000)
     """
     cost = as_cost(cost, bounds, need_bounds=True, what="a grid search")
+    progress_.check(progress)
     for flag, name in ((keep_values, "keep_values"), (chunked, "chunked"), (polish, "polish")):
         if not isinstance(flag, bool | np.bool_):
             raise TypeError(f"{name} must be True or False; got {short(flag)}")
@@ -289,9 +302,10 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     axes = grid_axes(box, shape, dtype)
     parallel.check_same_on_all_processes("grid_search", cost=cost.name, data=cost.data, axes=axes,
                                          chunks=(batch, keep_values, pointwise))
-    grid_x, value, found, values = parallel.gather(
-        _grid(cost.objective, axes, shape=shape, batch=batch, keep_values=keep_values,
-              pointwise=pointwise))
+    with progress_.reporting(progress) as token:
+        out = parallel.gather(_grid(cost.objective, axes, token, shape=shape, batch=batch,
+                                    keep_values=keep_values, pointwise=pointwise))
+        grid_x, value, found, values = out if token is None else jax.block_until_ready(out)
     result = GridResult(x=grid_x, fun=value, success=found, axes=axes, values=values,
                         nfev=total, grid_x=grid_x, grid_fun=value)
     if polish and bool(found):

@@ -27,6 +27,7 @@ import numpy as np
 import optax
 
 from gradlab import derivatives, parallel, stopping
+from gradlab import progress as progress_
 from gradlab._checks import check_points, check_positive, short
 from gradlab._loop import Method, plain_descent
 from gradlab.costs import Cost, as_cost, bounds_array, computation_dtype, prepare
@@ -229,7 +230,7 @@ def _check_batch_fits(cost: Cost, n: int, dim: int, steps, record_every, dtype,
 
 
 def _run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, record_every, gtol,
-                bounds):
+                bounds, progress=None):
     dtype = starts.dtype
     config, box, tols = resolve_options(cost, dtype, steps=steps,
                                         record_every=_default_record_every(steps, record_every),
@@ -243,7 +244,7 @@ def _run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, recor
                                    hyperparams)
     trajs = parallel.gather(descend_many(cost, parallel.shard_rows(padded), method=method,
                                          hyperparams=hyperparams, config=config, box=box,
-                                         tols=tols))
+                                         tols=tols, progress=progress))
     if padded.shape[0] == n:  # no padding to drop (slicing every field costs ~0.2 ms each)
         return trajs
     return jax.tree.map(lambda a: a[:n], trajs)
@@ -252,7 +253,8 @@ def _run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, recor
 def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
                sampling: str = "uniform", optimizer=None, steps: int = 100,
                record_every: int | None = None, gtol: float | None = None,
-               tol: float | None = None, bounds=None, project: bool = False) -> MultiStart:
+               tol: float | None = None, bounds=None, project: bool = False,
+               progress=None) -> MultiStart:
     """Descend from many starts at once and name every distinct stationary point reached.
 
     Args:
@@ -273,6 +275,8 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
       bounds: override the cost's bounds.
       project: keep every descent inside the bounds (projected steps; minima on a
         bound are then judged on the free parameters).
+      progress: optional ``progress(done, total)`` with the steps done by the batch
+        (`gradlab.progress`); off by default.
 
     Returns:
       A `MultiStart`. Only converged starts are clustered; the others are
@@ -287,6 +291,7 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
     cost = as_cost(cost, bounds, need_bounds=True, what="drawing starts")
     dtype = computation_dtype(cost)
     tol = _check_tol(tol, dtype)
+    progress_.check(progress)
     low, high = np.asarray(cost.bounds, dtype=float).T
     if starts is None:
         n_starts = check_positive(n_starts, "n_starts", integer=True)
@@ -317,7 +322,7 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
         )
     trajs = _run_starts(cost, starts, method=method, hyperparams=hyperparams, steps=steps,
                         record_every=record_every, gtol=gtol,
-                        bounds=cost.bounds if project else None)
+                        bounds=cost.bounds if project else None, progress=progress)
     return summarise(cost, starts, trajs, tol=tol, project=project)
 
 
@@ -392,13 +397,13 @@ class BasinMap:
 
 
 def basin_map(cost, num=101, *, optimizer=None, steps: int = 100, gtol: float | None = None,
-              tol: float | None = None, bounds=None) -> BasinMap:
+              tol: float | None = None, bounds=None, progress=None) -> BasinMap:
     """Descend from every point of a regular grid and label each by where it lands.
 
     Args:
       cost: a `Cost` of 1 or 2 parameters (with bounds).
       num: grid points per axis (an int, or one per axis).
-      optimizer, steps, gtol, tol: as in `multistart`.
+      optimizer, steps, gtol, tol, progress: as in `multistart`.
       bounds: override the cost's bounds.
 
     Returns:
@@ -420,7 +425,8 @@ def basin_map(cost, num=101, *, optimizer=None, steps: int = 100, gtol: float | 
                       "a coarser grid of starts (num=)")
     axes = grid_axes(cost.bounds, shape, jnp.result_type(float))
     starts = grid_points(axes)
-    run = multistart(cost, starts=starts, optimizer=optimizer, steps=steps, gtol=gtol, tol=tol)
+    run = multistart(cost, starts=starts, optimizer=optimizer, steps=steps, gtol=gtol, tol=tol,
+                     progress=progress)
     return BasinMap(axes=axes, labels=run.labels.reshape(shape), run=run)
 
 
@@ -447,7 +453,8 @@ class LearningRateSweep:
 
 def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
                          optimizer_factory=None, gtol: float | None = None,
-                         record_every: int = 1, bounds=None) -> LearningRateSweep:
+                         record_every: int = 1, bounds=None,
+                         progress=None) -> LearningRateSweep:
     """Run one descent per learning rate, all in one compiled call.
 
     Args:
@@ -458,7 +465,7 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
       optimizer_factory: None for the course's plain rule ``x ← x − α·∇f(x)``, or
         a factory ``learning_rate -> optax transformation`` (``optax.adam``,
         ``functools.partial(optax.sgd, momentum=0.9)``, ...).
-      gtol, record_every: as in `descend`.
+      gtol, record_every, progress: as in `descend`.
       bounds: optional box to project each step into.
 
     Returns:
@@ -471,6 +478,7 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
       (['CONVERGED', 'CONVERGED', 'DIVERGED'], 1.0)
     """
     cost, x0 = prepare(cost, x0)
+    progress_.check(progress)
     if optimizer_factory is None:
         factory = plain_descent
     elif isinstance(optimizer_factory, optax.GradientTransformation) or not callable(
@@ -491,7 +499,7 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
     starts = jnp.broadcast_to(x0, (rates.shape[0], x0.shape[0]))
     trajs = _run_starts(cost, starts, method=Method(factory=factory, per_run=True),
                         hyperparams={"learning_rate": rates}, steps=steps,
-                        record_every=record_every, gtol=gtol, bounds=bounds)
+                        record_every=record_every, gtol=gtol, bounds=bounds, progress=progress)
     curvature = float(jnp.max(_hessian_eigenvalues(cost.objective, x0[None])))
     limit = 2.0 / curvature if curvature > 0 else math.nan
     return LearningRateSweep(learning_rates=rates, trajectories=trajs,
