@@ -279,13 +279,15 @@ def verdict(stop, is_stationary, f, f0):
 
     NaN/inf and runaway come first; then a point that is stationary (or whose
     gradient met the caller's ``gtol``) is CONVERGED, whatever stopped it; a
-    stall elsewhere is STALLED; a run out of steps is MAX_STEPS, or DIVERGED
-    if its cost ended above its start's.
+    stall elsewhere (or a stop the final test does not confirm) is STALLED; a
+    run out of steps is MAX_STEPS, or DIVERGED if its cost ended above its start's.
     """
+    # a STATIONARY stop is confirmed too: the loop judged it with the optimiser's own
+    # Hessian, the verdict with the one computed at the point
     return jnp.select(
         [stop == Stop.NONFINITE, stop == Stop.RUNAWAY,
-         (stop == Stop.SMALL_GRADIENT) | (stop == Stop.STATIONARY) | is_stationary,
-         stop == Stop.STALL, f > f0],
+         (stop == Stop.SMALL_GRADIENT) | is_stationary,
+         (stop == Stop.STALL) | (stop == Stop.STATIONARY), f > f0],
         [Status.NONFINITE, Status.DIVERGED, Status.CONVERGED, Status.STALLED, Status.DIVERGED],
         Status.MAX_STEPS,
     ).astype(jnp.int32)

@@ -168,6 +168,8 @@ def test_the_verdict_table():
         (stopping.Stop.SMALL_GRADIENT, False, S.CONVERGED),
         (stopping.Stop.STALL, True, S.CONVERGED),
         (stopping.Stop.STALL, False, S.STALLED),
+        (stopping.Stop.STATIONARY, True, S.CONVERGED),
+        (stopping.Stop.STATIONARY, False, S.STALLED),  # the loop's judgement is confirmed
         (stopping.Stop.RUNNING, True, S.CONVERGED),
         (stopping.Stop.RUNNING, False, S.MAX_STEPS),
     ]
