@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from gradlab import _files
+from gradlab import _cache, _files
 from gradlab._cli_checks import (
     FIGURE_METHODS,
     UsageError,
@@ -337,11 +337,23 @@ class _Parser(argparse.ArgumentParser):
                   + "\n")
 
 
+def _folder_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gradlab", description="A laboratory for gradient-based optimisation "
                      "in JAX.")
     parser.add_argument("--float32", action="store_true",
                         help="compute in float32 (default: float64)")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", metavar="DIR", type=_folder_name,
+                       help="keep compiled programs in DIR (default: the user's cache folder, "
+                       f"or ${_cache.FOLDER_VARIABLE})")
+    cache.add_argument("--no-cache", action="store_true",
+                       help=f"compile everything again (also: {_cache.OFF_VARIABLE}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_cost(p):
@@ -466,6 +478,14 @@ def _hide_output(args, stack: contextlib.ExitStack) -> None:
             setattr(args, name, str(Path(scratch, Path(getattr(args, name)).name)))
 
 
+def _draw_without_a_screen() -> None:
+    """Figures are drawn into files (Agg), without importing matplotlib before it is needed."""
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"  # read by matplotlib when a command imports it
+
+
 def _error_line(command: str, err: BaseException) -> str:
     """One line for a user's mistake, in the command line's words."""
     if isinstance(err, OSError) and err.strerror:  # the operating system's own error
@@ -482,16 +502,17 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         try:
             import jax
-            import matplotlib
 
             from gradlab import parallel
 
-            matplotlib.use("Agg")
+            _draw_without_a_screen()
             # several processes when launched as several (README: "Many devices, many hosts")
             several = parallel.initialize()
             with jax.enable_x64(not args.float32), contextlib.ExitStack() as stack:
                 if several and not parallel.is_main_process():
                     _hide_output(args, stack)  # only process 0 shows and writes
+                stack.enter_context(_cache.for_command(  # benchmarks time compilation itself
+                    cache_dir=args.cache_dir, no_cache=args.no_cache or args.command == "bench"))
                 return args.run(args) or 0
         except KeyboardInterrupt:  # only when no watcher runs (main called from a thread)
             _files.discard_pending()
