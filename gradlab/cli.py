@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from gradlab import _cache, _files
+from gradlab import _cache, _files, _i18n
 from gradlab._cli_checks import (
     FIGURE_METHODS,
     UsageError,
@@ -302,13 +302,14 @@ def cmd_tour(args):
         def step(title):
             progress.update(task, description=_text(title), advance=1)
 
-        tour = run_tour(args.out, quick=args.quick, overwrite=args.overwrite, progress=step)
+        tour = run_tour(args.out, quick=args.quick, overwrite=args.overwrite, progress=step,
+                        lang=args.lang)
     for s in tour.sections:
         console.print(f"[bold]{_text(s.title)}[/bold]  {_text(s.text)}")
         if s.table:
             console.print(_table(None, s.table[0], s.table[1:]))
-    console.print(f"\n{len(tour.figures)} figures, report.md and report.html written to "
-                  f"{_text(tour.out)}/ in {tour.seconds:.1f} s")
+    console.print("\n" + _text(_i18n.text(args.lang, "tour.done", n_figures=len(tour.figures),
+                                          out=tour.out, seconds=tour.seconds)))
 
 
 def cmd_bench(args):
@@ -367,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tour", help="the whole course story, with figures and a report")
     p.add_argument("--out", default="gradlab-tour", help="folder to write (default gradlab-tour)")
     p.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
+    p.add_argument("--lang", choices=_i18n.LANGUAGES, default=_i18n.DEFAULT,
+                   help="the language of the text, the figures and the report: en (English, "
+                   "the default) or es (español)")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a folder holding other files; " + overwrite)
     p.set_defaults(run=cmd_tour)
