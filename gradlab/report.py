@@ -325,8 +325,9 @@ _STYLE = (
     "figure{margin:1em 0}img{display:block;max-width:100%;height:auto}"
     ".table{overflow-x:auto;max-width:100%}"
     "table{border-collapse:collapse;font-variant-numeric:tabular-nums}"
-    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;white-space:nowrap}"
-    "th{background:#f3f3f3}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+    "td{white-space:nowrap}th{background:#f3f3f3;vertical-align:bottom}"
+    "@media (max-width:600px){body{padding:0 10px 24px}td,th{padding:3px 5px;font-size:.9em}}"
 )
 
 
