@@ -64,3 +64,13 @@ def test_tab_completion_lists_the_api_and_unknown_names_fail_as_usual():
     from gradlab import descend, plot  # from-imports resolve lazily too
 
     assert callable(descend) and plot.__name__ == "gradlab.plot"
+
+
+def test_the_console_entry_passes_the_exit_status_and_the_whole_output(tmp_path):
+    run = lambda *argv: subprocess.run([sys.executable, "-m", "gradlab.cli", "--no-cache",
+                                        *argv], capture_output=True, text=True, timeout=300,
+                                       cwd=tmp_path, check=False)
+    done = run("minimize", "bowl", "--method", "exact")
+    assert done.returncode == 0 and done.stdout.startswith("exact: x = [2, -3], cost = 0")
+    mistake = run("minimize", "bowl", "--method", "exact", "--steps", "3")
+    assert mistake.returncode == 2 and len(mistake.stderr.splitlines()) == 1
