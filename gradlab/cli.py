@@ -13,6 +13,9 @@ What every command guarantees (each line is a test in ``tests/test_cli*.py``):
   143, SIGHUP: 129), leaving no partial file.
 - Every value printed through rich is text, never markup (a cost named ``[/]``
   or ``[link=...]`` prints as it is written).
+- Compiled programs are kept in the user's cache folder (`gradlab._cache`;
+  ``--no-cache``, ``--cache-dir``); a cache folder that cannot be used costs
+  one line on stderr, never the command (``tests/test_cache.py``).
 """
 
 from __future__ import annotations
