@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import fcntl
 import json
 import os
 import select
@@ -65,16 +64,6 @@ def find_browser() -> str | None:
     return None
 
 
-def _high_pipe() -> tuple[int, int]:
-    """A pipe whose two ends are numbered 10 or more (so moving them to 3 and 4 clobbers
-    neither), both closed on exec."""
-    ends = os.pipe()
-    high = tuple(fcntl.fcntl(end, fcntl.F_DUPFD_CLOEXEC, 10) for end in ends)
-    for end in ends:
-        os.close(end)
-    return high
-
-
 class BrowserError(RuntimeError):
     """Chromium could not be started or did not answer."""
 
@@ -87,18 +76,16 @@ class Chromium:
         if binary is None:
             raise BrowserError("no Chromium found (apt-get install chromium)")
         self._profile = tempfile.mkdtemp(prefix="gradlab-chromium-")
-        to_browser_r, self._to_browser = _high_pipe()
-        self._from_browser, from_browser_w = _high_pipe()
-
-        def pipes_on_3_and_4():  # what --remote-debugging-pipe reads and writes
-            os.dup2(to_browser_r, 3)  # dup2 makes them inheritable; the rest close on exec
-            os.dup2(from_browser_w, 4)
-
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+        # --remote-debugging-pipe reads fd 3 and writes fd 4. The pipes go in as stdin and
+        # stdout and a shell moves them there: a preexec_fn would fork a process that has
+        # JAX's threads (the tests run in one), which JAX warns is unsafe.
         self._process = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={self._profile}", "--remote-debugging-pipe",
+            ["/bin/sh", "-c", 'exec 3<&0 4>&1 </dev/null >/dev/null; exec "$0" "$@"', binary,
+             *FLAGS, f"--user-data-dir={self._profile}", "--remote-debugging-pipe",
              "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=pipes_on_3_and_4, close_fds=False)  # (close_fds would close 3 and 4)
+            stdin=to_browser_r, stdout=from_browser_w, stderr=subprocess.DEVNULL)
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buffer, self._next_id, self.events = b"", 0, []
