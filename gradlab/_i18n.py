@@ -46,6 +46,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "es": "100 puntos con ruido tomados de la recta y = 2x − 3 (ruido 0.25). El costo de "
               "una recta (m, b) es su error cuadrático medio sobre ellos."},
     "tour.sweep.title": {"en": "2. One parameter: a sweep", "es": "2. Un parámetro: un barrido"},
+    "tour.sweep.cost_name": {"en": "line (b fixed)", "es": "line (b fija)"},  # a figure's title
     "tour.sweep.text": {
         "en": "With b fixed at {b:.4f}, the cost is a parabola in m; its lowest grid point is "
               "m = {m:.4f}.",

@@ -158,7 +158,7 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
     exact = solve_exact(line)
     b_fixed = float(exact.x[1])
     slope_only = fit_cost(lambda p, x: p[0] * x + b_fixed, line.data, bounds=[(-5.0, 5.0)],
-                          name="line (b fixed)", names=("m",))
+                          name=t("tour.sweep.cost_name"), names=("m",))
     sweep = grid_search(slope_only, num=num)
     w.add(t("tour.sweep.title"), t("tour.sweep.text", b=b_fixed, m=float(sweep.x[0])),
           [w.figure(plot.cost_curve(sweep, cost=slope_only, lang=lang), "02_sweep.png")])
