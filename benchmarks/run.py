@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jax
 
-from benchmarks import dimension, methods, peers, scale, scaleout, userpaths
+from benchmarks import dimension, methods, peers, scale, scaleout, startup, userpaths
 from benchmarks.harness import render
 
 STUDIES = {
@@ -27,6 +27,7 @@ STUDIES = {
     "scale": lambda quick, out: scale.run(quick, out),
     "scaleout": lambda quick, out: scaleout.run(quick, out),
     "userpaths": lambda quick, out: userpaths.run(quick, out),
+    "startup": lambda quick, out: startup.run(quick, out),
 }
 
 

@@ -13,11 +13,15 @@ What every command guarantees (each line is a test in ``tests/test_cli*.py``):
   143, SIGHUP: 129), leaving no partial file.
 - Every value printed through rich is text, never markup (a cost named ``[/]``
   or ``[link=...]`` prints as it is written).
+- Compiled programs are kept in the user's cache folder (`gradlab._cache`;
+  ``--no-cache``, ``--cache-dir``); a cache folder that cannot be used costs
+  one line on stderr, never the command (``tests/test_cache.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import importlib
 import os
@@ -27,8 +31,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
-from gradlab import _files
+from gradlab import _cache, _files, _i18n
 from gradlab._cli_checks import (
     FIGURE_METHODS,
     UsageError,
@@ -51,7 +56,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "lbfgs")
 METHODS = ("exact", "grid", "descent", "multistart")
 SHOWN_ROWS = 30  # longer tables print their first rows and say how many there are
 
-__all__ = ["UsageError", "build_parser", "main"]
+__all__ = ["UsageError", "build_parser", "console", "main"]
 
 
 # -- printing: every value is text, never markup --------------------------------------------
@@ -302,13 +307,14 @@ def cmd_tour(args):
         def step(title):
             progress.update(task, description=_text(title), advance=1)
 
-        tour = run_tour(args.out, quick=args.quick, overwrite=args.overwrite, progress=step)
+        tour = run_tour(args.out, quick=args.quick, overwrite=args.overwrite, progress=step,
+                        lang=args.lang)
     for s in tour.sections:
         console.print(f"[bold]{_text(s.title)}[/bold]  {_text(s.text)}")
         if s.table:
             console.print(_table(None, s.table[0], s.table[1:]))
-    console.print(f"\n{len(tour.figures)} figures, report.md and report.html written to "
-                  f"{_text(tour.out)}/ in {tour.seconds:.1f} s")
+    console.print("\n" + _text(_i18n.text(args.lang, "tour.done", n_figures=len(tour.figures),
+                                          out=tour.out, seconds=tour.seconds)))
 
 
 def cmd_bench(args):
@@ -337,11 +343,23 @@ class _Parser(argparse.ArgumentParser):
                   + "\n")
 
 
+def _folder_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gradlab", description="A laboratory for gradient-based optimisation "
                      "in JAX.")
     parser.add_argument("--float32", action="store_true",
                         help="compute in float32 (default: float64)")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache-dir", metavar="DIR", type=_folder_name,
+                       help="keep compiled programs in DIR (default: the user's cache folder, "
+                       f"or ${_cache.FOLDER_VARIABLE})")
+    cache.add_argument("--no-cache", action="store_true",
+                       help=f"compile everything again (also: {_cache.OFF_VARIABLE}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_cost(p):
@@ -355,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tour", help="the whole course story, with figures and a report")
     p.add_argument("--out", default="gradlab-tour", help="folder to write (default gradlab-tour)")
     p.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
+    p.add_argument("--lang", choices=_i18n.LANGUAGES, default=_i18n.DEFAULT,
+                   help="the language of the text, the figures and the report: en (English, "
+                   "the default) or es (español)")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a folder holding other files; " + overwrite)
     p.set_defaults(run=cmd_tour)
@@ -466,6 +487,14 @@ def _hide_output(args, stack: contextlib.ExitStack) -> None:
             setattr(args, name, str(Path(scratch, Path(getattr(args, name)).name)))
 
 
+def _draw_without_a_screen() -> None:
+    """Figures are drawn into files (Agg), without importing matplotlib before it is needed."""
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"  # read by matplotlib when a command imports it
+
+
 def _error_line(command: str, err: BaseException) -> str:
     """One line for a user's mistake, in the command line's words."""
     if isinstance(err, OSError) and err.strerror:  # the operating system's own error
@@ -482,16 +511,17 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         try:
             import jax
-            import matplotlib
 
             from gradlab import parallel
 
-            matplotlib.use("Agg")
+            _draw_without_a_screen()
             # several processes when launched as several (README: "Many devices, many hosts")
             several = parallel.initialize()
             with jax.enable_x64(not args.float32), contextlib.ExitStack() as stack:
                 if several and not parallel.is_main_process():
                     _hide_output(args, stack)  # only process 0 shows and writes
+                stack.enter_context(_cache.for_command(  # benchmarks time compilation itself
+                    cache_dir=args.cache_dir, no_cache=args.no_cache or args.command == "bench"))
                 return args.run(args) or 0
         except KeyboardInterrupt:  # only when no watcher runs (main called from a thread)
             _files.discard_pending()
@@ -506,5 +536,25 @@ def main(argv=None) -> int:
             return 2
 
 
+def console() -> NoReturn:
+    """The ``gradlab`` console script: `main` on the process's arguments, then leave at once.
+
+    Once a command has answered, tearing the interpreter down (JAX's runtime and
+    thousands of objects) took another 0.3 s. Nothing is lost by skipping it: the
+    files are whole on disk (written atomically), the output is flushed here, and
+    the exit handlers still run (JAX's among them: it leaves a multi-process run
+    cleanly). `main` itself returns, for programs that call it.
+    """
+    code = main()  # (argparse's --help and mistakes exit in there, before JAX is loaded)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone, a stream closed
+            stream.flush()
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's, since 3.0
+    if run_exit_handlers is None:
+        sys.exit(code)
+    run_exit_handlers()  # logging's flush among them
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

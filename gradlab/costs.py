@@ -329,6 +329,19 @@ def prepare(cost, x0, bounds=None, *, name: str = "x0", batch: bool = False):
 # User costs are stored as given.
 _REGISTRY: dict[str, Cost | Callable[[], Cost]] = {}
 _BUILT: dict[tuple[str, np.dtype], Cost] = {}
+_BUILT_INS_REGISTERED = False
+
+
+def _registry() -> dict[str, Cost | Callable[[], Cost]]:
+    """The registry, built-ins included: `gradlab.suite` registers them when first imported
+    (``import gradlab`` imports nothing until a name is used; a user's cost registered
+    first must still meet the built-in of the same name)."""
+    global _BUILT_INS_REGISTERED
+    if not _BUILT_INS_REGISTERED:
+        import gradlab.suite  # noqa: F401
+
+        _BUILT_INS_REGISTERED = True
+    return _REGISTRY
 
 
 def register_factory(name: str, factory: Callable[[], Cost]) -> None:
@@ -360,7 +373,7 @@ def register(cost: Cost, *, replace: bool = False) -> Cost:
     """
     if not isinstance(cost, Cost):
         raise TypeError(f"register takes a gradlab.Cost; got {short(cost)}")
-    if cost.name in _REGISTRY and not replace:
+    if cost.name in _registry() and not replace:
         raise ValueError(
             f"a cost named {cost.name!r} is already registered; "
             "pass replace=True to replace it, or choose another name"
@@ -372,13 +385,13 @@ def register(cost: Cost, *, replace: bool = False) -> Cost:
 
 def unregister(name: str) -> None:
     """Remove a cost from the registry (a no-op for unknown names)."""
-    _REGISTRY.pop(name, None)
+    _registry().pop(name, None)
     _forget(name)
 
 
 def get_cost(name: str) -> Cost:
     """The registered cost called ``name``; a `ValueError` lists the known ones."""
-    if name not in _REGISTRY:
+    if name not in _registry():
         known = ", ".join(sorted(_REGISTRY))
         raise ValueError(f"unknown cost {name!r}; known costs: {known}")
     return _resolve(name)
@@ -386,7 +399,7 @@ def get_cost(name: str) -> Cost:
 
 def list_costs(*, dim: int | None = None, tag: str | None = None) -> list[Cost]:
     """Registered costs, sorted by name, optionally only those of one dimension or tag."""
-    costs = [_resolve(name) for name in sorted(_REGISTRY)]
+    costs = [_resolve(name) for name in sorted(_registry())]
     if dim is not None:
         costs = [c for c in costs if c.dim == dim]
     if tag is not None:

@@ -3,7 +3,8 @@
 Each function takes records (`GridResult`, `Trajectory`, `MultiStart`, ...),
 an optional matplotlib ``ax``, and returns the Axes it drew on; none calls
 ``show()`` and none recomputes anything. Pass ``cost=`` to label axes with the
-cost's parameter names and title. matplotlib is imported on first use, so
+cost's parameter names and title, and ``lang="es"`` for titles and labels in
+Spanish (`gradlab._i18n`; English by default). matplotlib is imported on first use, so
 ``import gradlab`` stays light. A record of the wrong type (a `Trajectory`
 where a `GridResult` is expected, ...) is refused with a `TypeError` that names
 the argument, before anything is drawn.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradlab import _i18n
 from gradlab.result import Status, Trajectory
 
 GLOBAL_COLOUR, LOCAL_COLOUR, PATH_COLOUR = "#d62728", "#ff7f0e", "white"
@@ -61,6 +63,12 @@ def _expect_trajectories(function: str, name: str, value) -> None:
         _expect(function, name if run is value else f"{name}[{i}]", run, "Trajectory")
 
 
+def _words(lang):
+    """``words(key, **values)``: the catalogue's text in ``lang`` (checked first)."""
+    _i18n.check_language(lang)
+    return lambda key, **values: _i18n.text(lang, key, **values)
+
+
 def _plt():
     import matplotlib.pyplot as plt
 
@@ -88,7 +96,7 @@ def _np(a):
     return np.asarray(a)
 
 
-def cost_curve(grid, *, ax=None, cost=None, label=None):
+def cost_curve(grid, *, ax=None, cost=None, label=None, lang="en"):
     """The 1-parameter sweep: cost against the parameter, its minimum marked."""
     _expect("cost_curve", "grid", grid, "GridResult")
     _expect("cost_curve", "cost", cost, "Cost", optional=True)
@@ -96,33 +104,34 @@ def cost_curve(grid, *, ax=None, cost=None, label=None):
         raise ValueError(f"cost_curve needs a 1-parameter grid; got {len(grid.axes)} axes")
     if grid.values is None:
         raise ValueError("cost_curve needs the grid's values: run grid_search(keep_values=True)")
+    t = _words(lang)
     ax = _axes(ax)
     (name,) = _names(cost, 1)
-    ax.plot(_np(grid.axes[0]), _np(grid.values), label=label or "cost")
+    ax.plot(_np(grid.axes[0]), _np(grid.values), label=label or t("plot.cost"))
     ax.plot(_np(grid.x)[0], float(grid.fun), "o", color=GLOBAL_COLOUR,
-            label=f"minimum: {name} = {float(grid.x[0]):.4g}")
+            label=t("plot.minimum_at", name=name, value=float(grid.x[0])))
     ax.set_xlabel(name)
-    ax.set_ylabel("cost")
+    ax.set_ylabel(t("plot.cost"))
     ax.legend()
-    _title(ax, cost, "one-parameter sweep")
+    _title(ax, cost, t("plot.sweep"))
     return ax
 
 
-def _mark_known(ax, cost):
+def _mark_known(ax, cost, label):
     if cost is None or not cost.minima or cost.dim != 2:
         return
     known = np.array([m.x for m in cost.minima])
-    ax.plot(known[:, 0], known[:, 1], "x", color="black", markersize=9, mew=2,
-            label="known minima")
+    ax.plot(known[:, 0], known[:, 1], "x", color="black", markersize=9, mew=2, label=label)
 
 
 def landscape(grid, *, ax=None, cost=None, levels: int = 30, log: bool = False,
-              known_minima: bool = True):
+              known_minima: bool = True, lang="en"):
     """Heat map and contours of a 2-parameter grid, its minimum marked (and the known ones)."""
     _expect("landscape", "grid", grid, "GridResult")
     _expect("landscape", "cost", cost, "Cost", optional=True)
     if len(grid.axes) != 2 or grid.values is None:
         raise ValueError("landscape needs a 2-parameter grid with values (keep_values=True)")
+    t = _words(lang)
     ax = _axes(ax)
     x, y = _np(grid.axes[0]), _np(grid.axes[1])
     z = _np(grid.values).T  # values are indexed [i_x, i_y]; images want rows = y
@@ -131,25 +140,26 @@ def landscape(grid, *, ax=None, cost=None, levels: int = 30, log: bool = False,
         z = np.log10(z - finite.min() + 1e-6 * max(np.ptp(finite), 1e-300))
     mesh = ax.pcolormesh(x, y, z, shading="auto", cmap="viridis")
     ax.contour(x, y, z, levels=levels, colors="white", linewidths=0.5, alpha=0.6)
-    ax.figure.colorbar(mesh, ax=ax, label="log10(cost - min)" if log else "cost")
-    ax.plot(*_np(grid.x), "o", color=GLOBAL_COLOUR, label="grid minimum")
+    ax.figure.colorbar(mesh, ax=ax, label=t("plot.log_cost") if log else t("plot.cost"))
+    ax.plot(*_np(grid.x), "o", color=GLOBAL_COLOUR, label=t("plot.grid_minimum"))
     if known_minima:
-        _mark_known(ax, cost)
+        _mark_known(ax, cost, t("plot.known_minima"))
     names = _names(cost, 2)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
     ax.legend(loc="upper right", fontsize="small")
-    _title(ax, cost, "landscape")
+    _title(ax, cost, t("plot.landscape"))
     return ax
 
 
-def surface(grid, *, trajectory=None, ax=None, cost=None, stride: int = 1):
+def surface(grid, *, trajectory=None, ax=None, cost=None, stride: int = 1, lang="en"):
     """The 3-D surface of a 2-parameter grid, with an optional descent path lifted onto it."""
     _expect("surface", "grid", grid, "GridResult")
     _expect("surface", "trajectory", trajectory, "Trajectory", optional=True)
     _expect("surface", "cost", cost, "Cost", optional=True)
     if len(grid.axes) != 2 or grid.values is None:
         raise ValueError("surface needs a 2-parameter grid with values (keep_values=True)")
+    t = _words(lang)
     ax = _axes(ax, projection="3d")
     x, y = np.meshgrid(_np(grid.axes[0]), _np(grid.axes[1]), indexing="ij")
     ax.plot_surface(x[::stride, ::stride], y[::stride, ::stride],
@@ -158,31 +168,33 @@ def surface(grid, *, trajectory=None, ax=None, cost=None, stride: int = 1):
     if trajectory is not None:
         xs = _np(trajectory.xs)
         ax.plot(xs[:, 0], xs[:, 1], _np(trajectory.fs), "o-", color=GLOBAL_COLOUR,
-                markersize=3, label="descent")
+                markersize=3, label=t("plot.descent"))
         ax.legend()
     names = _names(cost, 2)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
-    ax.set_zlabel("cost")
-    _title(ax, cost, "surface")
+    ax.set_zlabel(t("plot.cost"))
+    _title(ax, cost, t("plot.surface"))
     return ax
 
 
-def gradient_field(field, *, grid=None, ax=None, cost=None):
+def gradient_field(field, *, grid=None, ax=None, cost=None, lang="en"):
     """Quiver of −∇f over the landscape, and the normalised arrow of −∇f at each chosen point."""
     _expect("gradient_field", "field", field, "GradientField")
     _expect("gradient_field", "grid", grid, "GridResult", optional=True)
     _expect("gradient_field", "cost", cost, "Cost", optional=True)
     if len(field.axes) != 2:
         raise ValueError("gradient_field draws 2-parameter costs only")
+    t = _words(lang)
     ax = _axes(ax)
     if grid is not None:
-        landscape(grid, ax=ax, cost=cost, known_minima=False)
+        landscape(grid, ax=ax, cost=cost, known_minima=False, lang=lang)
     x, y = np.meshgrid(_np(field.axes[0]), _np(field.axes[1]), indexing="ij")
     g = -_np(field.gradients)
     norm = np.linalg.norm(g, axis=-1, keepdims=True)
     unit = g / np.where(norm > 0, norm, 1.0)
-    ax.quiver(x, y, unit[..., 0], unit[..., 1], color="white", alpha=0.7, label="-gradient")
+    ax.quiver(x, y, unit[..., 0], unit[..., 1], color="white", alpha=0.7,
+              label=t("plot.minus_gradient"))
     span = max(float(np.ptp(_np(field.axes[0]))), float(np.ptp(_np(field.axes[1]))))
     for p, gp in zip(_np(field.points), -_np(field.point_gradients)):
         direction = gp / max(np.linalg.norm(gp), 1e-300) * 0.15 * span
@@ -193,17 +205,18 @@ def gradient_field(field, *, grid=None, ax=None, cost=None):
     names = _names(cost, 2)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
-    _title(ax, cost, "steepest descent direction")
+    _title(ax, cost, t("plot.steepest"))
     return ax
 
 
-def history(trajectory, *, axes=None, cost=None, truth=None):
+def history(trajectory, *, axes=None, cost=None, truth=None, lang="en"):
     """Cost and each parameter against the step; ``truth`` (or the cost's minimum) dashed.
 
     Returns an array of Axes: the cost first, then one per parameter.
     """
     _expect("history", "trajectory", trajectory, "Trajectory")
     _expect("history", "cost", cost, "Cost", optional=True)
+    t = _words(lang)
     xs, fs = _np(trajectory.xs), _np(trajectory.fs)
     if xs.ndim != 2:
         raise ValueError("history draws one trajectory; index a batched one first")
@@ -216,16 +229,18 @@ def history(trajectory, *, axes=None, cost=None, truth=None):
     steps = np.arange(len(fs))
     axes[0].plot(steps, fs)
     axes[0].set_yscale("log" if np.all(fs > 0) else "linear")
-    axes[0].set_xlabel("record")
-    axes[0].set_ylabel("cost")
+    axes[0].set_xlabel(t("plot.record"))
+    axes[0].set_ylabel(t("plot.cost"))
     for k, name in enumerate(_names(cost, d)):
         axes[k + 1].plot(steps, xs[:, k], label=name)
         if truth is not None:
-            axes[k + 1].axhline(truth[k], ls="--", color="grey", label=f"true {name}")
-        axes[k + 1].set_xlabel("record")
+            axes[k + 1].axhline(truth[k], ls="--", color="grey",
+                                label=t("plot.true_value", name=name))
+        axes[k + 1].set_xlabel(t("plot.record"))
         axes[k + 1].set_ylabel(name)
         axes[k + 1].legend()
-    _title(axes[0], cost, f"descent ({Status(int(trajectory.status)).name.lower()})")
+    status = _i18n.status_word(lang, Status(int(trajectory.status)))
+    _title(axes[0], cost, t("plot.descent_status", status=status))
     axes[0].figure.tight_layout()
     return axes
 
@@ -240,12 +255,13 @@ def _as_list(trajectories):
                                   trajectories.__dataclass_fields__}) for i in range(len(xs))]
 
 
-def trajectories(grid, trajectories, *, labels=None, ax=None, cost=None):
+def trajectories(grid, trajectories, *, labels=None, ax=None, cost=None, lang="en"):
     """One or many descent paths over the contour (e.g. optimisers or learning rates)."""
     _expect("trajectories", "grid", grid, "GridResult")
     _expect_trajectories("trajectories", "trajectories", trajectories)
     _expect("trajectories", "cost", cost, "Cost", optional=True)
-    ax = landscape(grid, ax=ax, cost=cost, log=True)
+    t = _words(lang)
+    ax = landscape(grid, ax=ax, cost=cost, log=True, lang=lang)
     runs = _as_list(trajectories)
     labels = labels or [None] * len(runs)
     colours = _plt().get_cmap("tab10")
@@ -258,14 +274,15 @@ def trajectories(grid, trajectories, *, labels=None, ax=None, cost=None):
     ax.set_xlim(x.min(), x.max())
     ax.set_ylim(y.min(), y.max())
     ax.legend(loc="upper right", fontsize="small")
-    _title(ax, cost, "descent paths")
+    _title(ax, cost, t("plot.paths"))
     return ax
 
 
-def basins(basin_map, *, ax=None, cost=None):
+def basins(basin_map, *, ax=None, cost=None, lang="en"):
     """The basin map: each start coloured by the minimum it reached; global minima starred."""
     _expect("basins", "basin_map", basin_map, "BasinMap")
     _expect("basins", "cost", cost, "Cost", optional=True)
+    t = _words(lang)
     ax = _axes(ax)
     minima = basin_map.run.minima
     labels = np.asarray(basin_map.labels)
@@ -280,9 +297,9 @@ def basins(basin_map, *, ax=None, cost=None):
                   & (pts[:, 1] >= y.min()) & (pts[:, 1] <= y.max()))
         glob = minima.is_global & inside
         ax.plot(pts[glob, 0], pts[glob, 1], "*", color="white", mec="black", ms=16,
-                label="global minimum")
+                label=t("plot.global_minimum"))
         ax.plot(pts[~minima.is_global & inside, 0], pts[~minima.is_global & inside, 1], "o",
-                color="white", mec="black", label="local minimum")
+                color="white", mec="black", label=t("plot.local_minimum"))
         names = _names(cost, 2)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
@@ -290,21 +307,22 @@ def basins(basin_map, *, ax=None, cost=None):
         w = _np(basin_map.axes[0])
         ax.scatter(w, np.where(labels >= 0, _np(minima.points[:, 0])[labels], np.nan), c=shown,
                    cmap=cmap, vmin=-0.5, vmax=k - 0.5, s=12)
-        ax.plot(w, w, color="grey", lw=0.5, label="start = end")
+        ax.plot(w, w, color="grey", lw=0.5, label=t("plot.start_end"))
         glob = minima.points[minima.is_global, 0]
-        ax.axhline(glob[0], color=GLOBAL_COLOUR, ls="--", label="global minimum")
+        ax.axhline(glob[0], color=GLOBAL_COLOUR, ls="--", label=t("plot.global_minimum"))
         (name,) = _names(cost, 1)
-        ax.set_xlabel(f"start {name}")
-        ax.set_ylabel(f"end {name}")
+        ax.set_xlabel(t("plot.start", name=name))
+        ax.set_ylabel(t("plot.end", name=name))
     ax.legend(loc="upper left", fontsize="small")
-    _title(ax, cost, f"basins of {len(minima.points)} minima")
+    _title(ax, cost, t("plot.basins", count=len(minima.points)))
     return ax
 
 
-def learning_rates(sweep, *, ax=None, cost=None):
+def learning_rates(sweep, *, ax=None, cost=None, lang="en"):
     """Final cost against learning rate, coloured by status, the stability limit 2/L marked."""
     _expect("learning_rates", "sweep", sweep, "LearningRateSweep")
     _expect("learning_rates", "cost", cost, "Cost", optional=True)
+    t = _words(lang)
     ax = _axes(ax)
     rates, final = _np(sweep.learning_rates), _np(sweep.trajectories.fun)
     status = np.asarray(sweep.status)
@@ -313,41 +331,42 @@ def learning_rates(sweep, *, ax=None, cost=None):
         chosen = status == code
         if chosen.any():
             ax.plot(rates[chosen], final[chosen], "o", color=STATUS_COLOURS.get(code.name),
-                    label=code.name.lower())
+                    label=_i18n.status_word(lang, code))
     if np.isfinite(sweep.stability_limit):
         ax.axvline(sweep.stability_limit, ls="--", color="tab:red",
                    label=f"2/L = {sweep.stability_limit:.3g}")
     ax.set_xscale("log")
     ax.set_yscale("log" if np.all(final > 0) else "symlog")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("final cost")
+    ax.set_xlabel(t("plot.learning_rate"))
+    ax.set_ylabel(t("plot.final_cost"))
     ax.legend(fontsize="small")
-    _title(ax, cost, "learning-rate sweep")
+    _title(ax, cost, t("plot.rate_sweep"))
     return ax
 
 
-def fit(cost, params=None, *, true_params=None, model=None, ax=None, labels=None):
+def fit(cost, params=None, *, true_params=None, model=None, ax=None, labels=None, lang="en"):
     """The data points, the true model (dashed) and each fitted model."""
     _expect("fit", "cost", cost, "Cost")
     if cost.data is None or (model is None and not hasattr(cost.fn, "model")):
         raise ValueError(f"fit: cost {cost.name!r} is not a fit to data; give a cost made by "
                          "gradlab.fit_cost (or its data and model=)")
+    t = _words(lang)
     ax = _axes(ax)
     x, y = _np(cost.data.x), _np(cost.data.y)
     model = model or cost.fn.model
     order = np.argsort(x)
-    ax.plot(x, y, ".", color="grey", alpha=0.6, label="data")
+    ax.plot(x, y, ".", color="grey", alpha=0.6, label=t("plot.data"))
     if true_params is not None:
         ax.plot(x[order], _np(model(np.asarray(true_params), x))[order], "--", color="black",
-                label="true model")
+                label=t("plot.true_model"))
     params = [] if params is None else ([params] if np.ndim(params[0]) == 0 else list(params))
-    labels = labels or [f"fit {np.round(np.asarray(p), 3).tolist()}" for p in params]
+    labels = labels or [t("plot.fit", params=np.round(np.asarray(p), 3).tolist()) for p in params]
     for p, label in zip(params, labels):
         ax.plot(x[order], _np(model(np.asarray(p), x))[order], lw=2, label=label)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.legend(fontsize="small")
-    _title(ax, cost, "data and model")
+    _title(ax, cost, t("plot.data_and_model"))
     return ax
 
 

@@ -2,7 +2,9 @@
 
 `run_tour` computes every step from the built-in data, writes one PNG per
 figure plus ``report.md`` and ``report.html`` into a folder, and returns a
-`Tour` record (sections and tables) that the CLI prints. It never overwrites:
+`Tour` record (sections and tables) that the CLI prints. ``lang="es"`` tells
+it in Spanish (text, tables, figures, alt texts, ``<html lang="es">``); the
+words come from one catalogue, `gradlab._i18n`. It never overwrites:
 an existing folder holding anything but an earlier tour's output (regular
 files of the tour's own names, no symlinks, no folders) is refused unless
 ``overwrite=True``. Every file is written atomically through `gradlab._files`,
@@ -25,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import _files, plot
+from gradlab import _files, _i18n, plot
 from gradlab.costs import get_cost
 from gradlab.descent import descend
 from gradlab.exact import solve_exact
@@ -49,6 +51,7 @@ class Tour:
     out: Path
     sections: list[Section]
     seconds: float
+    lang: str = _i18n.DEFAULT
 
     @property
     def figures(self) -> list[str]:
@@ -126,7 +129,7 @@ def _prepare_out(out, overwrite: bool) -> Path:
 
 
 def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False,
-             progress=None) -> Tour:
+             progress=None, lang: str = _i18n.DEFAULT) -> Tour:
     """Tell the course's story on the built-in data; write figures and reports into ``out``.
 
     Args:
@@ -135,70 +138,70 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
       quick: smaller grids and fewer starts (the CI setting).
       overwrite: allow writing into a non-empty folder.
       progress: optional callback ``progress(title)`` called before each step.
+      lang: ``"en"`` (default) or ``"es"``: the language of the text, the tables,
+        the figures and the reports.
     """
     start = time.perf_counter()
+    _i18n.check_language(lang)
     out = _prepare_out(out, overwrite)
     w = _Writer(out)
-    say = progress or (lambda title: None)
+    t = lambda key, **values: _i18n.text(lang, key, **values)
+    say = lambda step: (progress or (lambda title: None))(t(f"step.{step}"))
     num = 120 if quick else 300
     line, bowl, sine = get_cost("line"), get_cost("bowl"), get_cost("sine")
 
-    say("the data")
-    w.add("1. The data", "100 noisy points from the line y = 2x − 3 (noise 0.25). The cost of a "
-          "line (m, b) is its mean squared error on them.",
-          [w.figure(plot.fit(line, true_params=[2.0, -3.0]), "01_data.png")])
+    say("data")
+    w.add(t("tour.data.title"), t("tour.data.text"),
+          [w.figure(plot.fit(line, true_params=[2.0, -3.0], lang=lang), "01_data.png")])
 
-    say("one-parameter sweep")
+    say("sweep")
     exact = solve_exact(line)
     b_fixed = float(exact.x[1])
     slope_only = fit_cost(lambda p, x: p[0] * x + b_fixed, line.data, bounds=[(-5.0, 5.0)],
-                          name="line (b fixed)", names=("m",))
+                          name=t("tour.sweep.cost_name"), names=("m",))
     sweep = grid_search(slope_only, num=num)
-    w.add("2. One parameter: a sweep", f"With b fixed at {b_fixed:.4f}, the cost is a parabola "
-          f"in m; its lowest grid point is m = {float(sweep.x[0]):.4f}.",
-          [w.figure(plot.cost_curve(sweep, cost=slope_only), "02_sweep.png")])
+    w.add(t("tour.sweep.title"), t("tour.sweep.text", b=b_fixed, m=float(sweep.x[0])),
+          [w.figure(plot.cost_curve(sweep, cost=slope_only, lang=lang), "02_sweep.png")])
 
-    say("two-parameter grid")
+    say("grid")
     grid = grid_search(line, num=num)
-    w.add("3. Two parameters: a grid", f"A {num}×{num} grid: the cost is a bowl with its lowest "
-          f"point at (m, b) = ({float(grid.x[0]):.4f}, {float(grid.x[1]):.4f}).",
-          [w.figure(plot.landscape(grid, cost=line), "03_heatmap.png"),
-           w.figure(plot.surface(grid, cost=line, stride=max(1, num // 60)), "04_surface.png")])
+    w.add(t("tour.grid.title"),
+          t("tour.grid.text", num=num, m=float(grid.x[0]), b=float(grid.x[1])),
+          [w.figure(plot.landscape(grid, cost=line, lang=lang), "03_heatmap.png"),
+           w.figure(plot.surface(grid, cost=line, stride=max(1, num // 60), lang=lang),
+                    "04_surface.png")])
 
-    say("exact solution")
-    w.add("4. The exact solution", "Least squares (by SVD) gives the minimum directly: "
-          f"m = {float(exact.x[0]):.6f}, b = {float(exact.x[1]):.6f}, "
-          f"cost {float(exact.fun):.6f}.")
+    say("exact")
+    w.add(t("tour.exact.title"), t("tour.exact.text", m=float(exact.x[0]), b=float(exact.x[1]),
+                                   cost=float(exact.fun)))
 
-    say("gradient check")
-    rows = [["cost", "max error analytic vs jax.grad", "max error finite diff vs jax.grad",
-             "passed"]]
+    say("gradcheck")
+    rows = [[t(f"tour.gradcheck.header.{h}") for h in ("cost", "analytic", "fd", "passed")]]
     for cost in (bowl, line):
         check = check_gradient(cost, n=8)
         rows.append([cost.name, f"{float(np.nanmax(check.analytic_rel_error)):.1e}",
-                     f"{float(check.fd_rel_error.max()):.1e}", str(bool(check.passed))])
-    w.add("5. The gradient, checked", "The gradient is the vector of partial derivatives. "
-          "jax.grad computes it from the cost's code; it matches the hand-derived formulas and "
-          "central finite differences (relative errors below).", table=rows)
+                     f"{float(check.fd_rel_error.max()):.1e}",
+                     t("tour.gradcheck.passed.yes" if bool(check.passed)
+                       else "tour.gradcheck.passed.no")])
+    w.add(t("tour.gradcheck.title"), t("tour.gradcheck.text"), table=rows)
 
-    say("gradient arrow")
+    say("arrow")
     field = gradient_field(line, num=15, points=[[-1.0, -2.0]])
     g = np.asarray(field.point_gradients[0])
-    w.add("6. Downhill is minus the gradient", f"At (m, b) = (−1, −2) the gradient is "
-          f"({g[0]:.3f}, {g[1]:.3f}); it points uphill, so descent steps the other way.",
-          [w.figure(plot.gradient_field(field, grid=grid, cost=line), "05_gradient.png")])
+    w.add(t("tour.arrow.title"), t("tour.arrow.text", g0=g[0], g1=g[1]),
+          [w.figure(plot.gradient_field(field, grid=grid, cost=line, lang=lang),
+                    "05_gradient.png")])
 
-    say("descent on the bowl")
+    say("bowl")
     traj = descend(bowl, [-1.0, -1.0], learning_rate=0.1, steps=50)
     bowl_grid = grid_search(bowl, num=num)
-    w.add("7. Gradient descent on the bowl", "x ← x − 0.1·∇f(x) from (−1, −1), 50 steps, all "
-          f"parameters at once: it ends at ({float(traj.x[0]):.4f}, {float(traj.x[1]):.4f}), "
-          f"cost {float(traj.fun):.2e}.",
-          [w.figure(plot.history(traj, cost=bowl), "06_history.png"),
-           w.figure(plot.trajectories(bowl_grid, traj, labels=["α = 0.1"], cost=bowl),
-                    "07_path.png")])
+    w.add(t("tour.bowl.title"), t("tour.bowl.text", m=float(traj.x[0]), b=float(traj.x[1]),
+                                  cost=float(traj.fun)),
+          [w.figure(plot.history(traj, cost=bowl, lang=lang), "06_history.png"),
+           w.figure(plot.trajectories(bowl_grid, traj, labels=["α = 0.1"], cost=bowl,
+                                      lang=lang), "07_path.png")])
 
-    say("learning rates")
+    say("rates")
     # One sweep (one compile): a log-spaced range plus four rates worth drawing.
     shown_rates = np.array([0.05, 0.3, 0.9, 1.05])
     rates = np.unique(np.concatenate([np.logspace(-2, 0.2, 20 if quick else 44), shown_rates]))
@@ -206,52 +209,53 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
     picked = [int(np.argmin(np.abs(rates - r))) for r in shown_rates]
     first_steps = lambda a: a[np.asarray(picked), :21] if a.ndim > 1 else a[np.asarray(picked)]
     shown = jax.tree.map(first_steps, lr.trajectories)
-    names = [f"α = {rates[i]:g} ({Status(int(lr.status[i])).name.lower()})" for i in picked]
-    w.add("8. How large can the learning rate be?", f"The line's cost curves most steeply "
-          f"along b, with curvature L = {lr.curvature:.4g}, so plain descent is stable for "
-          f"α < 2/L = {lr.stability_limit:.4g}: small rates crawl, rates near the limit "
-          "zig-zag across the valley, larger ones diverge (paths: the first 20 steps).",
-          [w.figure(plot.learning_rates(lr, cost=line), "08_learning_rates.png"),
-           w.figure(plot.trajectories(grid, shown, labels=names, cost=line),
+    names = [t("tour.rates.label", rate=rates[i],
+               status=_i18n.status_word(lang, Status(int(lr.status[i])))) for i in picked]
+    w.add(t("tour.rates.title"),
+          t("tour.rates.text", curvature=lr.curvature, limit=lr.stability_limit),
+          [w.figure(plot.learning_rates(lr, cost=line, lang=lang), "08_learning_rates.png"),
+           w.figure(plot.trajectories(grid, shown, labels=names, cost=line, lang=lang),
                     "09_oscillation.png")])
 
-    say("the sine fit")
+    say("sine")
     sine_grid = grid_search(sine, num=2000 if quick else 5000)
-    w.add("9. Many local minima", "Fitting y = sin(w·x) to sin(10x): the cost over w has many "
-          "dips. Only w = 10 fits; descent started in another dip stays there.",
-          [w.figure(plot.cost_curve(sine_grid, cost=sine), "10_sine_curve.png")])
+    w.add(t("tour.sine.title"), t("tour.sine.text"),
+          [w.figure(plot.cost_curve(sine_grid, cost=sine, lang=lang), "10_sine_curve.png")])
 
     say("multistart")
     n_starts = 300 if quick else 1000
     ms = multistart(sine, n_starts=n_starts, seed=0)
     bm = basin_map(sine, num=n_starts)  # as many starts as the run above: no new compile
-    rows = [["w", "cost", "kind", "global", "share of starts"]]
+    rows = [["w"] + [t(f"tour.multistart.header.{h}") for h in ("cost", "kind", "global",
+                                                               "share")]]
     for p, v, k, gl_, s in zip(ms.minima.points[:, 0], ms.minima.values, ms.minima.kind,
                                ms.minima.is_global, ms.minima.shares):
-        rows.append([f"{p:.4f}", f"{v:.4f}", str(k), "yes" if gl_ else "", f"{s:.1%}"])
-    w.add("10. Many starts at once", f"{n_starts} descents from random w in [0, 50], in one "
-          f"compiled call, reach {len(ms.minima.points)} distinct minima; w = "
-          f"{float(ms.best[0]):.4f} is global. A single random start finds it with probability "
-          f"{float(ms.minima.shares[0]):.1%}: {ms.starts_for_99:.0f} starts give 99% confidence.",
-          [w.figure(plot.basins(bm, cost=sine), "11_basins.png")], table=rows)
+        rows.append([f"{p:.4f}", f"{v:.4f}", _i18n.kind_word(lang, str(k)),
+                     t("tour.multistart.yes") if gl_ else "", f"{s:.1%}"])
+    w.add(t("tour.multistart.title"),
+          t("tour.multistart.text", n_starts=n_starts, n_minima=len(ms.minima.points),
+            best=float(ms.best[0]), share=float(ms.minima.shares[0]),
+            starts_99=ms.starts_for_99),
+          [w.figure(plot.basins(bm, cost=sine, lang=lang), "11_basins.png")], table=rows)
 
-    say("comparison")
+    say("compare")
     import optax
     exact_r, _, t_exact = _timed(solve_exact, line)
     grid_r, _, t_grid = _timed(grid_search, line, num=num, keep_values=False)
     lbfgs = optax.lbfgs()
     desc_r, _, t_desc = _timed(descend, line, [0.0, 0.0], optimizer=lbfgs, steps=100)
-    rows = [["method", "m", "b", "error vs exact", "evaluations", "time (warm)"]]
-    for name, r, evals, t in (("exact", exact_r, 1, t_exact),
-                              (f"grid {num}×{num}", grid_r, grid_r.nfev, t_grid),
-                              ("descent (L-BFGS)", desc_r, int(desc_r.nfev), t_desc)):
+    rows = [[t("tour.compare.header.method"), "m", "b", t("tour.compare.header.error"),
+             t("tour.compare.header.evaluations"), t("tour.compare.header.time")]]
+    for name, r, evals, seconds in (
+            (t("tour.compare.exact"), exact_r, 1, t_exact),
+            (t("tour.compare.grid", num=num), grid_r, grid_r.nfev, t_grid),
+            (t("tour.compare.descent"), desc_r, int(desc_r.nfev), t_desc)):
         err = float(jnp.max(jnp.abs(r.x - exact_r.x)))
         rows.append([name, f"{float(r.x[0]):.6f}", f"{float(r.x[1]):.6f}", f"{err:.1e}",
-                     str(evals), f"{t * 1e3:.2f} ms"])
-    w.add("11. Three ways to the minimum", "On the line's cost: the exact answer, the grid's best "
-          "point (accurate to its spacing), and descent (accurate to its tolerance).", table=rows)
+                     str(evals), f"{seconds * 1e3:.2f} ms"])
+    w.add(t("tour.compare.title"), t("tour.compare.text"), table=rows)
 
-    tour = Tour(out=out, sections=w.sections, seconds=time.perf_counter() - start)
+    tour = Tour(out=out, sections=w.sections, seconds=time.perf_counter() - start, lang=lang)
     write_markdown(tour)
     write_html(tour)
     return tour
@@ -290,33 +294,66 @@ def _md_table(rows):
     return "\n".join(lines)
 
 
+def _alt(tour: Tour, name: str) -> str:
+    """What figure ``name`` shows, in the tour's language (its file name if not a tour's)."""
+    key = f"alt.{name}"
+    return _i18n.text(tour.lang, key) if key in _i18n.MESSAGES else name
+
+
 def write_markdown(tour: Tour) -> Path:
     """Write ``report.md`` into the tour's folder (atomically); interpolated text escaped."""
-    parts = ["# The gradlab tour", ""]
+    t = lambda key, **values: _i18n.text(tour.lang, key, **values)
+    parts = [f"# {md_escape(t('report.title'))}", ""]
     for s in tour.sections:
         parts += [f"## {md_escape(s.title)}", "", md_escape(s.text, line_start=True), ""]
         if s.table:
             parts += [_md_table(s.table), ""]
-        parts += [f"![{md_escape(name)}]({quote(name)})" for name in s.figures] + [""]
-    parts.append(f"_Computed in {tour.seconds:.1f} s by `gradlab tour`._")
+        parts += [f"![{md_escape(_alt(tour, name))}]({quote(name)})" for name in s.figures]
+        parts += [""]
+    parts.append(f"_{md_escape(t('report.computed', seconds=tour.seconds))}_")
     return _files.write_text(Path(tour.out) / "report.md", "\n".join(parts), overwrite=True)
 
 
+# Readable from a phone (390 px) to a desktop: the text column is at most 960 px wide,
+# images shrink to the column, a table wider than the screen scrolls inside its own box
+# (the page never scrolls sideways), long words and formulas wrap.
+_STYLE = (
+    "*,*::before,*::after{box-sizing:border-box}"
+    "body{font-family:system-ui,sans-serif;line-height:1.5;max-width:960px;margin:0 auto;"
+    "padding:0 16px 32px;overflow-wrap:break-word;color:#1a1a1a;background:#fff}"
+    "h1{font-size:1.8em}h2{font-size:1.3em;margin-top:1.6em}"
+    "figure{margin:1em 0}img{display:block;max-width:100%;height:auto}"
+    ".table{overflow-x:auto;max-width:100%}"
+    "table{border-collapse:collapse;font-variant-numeric:tabular-nums}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+    "td{white-space:nowrap}th{background:#f3f3f3;vertical-align:bottom}"
+    "@media (max-width:600px){body{padding:0 10px 24px}td,th{padding:3px 5px;font-size:.9em}}"
+)
+
+
 def write_html(tour: Tour) -> Path:
-    """Write ``report.html`` into the tour's folder (atomically); interpolated text escaped."""
+    """Write ``report.html`` into the tour's folder (atomically); interpolated text escaped.
+
+    The page declares its language (``<html lang="es">``), needs nothing from the
+    network (not even a favicon), and reads on a phone (see `_STYLE`).
+    """
     e = html.escape
-    body = ["<h1>The gradlab tour</h1>"]
+    t = lambda key, **values: _i18n.text(tour.lang, key, **values)
+    body = [f"<h1>{e(t('report.title'))}</h1>"]
     for s in tour.sections:
         body += [f"<h2>{e(s.title)}</h2>", f"<p>{e(s.text)}</p>"]
         if s.table:
             head = "".join(f"<th>{e(c)}</th>" for c in s.table[0])
             rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>"
                            for r in s.table[1:])
-            body.append(f"<table><tr>{head}</tr>{rows}</table>")
-        body += [f'<img src="{e(name)}" alt="{e(name)}">' for name in s.figures]
-    body.append(f"<p><em>Computed in {tour.seconds:.1f} s by gradlab tour.</em></p>")
-    style = ("body{font-family:sans-serif;max-width:960px;margin:auto}img{max-width:100%}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>gradlab tour</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+            body.append(f'<div class="table"><table><thead><tr>{head}</tr></thead>'
+                        f"<tbody>{rows}</tbody></table></div>")
+        body += [f'<figure><img src="{e(quote(name))}" alt="{e(_alt(tour, name))}"></figure>'
+                 for name in s.figures]
+    body.append(f"<p><em>{e(t('report.computed', seconds=tour.seconds))}</em></p>")
+    page = (f'<!doctype html><html lang="{e(tour.lang)}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'
+            f"<title>{e(t('report.title'))}</title><style>{_STYLE}</style></head>"
+            f"<body>{''.join(body)}</body></html>")
     return _files.write_text(Path(tour.out) / "report.html", page, overwrite=True)

@@ -1,11 +1,15 @@
 """gradlab tour: every figure and both reports, and it never overwrites the user's files."""
 
+import html
+import re
+
 import numpy as np
 import pytest
 
 import gradlab as gl
+from gradlab import _i18n
 from gradlab.cli import main
-from gradlab.report import run_tour
+from gradlab.report import FIGURES, md_escape, run_tour
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +116,55 @@ def test_tour_refuses_before_computing(tmp_path, plant):
         with pytest.raises(OSError, match=message):
             run_tour(out, quick=True, overwrite=overwrite,
                      progress=lambda title: pytest.fail("computed before refusing"))
+
+
+# -- the tour in Spanish (gradlab tour --lang es) --------------------------------------------
+@pytest.fixture(scope="module")
+def tour_es(tmp_path_factory):
+    return run_tour(tmp_path_factory.mktemp("tour") / "es", quick=True, lang="es")
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[+-]\d+)?%?")
+
+
+def _sentences(text: str) -> set[str]:
+    """Runs of three words or more, cut at sentence and clause ends."""
+    parts = re.split(r"[.;:!?()\[\]|\n]+|, ", text)
+    return {p.strip() for p in parts if len(p.split()) >= 3}
+
+
+def test_the_spanish_tour_has_no_english_sentence_of_the_english_tour(tour, tour_es):
+    english = {s for s in _sentences((tour.out / "report.md").read_text())  # tables too
+               if re.search("[a-z]{4}", s)}
+    assert len(english) > 30
+    spanish = (tour_es.out / "report.md").read_text() + (tour_es.out / "report.html").read_text()
+    assert not {s for s in english if s in spanish}
+    assert len(tour_es.sections) == len(tour.sections)
+    assert tour_es.sections[6].title == "7. Descenso de gradiente en el tazón"
+
+
+def test_the_spanish_tour_tells_the_same_numbers(tour, tour_es):
+    for en, es in zip(tour.sections, tour_es.sections, strict=True):
+        assert _NUMBER.findall(es.title) == _NUMBER.findall(en.title)
+        assert _NUMBER.findall(es.text) == _NUMBER.findall(en.text), en.title
+        if en.table and not en.title.startswith("11."):  # (11: timings differ run to run)
+            numbers = lambda rows: [_NUMBER.findall(c) for r in rows[1:] for c in r[1:]]
+            assert numbers(es.table) == numbers(en.table)
+
+
+def test_the_spanish_report_declares_its_language_and_describes_each_figure(tour_es):
+    page = (tour_es.out / "report.html").read_text()
+    md = (tour_es.out / "report.md").read_text()
+    assert page.startswith('<!doctype html><html lang="es">')
+    assert "<title>El recorrido de gradlab</title>" in page
+    assert md.startswith("# El recorrido de gradlab")
+    for name in FIGURES:
+        alt = _i18n.text("es", f"alt.{name}")
+        assert f'alt="{html.escape(alt)}"' in page and f"![{md_escape(alt)}]({name})" in md
+    assert "_Calculado en " in md
+
+
+def test_the_english_report_stays_english(tour):
+    page = (tour.out / "report.html").read_text()
+    assert page.startswith('<!doctype html><html lang="en">')
+    assert 'alt="The 100 noisy data points and the true line y = 2x − 3."' in page
