@@ -13,7 +13,7 @@ import types as _types
 # imported when first used, so the command line starts at once (and Ctrl-C works at once).
 _SUBMODULES = ("datasets", "models", "optimizers", "plot", "suite")
 _NAMES = {
-    "gradlab._checks": ("memory_budget", "set_memory_budget"),
+    "gradlab._budget": ("memory_budget", "set_memory_budget"),
     "gradlab.costs": ("Cost", "Minimum", "cost_factory", "get_cost", "list_costs", "register",
                       "unregister"),
     "gradlab.datasets": ("Data",),

@@ -154,29 +154,8 @@ def check_positive(value, name: str, *, integer: bool = False, minimum=None):
 
 
 # -- memory: one budget for every size that grows with an argument ------------------------------
-# Every function whose memory grows with its arguments (a history, a batch of runs,
-# a grid, a field) estimates it before allocating anything and refuses past this
-# budget, naming the argument to change, or chunks where results can be streamed.
-_MEMORY_BUDGET = [2 * 2**30]
-
-
-def memory_budget() -> int:
-    """The bytes one call may allocate for its results and working arrays (2 GiB by default)."""
-    return _MEMORY_BUDGET[0]
-
-
-def set_memory_budget(nbytes: int) -> int:
-    """Set the budget every gradlab function estimates its memory against; returns the old one.
-
-    Example:
-      >>> import gradlab as gl
-      >>> old = gl.set_memory_budget(8 * 2**30)  # a machine with room to spare
-      >>> gl.memory_budget() == 8 * 2**30, gl.set_memory_budget(old) == 8 * 2**30
-      (True, True)
-    """
-    nbytes = check_positive(nbytes, "nbytes", integer=True)
-    previous, _MEMORY_BUDGET[0] = _MEMORY_BUDGET[0], nbytes
-    return previous
+# (in its own light module, so that the command line reads it without importing JAX)
+from gradlab._budget import memory_budget  # noqa: E402
 
 
 def human_bytes(nbytes: float) -> str:

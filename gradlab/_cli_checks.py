@@ -4,9 +4,10 @@
   `seed`, `finite`), and each ``minimize`` method takes only the options of
   `METHOD_OPTIONS`; any other one given is refused, never silently ignored.
 - Sizes: every size a flag can make huge is estimated first and refused over
-  `MEMORY_BUDGET` (2 GiB), with a message naming the flag and the memory it
-  would need. The estimates are deliberately generous (measured peaks, rounded
-  up): they exist to refuse ``--starts 1000000000``, not to squeeze the budget.
+  the library's memory budget (`gradlab._budget`, 2 GiB), with a message
+  naming the flag and the memory it would need. The estimates are deliberately
+  generous (measured peaks, rounded up): they exist to refuse ``--starts
+  1000000000``, not to squeeze the budget.
 - Costs: ``--cost module:attribute`` imports the module (the current folder
   first, as ``python -m`` does) and takes a `gradlab.Cost`, or calls a function
   marked `gradlab.cost_factory`; nothing else is called.
@@ -25,18 +26,20 @@ import os
 import re
 import sys
 
-MEMORY_BUDGET = 2 * 2**30  # bytes one command may allocate, estimated before it runs
+from gradlab._budget import memory_budget
+
 MAX_GRID_POINTS = 10**9  # even chunked, a grid past this runs for hours
 MAX_SEED = 2**32 - 1
 
 # The options of `gradlab minimize` each method reads (the rest are refused).
 METHOD_OPTIONS = {
     "exact": (),
-    "grid": ("num", "polish", "plot"),
-    "descent": ("x0", "optimizer", "lr", "steps", "plot"),
-    "multistart": ("starts", "seed", "optimizer", "lr", "steps", "plot"),
+    "grid": ("num", "polish", "plot", "progress"),
+    "descent": ("x0", "optimizer", "lr", "steps", "plot", "progress"),
+    "multistart": ("starts", "seed", "optimizer", "lr", "steps", "plot", "progress"),
 }
-MINIMIZE_OPTIONS = ("x0", "optimizer", "lr", "steps", "starts", "num", "polish", "seed", "plot")
+MINIMIZE_OPTIONS = ("x0", "optimizer", "lr", "steps", "starts", "num", "polish", "seed", "plot",
+                    "progress")
 MINIMIZE_DEFAULTS = {"steps": 200, "starts": 1000, "num": 200, "seed": 0}
 FIGURE_METHODS = {"grid": (1, 2), "descent": None, "multistart": (1, 2)}  # None: any dimension
 
@@ -140,10 +143,10 @@ def _human(nbytes: float) -> str:
 
 
 def _within_budget(flag: str, value, nbytes: float, what: str) -> None:
-    if nbytes > MEMORY_BUDGET:
+    if nbytes > memory_budget():
         raise UsageError(
             f"{flag} {value} needs about {_human(nbytes)} of memory for {what}, over the "
-            f"command line's budget of {_human(MEMORY_BUDGET)}; lower {flag}"
+            f"memory budget of {_human(memory_budget())}; lower {flag}"
         )
 
 

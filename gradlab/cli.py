@@ -200,6 +200,27 @@ def _plan_minimize(args, cost):
                         default_name=f"{_files.safe_name(cost.name)}-{method}")
 
 
+# A run this long shows a progress bar on a terminal by itself (--progress: always).
+# Below, the bar's host callbacks would cost more than they tell, and a program
+# with callbacks is not kept in the compilation cache.
+LONG_RUN = {"grid": 10**7, "descent": 10**5, "multistart": 10**6}  # points, steps, starts×steps
+
+
+@contextlib.contextmanager
+def _progress(args, work: int):
+    """A rich progress bar on stderr fed from inside the compiled loop, or None."""
+    if not (args.progress or (work >= LONG_RUN[args.method] and sys.stderr.isatty())):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
+
+    with Progress("{task.description}", BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(args.method, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 def cmd_minimize(args):
     import jax
     import numpy as np
@@ -221,18 +242,22 @@ def cmd_minimize(args):
         console.print(f"exact: x = {_text(_fmt(r.x))}, cost = {float(r.fun):.6g} "
                       f"({_text(r.message)})")
     elif args.method == "grid":
-        r = gl.grid_search(cost, num=args.num, polish=args.polish, keep_values=bool(plot_path))
+        with _progress(args, args.num ** cost.dim) as progress:
+            r = gl.grid_search(cost, num=args.num, polish=args.polish,
+                               keep_values=bool(plot_path), progress=progress)
         console.print(f"grid ({r.nfev} points): x = {_text(_fmt(r.x))}, "
                       f"cost = {_text(f'{float(r.fun):.6g}')}")
         if plot_path:
             plot_ax = (gl.plot.cost_curve if cost.dim == 1 else gl.plot.landscape)(r, cost=cost)
     elif args.method == "descent":
         x0 = np.asarray(args.x0 if args.x0 is not None else np.mean(cost.bounds, axis=1), float)
-        if args.optimizer is None and args.lr is not None:
-            r = gl.descend(cost, x0, learning_rate=args.lr, steps=args.steps)
-        else:
-            r = gl.descend(cost, x0, optimizer=_optimizer(args.optimizer or "lbfgs", args.lr),
-                           steps=args.steps)
+        with _progress(args, args.steps) as progress:
+            if args.optimizer is None and args.lr is not None:
+                r = gl.descend(cost, x0, learning_rate=args.lr, steps=args.steps,
+                               progress=progress)
+            else:
+                r = gl.descend(cost, x0, optimizer=_optimizer(args.optimizer or "lbfgs", args.lr),
+                               steps=args.steps, progress=progress)
         console.print(f"descent from {_text(_fmt(x0))}: x = {_text(_fmt(r.x))}, cost = "
                       f"{_text(f'{float(r.fun):.6g}')}, {int(r.nit)} steps, {_text(r.message)}")
         if plot_path and cost.dim == 2 and cost.bounds is not None:
@@ -244,8 +269,9 @@ def cmd_minimize(args):
             opt = _optimizer(args.optimizer, args.lr)
         else:  # --lr alone is plain gradient descent, as for --method descent
             opt = None if args.lr is None else optax.sgd(args.lr)
-        r = gl.multistart(cost, n_starts=args.starts, seed=args.seed, optimizer=opt,
-                          steps=args.steps)
+        with _progress(args, args.starts * args.steps) as progress:
+            r = gl.multistart(cost, n_starts=args.starts, seed=args.seed, optimizer=opt,
+                              steps=args.steps, progress=progress)
         m = r.minima
         rows = [[_fmt(p), f"{v:.6g}", k, "yes" if g else "", f"{s:.1%}"]
                 for p, v, k, g, s in zip(m.points, m.values, m.kind, m.is_global, m.shares)]
@@ -401,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x0", type=finite, nargs="+", help="start (descent)")
     p.add_argument("--seed", type=seed, help="0 to 2**32 - 1 (multistart; default 0)")
     p.add_argument("--plot", help="write a figure to this file (.png added to a bare name)")
+    p.add_argument("--progress", action="store_true",
+                   help="show a progress bar (shown anyway on a terminal for long runs)")
     p.add_argument("--overwrite", action="store_true", help=overwrite)
     p.set_defaults(run=cmd_minimize)
 

@@ -104,6 +104,21 @@ def test_check_passes_and_fails(capsys, in_costs_dir):
     assert code == 1 and "FAILED" in out
 
 
+@pytest.mark.parametrize(("method", "extra"), [("grid", ["--num", "300"]),
+                                               ("descent", ["--steps", "400"]),
+                                               ("multistart", ["--starts", "200"])])
+def test_progress_bars_are_fed_from_inside_the_compiled_loop(capsys, monkeypatch, method, extra):
+    from rich.progress import Progress
+
+    updates = []
+    original = Progress.update
+    monkeypatch.setattr(Progress, "update", lambda self, task, **kw: (
+        updates.append(kw), original(self, task, **kw))[1])
+    code, _, err = run(capsys, "minimize", "bowl", "--method", method, *extra, "--progress")
+    assert code == 0 and "Traceback" not in err
+    assert updates and updates[-1]["completed"] == updates[-1]["total"]
+
+
 @pytest.mark.parametrize(("method", "extra", "expect"), [
     ("exact", [], "2.0182"), ("grid", ["--num", "50"], "grid (2500 points)"),
     ("descent", ["--steps", "50"], "converged"),
