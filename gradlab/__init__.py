@@ -10,6 +10,7 @@ from gradlab.costs import Cost, Minimum, get_cost, list_costs, register, unregis
 from gradlab.datasets import Data
 from gradlab.descent import Trajectory, descend
 from gradlab.exact import solve_exact
+from gradlab.fitting import Fit, fit
 from gradlab.gradcheck import GradCheck, check_gradient
 from gradlab.grid import GradientField, GridResult, gradient_field, grid_search
 from gradlab.models import fit_cost
@@ -30,6 +31,7 @@ __all__ = [
     "BasinMap",
     "Cost",
     "Data",
+    "Fit",
     "GradCheck",
     "GradientField",
     "GridResult",
@@ -44,6 +46,7 @@ __all__ = [
     "check_gradient",
     "datasets",
     "descend",
+    "fit",
     "fit_cost",
     "get_cost",
     "gradient_field",

@@ -1,0 +1,379 @@
+"""Levenberg–Marquardt on a fit's residuals: the compiled loop behind `gradlab.fit`.
+
+Contract: for residuals ``r(x) = (model(x, X) − Y)/σ`` (flattened, ``N`` of
+them, ``d`` parameters) the loop minimises ``‖r‖²`` from ``x0`` and returns
+the last accepted point with its residuals, Jacobian and `Status`. Nothing is
+raised at run time; under ``vmap`` each member stops on its own, and a batch
+(`run_many`) steps only its running members, a group at a time.
+
+**The method** is MINPACK's ``lmder`` (Moré 1978): a trust region
+``‖D·p‖ ≤ Δ`` in the scaled norm, with ``D`` the running maximum of the
+Jacobian's column norms (a parameter of size 1e-6 next to one of size 1e3 is
+stepped on its own scale), MINPACK's radius updates and acceptance ratio
+1e-4, and ``Δ₀ = ‖D·x0‖``: the first step may change the parameters by about
+their own size (MINPACK's default of 100 times that lets the first
+Gauss–Newton step of NIST's BoxBOD leap onto a plateau where the model's
+exponential underflows). Each trial solves ``min ‖r + J·p‖² + λ‖D·p‖²``,
+with λ = 0 (the Gauss–Newton step) when that step lies in the region, else
+λ > 0 such that ``‖D·p‖ = Δ`` within 10% (Moré's safeguarded Newton
+iteration, warm-started from the last λ). ``gauss_newton=True`` takes the
+undamped step every time (no trust region; a step that does not decrease
+``‖r‖`` ends the run as a stall).
+
+**The linear algebra: QR, never the normal equations.** At each accepted
+point one Householder QR of the ``N × (d+1)`` matrix ``[J·D⁻¹ | r]`` gives
+the triangle ``R`` and ``b = Qᵀr``; the damped problem is then the ``d``-sized
+``min ‖R·z + b‖² + λ‖z‖²`` (``z = D·p``), solved for each λ by a QR of the
+``2d × (d+1)`` matrix ``[[R, b], [√λ·I, 0]]`` and a triangular solve —
+MINPACK's ``qrsolv``. Everything is computed from the factors of ``J``
+itself, so the steps' accuracy depends on ``κ(J)``, not on ``κ(J)²`` as with
+``JᵀJ`` (NIST's Hahn1 has κ(J) ≈ 1e9: the normal equations would keep no
+digit). A singular ``R`` (a rank-deficient Jacobian) has no Gauss–Newton
+step; every λ > 0 still gives a unique damped step, so the trust region
+carries on.
+
+**Bounds** (an active-set rule): parameters held at a bound by a gradient
+pointing out of the box (`stopping.free_parameters`) are fixed for the step
+(their columns of ``J`` replaced by pins ``zᵢ = 0``); the others' step is
+projected into the box, and its predicted decrease is that of the projected step.
+
+**Stopping.** The loop stops when no step can improve ``x`` any more: the
+Gauss–Newton step is below ``xtol``-of-rounding (``eps``) of ``‖D·x‖``; the
+radius shrank below ``eps·‖D·x‖``; or, at the rounding floor of ``‖r‖²``
+(where the actual decrease is noise), steps stopped shrinking — there, steps
+whose actual and predicted changes are both below the rounding of ``‖r‖²``
+are taken while they keep shrinking, since the model still improves ``x``
+where ``‖r‖²`` cannot tell. With ``xtol``/``ftol`` of your own the loop
+also stops as soon as the Gauss–Newton step or the decrease it predicts falls
+below them (MINPACK's tests). A trial with NaN/inf residuals is refused like
+any bad step. Whatever stopped it, the `Status` is `stopping.verdict` at the
+last point, judged by `stopping.stationary` with the Gauss–Newton matrix
+``JᵀJ`` (CONVERGED only where the point is stationary at the problem's
+scale; else STALLED, or MAX_STEPS after ``steps`` trials, or NONFINITE when
+the start itself is not finite).
+
+Counts: ``nit`` trials (accepted or refused); each evaluates the residuals
+and the Jacobian together, so ``nfev = njev = nit + 1``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gradlab import stopping
+from gradlab._loop import _step_batch
+from gradlab.stopping import Stop, Tolerances
+
+ACCEPT = 1e-4  # MINPACK: a step is taken when its actual decrease is this share of the predicted
+RADIUS_FIT = 0.1  # ... and λ is searched until ‖D·p‖ is within 10% of Δ,
+LAMBDA_ITERATIONS = 10  # ... in at most this many iterations
+FLAT = 4.0  # changes below FLAT × the rounding of ‖r‖² are noise
+
+
+class Options(NamedTuple):
+    """What the compiled loop is specialised on (static under jit)."""
+
+    gauss_newton: bool = False
+
+
+# -- residuals ---------------------------------------------------------------------------------
+def residuals(objective, x, sigma):
+    """``(model(x, X) − Y)/σ`` flattened to ``(N,)`` (no division when ``sigma`` is None)."""
+    data = objective.data
+    r = objective.fn.model(x, data.x) - data.y
+    return (r if sigma is None else r / sigma).ravel()
+
+
+def residuals_and_jacobian(objective, x, sigma):
+    """``r (N,)`` and ``J (N, d)``: forward mode when ``N ≥ d``, reverse mode otherwise.
+
+    Forward mode pushes ``d`` tangents through one evaluation of the model;
+    reverse mode pulls ``N`` cotangents back, cheaper when the data are fewer
+    than the parameters.
+    """
+    fn = lambda p: residuals(objective, p, sigma)
+    d = x.shape[0]
+    n = jax.eval_shape(fn, x).shape[0]
+    if n >= d:
+        r, columns = jax.vmap(lambda t: jax.jvp(fn, (x,), (t,)), out_axes=(None, 0))(
+            jnp.eye(d, dtype=x.dtype))
+        return r, columns.T
+    r, pull = jax.vjp(fn, x)
+    return r, jax.vmap(pull)(jnp.eye(n, dtype=r.dtype))[0]
+
+
+def _rounding(objective, sigma, r):
+    """About how much rounding ``‖r‖²`` holds: each residual is a difference of
+    terms of size about ``|Y|/σ`` (the data and the prediction)."""
+    y = jnp.abs(objective.data.y)
+    size = (y if sigma is None else y / sigma).ravel()
+    return jnp.finfo(r.dtype).eps * (r @ r + 2 * (jnp.abs(r) @ size))
+
+
+# -- the linear algebra ------------------------------------------------------------------------
+def _tiny(x):
+    return jnp.finfo(x.dtype).tiny
+
+
+def _triangle(m, rows):
+    """The ``rows × cols`` upper triangle of a Householder QR of ``m`` (zero rows padded)."""
+    if m.shape[0] < rows:
+        m = jnp.concatenate([m, jnp.zeros((rows - m.shape[0], m.shape[1]), m.dtype)])
+    return jnp.linalg.qr(m, mode="r")[:rows]
+
+
+class Factors(NamedTuple):
+    """``J·D⁻¹ = Q·U·diag(sv)·Vᵀ`` (thin) and ``c = −Uᵀ·Qᵀ·r``, at one point."""
+
+    sv: jax.Array  # (d,) singular values, largest first
+    vt: jax.Array  # (d, d) Vᵀ
+    c: jax.Array  # (d,) the residuals' coordinates along U, negated
+
+
+def factor(jac, r, scale, free, pinned: bool) -> Factors:
+    """The `Factors` of ``[J·D⁻¹ | r]``: a Householder QR, then the SVD of its ``d × d`` triangle.
+
+    Held parameters (``~free``) get a pin row ``zᵢ = 0`` instead of their column
+    (with ``pinned``). Then ``‖J·D⁻¹·z + r‖² = ‖diag(sv)·Vᵀ·z − c‖² + const``.
+    """
+    d = jac.shape[1]
+    m = jnp.concatenate([jnp.where(free, jac, 0.0) / scale, r[:, None]], axis=1)
+    if pinned:
+        pins = jnp.concatenate([jnp.diag((~free).astype(r.dtype)), jnp.zeros((d, 1), r.dtype)],
+                               axis=1)
+        m = jnp.concatenate([m, pins])
+    if m.shape[0] < d + 1:  # fewer residuals than parameters: zero rows change nothing
+        m = jnp.concatenate([m, jnp.zeros((d + 1 - m.shape[0], d + 1), m.dtype)])
+    top = jnp.linalg.qr(m, mode="r")[:d + 1]
+    u, sv, vt = jnp.linalg.svd(top[:d, :d])
+    return Factors(sv, vt, -(u.T @ top[:d, d]))
+
+
+def kept(f: Factors):
+    """Singular values above ``eps·max(N, d)``-ish of the largest: the numerical rank."""
+    return f.sv > jnp.finfo(f.sv.dtype).eps * 8 * f.sv.shape[0] * f.sv[0]
+
+
+def gauss_newton(f: Factors):
+    """The minimum-norm Gauss–Newton step ``z`` (singular values below the rank cut dropped)."""
+    keep = kept(f)
+    return f.vt.T @ jnp.where(keep, f.c / jnp.where(keep, f.sv, 1.0), 0.0)
+
+
+def lm_step(f: Factors, radius):
+    """The scaled step ``z = D·p`` and its λ for the region ``‖z‖ ≤ Δ`` (MINPACK's lmpar).
+
+    ``z(λ) = V·diag(σ/(σ² + λ))·c`` is the solution of the damped problem for
+    every λ at once: λ = 0 (the Gauss–Newton step) when that step lies within
+    ``1.1·Δ``, else Moré's Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` from λ = 0,
+    monotone, to within 10%.
+    """
+    gn = gauss_newton(f)
+    inside = jnp.linalg.norm(gn) <= (1 + RADIUS_FIT) * radius
+    w = f.sv * f.c  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
+    s2 = f.sv * f.sv
+
+    def norm_and_slope(lam):
+        shifted = jnp.maximum(s2 + lam, _tiny(lam))
+        t = w / shifted
+        return jnp.linalg.norm(t), jnp.sum(t * t / shifted)  # ‖z‖ and −½ d‖z‖²/dλ
+
+    def newton(state):
+        lam, k = state
+        norm, q = norm_and_slope(lam)
+        step = (norm - radius) / radius * norm * norm / jnp.maximum(q, _tiny(q))
+        return lam + jnp.maximum(step, 0.0), k + 1
+
+    def unfinished(state):
+        lam, k = state
+        norm, _ = norm_and_slope(lam)
+        return ~inside & (k < LAMBDA_ITERATIONS) & (jnp.abs(norm - radius) > RADIUS_FIT * radius)
+
+    lam, _ = jax.lax.while_loop(unfinished, newton, (jnp.zeros((), w.dtype), 0))
+    damped = f.vt.T @ (w / jnp.maximum(s2 + lam, _tiny(lam)))
+    return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam)
+
+
+# -- the loop ----------------------------------------------------------------------------------
+class _Carry(NamedTuple):
+    x: jax.Array  # (d,) current point
+    r: jax.Array  # (N,) residuals there
+    jac: jax.Array  # (N, d) their Jacobian
+    rr: jax.Array  # ‖r‖²
+    rounding: jax.Array  # the rounding error of rr
+    free: jax.Array  # (d,) parameters not held at a bound
+    factors: Factors  # of [J·D⁻¹ | r] on the free columns
+    gn: jax.Array  # ‖D·p‖ of the Gauss–Newton step from x
+    scale: jax.Array  # (d,) D: running maximum of the column norms
+    radius: jax.Array  # Δ
+    nit: jax.Array  # trials so far; −1 before the start is evaluated
+    stop: jax.Array  # a stopping.Stop code; RUNNING while the run runs
+    flat_step: jax.Array  # ‖D·p‖ of the last step taken at the rounding floor (inf: none)
+    rr0: jax.Array  # ‖r(x0)‖²
+    x0: jax.Array
+
+
+def _init(x0, n: int) -> _Carry:
+    """The carry before anything is evaluated: the first trial evaluates ``x0`` itself."""
+    d, dtype = x0.shape[0], x0.dtype
+    zero = jnp.zeros((), dtype)
+    inf = jnp.asarray(jnp.inf, dtype)
+    factors = Factors(jnp.zeros(d, dtype), jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype))
+    return _Carry(x=x0, r=jnp.zeros((n,), dtype), jac=jnp.zeros((n, d), dtype), rr=inf,
+                  rounding=zero, free=jnp.ones(d, bool), factors=factors, gn=zero,
+                  scale=jnp.ones(d, dtype), radius=inf, nit=jnp.asarray(-1, jnp.int32),
+                  stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf, rr0=inf, x0=x0)
+
+
+def _propose(c: _Carry, box, options: Options):
+    """The trial point, its scaled step ``D·p``, λ, and the predicted relative decreases."""
+    f = c.factors
+    if options.gauss_newton:
+        z, lam = gauss_newton(f), jnp.zeros((), c.rr.dtype)
+    else:
+        z, lam = lm_step(f, c.radius)
+    z = jnp.where(c.nit < 0, 0.0, z)  # the first trial is x0 itself
+    x_new = c.x + z / c.scale
+    projected = jnp.asarray(False)
+    if box is not None:
+        clipped = jnp.clip(x_new, box[0], box[1])
+        projected = jnp.any(clipped != x_new)
+        x_new = clipped
+    z = jnp.where(projected, c.scale * (x_new - c.x), z)
+    jz = f.sv * (f.vt @ z)  # J·p in the coordinates of U: ‖J·p‖ = ‖jz‖, r·J·p = −c·jz
+    rr = jnp.maximum(c.rr, _tiny(c.rr))
+    predicted = jnp.where(projected, 2 * (f.c @ jz) - jz @ jz,  # MINPACK's, unprojected:
+                          jz @ jz + 2 * lam * (z @ z)) / rr
+    direction = -(jz @ jz + lam * (z @ z)) / rr
+    return x_new, z, lam, predicted, direction
+
+
+def _radius(c: _Carry, pnorm, actual, direction, ratio, lam, rr_new):
+    """MINPACK's radius update (shrink by a factor in [0.1, 0.5] after a poor step)."""
+    radius = jnp.where(c.nit == 0, jnp.minimum(c.radius, pnorm), c.radius)
+    shrink = jnp.where(actual >= 0, 0.5,
+                       0.5 * direction / jnp.minimum(direction + 0.5 * actual, -_tiny(actual)))
+    shrink = jnp.where((0.01 * rr_new >= c.rr) | (shrink < 0.1), 0.1, jnp.minimum(shrink, 0.5))
+    return jnp.where(ratio <= 0.25, shrink * jnp.minimum(radius, 10 * pnorm),
+                     jnp.where((lam == 0) | (ratio >= 0.75), 2 * pnorm, radius))
+
+
+def _arrive(objective, sigma, c: _Carry, x, r, jac, rr, box) -> _Carry:
+    """The carry at a newly accepted point: its factors, scaling and rounding."""
+    free = stopping.free_parameters(x, jac.T @ r, box)
+    norms = jnp.linalg.norm(jac, axis=0)
+    first = c.nit < 0
+    scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(c.scale, norms))
+    f = factor(jac, r, scale, free, box is not None)
+    return c._replace(x=x, r=r, jac=jac, rr=rr, rounding=_rounding(objective, sigma, r),
+                      free=free, factors=f, gn=jnp.linalg.norm(gauss_newton(f)), scale=scale)
+
+
+def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Options) -> _Carry:
+    """One trial of MINPACK's loop: propose, evaluate, accept or refuse, update Δ; or,
+    at ``nit = −1``, evaluate the start."""
+    eps = jnp.finfo(c.rr.dtype).eps
+    first = c.nit < 0
+    x_new, z, lam, predicted, direction = _propose(c, box, options)
+    r_new, jac_new = residuals_and_jacobian(objective, x_new, sigma)
+    rr_new = r_new @ r_new
+    finite = jnp.isfinite(rr_new + jnp.sum(jac_new))  # NaN and inf survive the sum
+    rr_new = jnp.where(finite, rr_new, jnp.inf)
+    pnorm = jnp.linalg.norm(z)
+    actual = jnp.where(0.01 * rr_new < c.rr, 1 - rr_new / jnp.maximum(c.rr, _tiny(c.rr)), -1.0)
+    ratio = jnp.where(predicted > 0, actual / jnp.where(predicted > 0, predicted, 1.0), 0.0)
+    radius = _radius(c, pnorm, actual, direction, ratio, lam, rr_new)
+    noise = FLAT * c.rounding / jnp.maximum(c.rr, _tiny(c.rr))
+    flat = finite & (predicted <= noise) & (jnp.abs(actual) <= noise)
+    shrinking = pnorm < c.flat_step
+    accept = first | (finite & jnp.where(flat, shrinking, ratio >= ACCEPT))
+    radius = jnp.where(flat & shrinking, jnp.maximum(radius, 2 * pnorm), radius)
+    c = jax.lax.cond(accept & finite,
+                     lambda: _arrive(objective, sigma, c, x_new, r_new, jac_new, rr_new, box),
+                     lambda: c)
+    size = jnp.linalg.norm(c.scale * c.x)
+    radius = jnp.where(first, jnp.where(size > 0, size, 1.0), radius)
+    stalled = ~first & ((radius <= eps * size) | (flat & ~shrinking)
+                        | (options.gauss_newton & ~accept))
+    # stop early by the caller's tolerances: the Gauss–Newton step from the point, the
+    # decrease it predicts (‖c‖² of ‖r‖²: MINPACK's tests) or the gradient
+    rest = ((c.gn <= loop_tols.xtol * size) | (c.factors.c @ c.factors.c <= loop_tols.ftol * c.rr)
+            | stopping.small_gradient(jnp.sum((c.jac.T @ c.r) ** 2), loop_tols))
+    code = jnp.select([first & ~finite, stalled | rest], [Stop.NONFINITE, Stop.STALL],
+                      Stop.RUNNING)
+    return c._replace(radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
+                      flat_step=jnp.where(flat, jnp.minimum(pnorm, c.flat_step), jnp.inf),
+                      rr0=jnp.where(first, c.rr, c.rr0))
+
+
+def _step_running(objective, sigma, c: _Carry, box, loop_tols, options) -> _Carry:
+    """`_step` for a member of a batch: one that has stopped stays as it is."""
+    new = _step(objective, sigma, c, box, loop_tols, options)
+    return jax.tree.map(lambda a, b: jnp.where(c.stop == Stop.RUNNING, a, b), new, c)
+
+
+class Solution(NamedTuple):
+    """What the loop returns for one run (a batch: each field with a leading axis)."""
+
+    x: jax.Array
+    r: jax.Array
+    jac: jax.Array
+    rr: jax.Array
+    status: jax.Array
+    nit: jax.Array
+    free: jax.Array  # (d,) parameters not held at a bound
+    factors: Factors  # of [J·D⁻¹ | r] at x (held parameters pinned)
+    scale: jax.Array  # (d,) D
+
+
+def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
+    """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix."""
+    jac = jnp.where(c.free, c.jac, 0.0)
+    at_rest = stopping.stationary(c.x, c.x0, 0.5 * c.rr, jac.T @ c.r, jac.T @ jac, tols, box)
+    status = stopping.verdict(c.stop, at_rest | (c.rr == 0), c.rr, c.rr0)
+    return Solution(c.x, c.r, c.jac, c.rr, status.astype(jnp.int32),
+                    jnp.maximum(c.nit, 0), c.free, c.factors, c.scale)
+
+
+def _running(c: _Carry, steps):
+    return (c.stop == Stop.RUNNING) & (c.nit < steps)
+
+
+def _carry0(objective, sigma, x0):
+    n = jax.eval_shape(lambda x: residuals(objective, x, sigma), x0).shape[0]
+    return _init(x0, n)
+
+
+def run_one(objective, sigma, x0, steps, box, tols: Tolerances, loop_tols: Tolerances,
+            options: Options) -> Solution:
+    """One fit from ``x0``: the loop stops by ``loop_tols``, the verdict judges by ``tols``.
+
+    ``steps`` (traced) bounds the number of trials.
+    """
+    last = jax.lax.while_loop(
+        lambda c: _running(c, steps),
+        lambda c: _step(objective, sigma, c, box, loop_tols, options),
+        _carry0(objective, sigma, x0))
+    return _finish(last, box, tols)
+
+
+def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tolerances,
+             options: Options, *, data_axis: bool) -> Solution:
+    """A batch of fits in one loop: starts ``(n, d)``, and with ``data_axis`` one data set
+    (and ``sigma``) per start along the leading axis of ``objective.data``.
+
+    Runs that stopped are skipped a group at a time (`gradlab._loop._step_batch`);
+    each group gathers its own data sets, which are never written back.
+    """
+    axis = 0 if data_axis else None
+    problems = (objective, sigma)
+    c0 = jax.vmap(lambda p, x0: _carry0(p[0], p[1], x0), in_axes=(axis, 0))(problems, x0s)
+    step = jax.vmap(lambda c, p: _step_running(p[0], p[1], c, box, loop_tols, options),
+                    in_axes=(0, axis))
+    last = jax.lax.while_loop(
+        lambda c: jnp.any(_running(c, steps)),
+        lambda c: _step_batch(step, c, problems, data_axis), c0)
+    return jax.vmap(lambda c: _finish(c, box, tols))(last)
