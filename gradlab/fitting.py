@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab import leastsq, models, stopping
-from gradlab._checks import check_bounds, check_positive, is_traced, short
+from gradlab._checks import check_bounds, check_points, check_positive, is_traced, short
 from gradlab.costs import as_cost, bounds_array, prepare
 from gradlab.datasets import Data
 from gradlab.result import Status, record, status_message
@@ -65,45 +65,73 @@ DEFAULT_STEPS = 2000
 class Fit:
     """The outcome of `fit`; under a batch every field gains a leading axis.
 
+    The record holds what the fit computed; the quantities derived from it
+    (``fun``, ``success``, ``nfev``, ``njev``, ``dof``, ``residual_sd``,
+    ``stderr``, ``correlation``, ``message``) are properties, computed when read.
+
     Attributes:
       x: ``(d,)`` the estimate (the last accepted point).
-      fun: ``()`` the mean of the squared residuals: the cost's own value when
-        ``sigma`` is None.
-      success: ``()`` ``status == CONVERGED``: ``x`` is stationary at the problem's scale.
       status: ``()`` a `gradlab.Status` code.
       nit: ``()`` Levenberg–Marquardt trials (accepted or refused).
-      nfev: ``()`` residual evaluations (``nit + 1``).
-      njev: ``()`` Jacobian evaluations (``nit + 1``: each with its residuals).
       residuals: ``(N,)`` ``(model(x, X) − Y)/σ`` at ``x``, flattened (``σ = 1``
         without ``sigma``).
       jac: ``(N, d)`` their Jacobian.
       rss: ``()`` ``Σ residuals²`` (χ² with ``sigma``).
-      dof: ``()`` ``N − d``.
-      residual_sd: ``()`` ``sqrt(rss/dof)`` (NaN when ``dof ≤ 0``).
       cov: ``(d, d)`` the covariance of the estimate (see the module docstring).
-      stderr: ``(d,)`` ``sqrt(diag cov)``.
-      correlation: ``(d, d)`` ``cov`` scaled to unit diagonal.
       rank: ``()`` the numerical rank of the free columns of ``jac``.
       at_bound: ``(d,)`` parameters held at a bound (all False without bounds).
+      fun: ``()`` ``rss/N``: the cost's own value (the MSE) when ``sigma`` is None.
+      success: ``()`` ``status == CONVERGED``: ``x`` is stationary at the problem's scale.
+      nfev, njev: ``()`` residual and Jacobian evaluations (``nit + 1`` each: they
+        are evaluated together).
+      dof: ``N − d`` (a Python int).
+      residual_sd: ``()`` ``sqrt(rss/dof)`` (NaN when ``dof ≤ 0``).
+      stderr: ``(d,)`` ``sqrt(diag cov)``.
+      correlation: ``(d, d)`` ``cov`` scaled to unit diagonal.
     """
 
     x: jax.Array
-    fun: jax.Array
-    success: jax.Array
     status: jax.Array
     nit: jax.Array
-    nfev: jax.Array
-    njev: jax.Array
     residuals: jax.Array
     jac: jax.Array
     rss: jax.Array
-    dof: jax.Array
-    residual_sd: jax.Array
     cov: jax.Array
-    stderr: jax.Array
-    correlation: jax.Array
     rank: jax.Array
     at_bound: jax.Array
+
+    @property
+    def fun(self):
+        return self.rss / self.residuals.shape[-1]
+
+    @property
+    def success(self):
+        return self.status == Status.CONVERGED
+
+    @property
+    def nfev(self):
+        return self.nit + 1
+
+    @property
+    def njev(self):
+        return self.nit + 1
+
+    @property
+    def dof(self) -> int:
+        return self.residuals.shape[-1] - self.x.shape[-1]
+
+    @property
+    def residual_sd(self):
+        return jnp.sqrt(self.rss / self.dof) if self.dof > 0 else jnp.full_like(self.rss, jnp.nan)
+
+    @property
+    def stderr(self):
+        return jnp.sqrt(jnp.diagonal(self.cov, axis1=-2, axis2=-1))
+
+    @property
+    def correlation(self):
+        se = self.stderr
+        return self.cov / (se[..., :, None] * se[..., None, :])
 
     @property
     def message(self):
@@ -121,8 +149,7 @@ class Fit:
         of freedom (`t_quantile`); a batch gives ``(..., d, 2)``.
         """
         level = _check_level(level)
-        dof = np.asarray(self.dof)
-        t = np.vectorize(lambda v: t_quantile((1 + level) / 2, v))(dof)[..., None]
+        t = t_quantile((1 + level) / 2, self.dof)
         x, se = np.asarray(self.x), np.asarray(self.stderr)
         return np.stack([x - t * se, x + t * se], axis=-1)
 
@@ -160,8 +187,8 @@ def _message(f: Fit, i) -> str:
         parts.append(f"the Jacobian is rank-deficient (rank {int(pick(f.rank))} of {free} "
                      "free parameters): the parameters are not all identifiable, and their "
                      "standard errors are inf")
-    if int(pick(f.dof)) <= 0 and not np.isfinite(pick(f.residual_sd)):
-        parts.append(f"no degrees of freedom left (dof = {int(pick(f.dof))}): the residual "
+    if f.dof <= 0 and not np.all(np.isfinite(pick(f.cov))):
+        parts.append(f"no degrees of freedom left (dof = {f.dof}): the residual "
                      "scale, and so the standard errors, cannot be estimated")
     return "; ".join(parts)
 
@@ -226,32 +253,27 @@ def _check_level(level) -> float:
 
 # -- the statistics --------------------------------------------------------------------------
 def _statistics(sol: leastsq.Solution, absolute_sigma: bool) -> Fit:
-    """The `Fit` of one solution: the covariance from the loop's own SVD of ``J·D⁻¹``.
+    """The `Fit` of one solution: the covariance from the SVD of the loop's own ``R``.
 
-    ``J·D⁻¹ = Q·U·Σ·Vᵀ`` gives ``(JᵀJ)⁻¹ = D⁻¹·V·Σ⁻²·Vᵀ·D⁻¹``: no new factorisation,
+    ``J·D⁻¹ = Q·R`` and ``R = U·Σ·Vᵀ`` give ``(JᵀJ)⁻¹ = D⁻¹·V·Σ⁻²·Vᵀ·D⁻¹``: no new factorisation,
     and ``JᵀJ`` is never formed. Singular values below the rank cut make it inf.
     """
     n, d = sol.jac.shape
     dtype = sol.x.dtype
     dof = n - d
     s2 = sol.rr / dof if dof > 0 else jnp.asarray(jnp.nan, dtype)
-    f = sol.factors
-    kept = leastsq.kept(f)
+    sv, vt, _ = leastsq.singular_values(sol.factors)
+    kept = leastsq.kept(sv)
     held = ~sol.free
     rank = jnp.sum(kept) - jnp.sum(held)  # held parameters are pinned: one unit value each
-    inverse = (f.vt.T * jnp.where(kept, 1 / jnp.where(kept, f.sv, 1.0) ** 2, 0.0)) @ f.vt
+    inverse = (vt.T * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0) ** 2, 0.0)) @ vt
     inverse = inverse / sol.scale[:, None] / sol.scale[None, :]
     cov = inverse if absolute_sigma else s2 * inverse
     unknown = (rank < jnp.sum(sol.free)) | (jnp.isnan(s2) & (not absolute_sigma))
     cov = jnp.where(unknown, jnp.inf, cov)
     cov = jnp.where(held[:, None] | held[None, :], jnp.nan, cov)
-    stderr = jnp.sqrt(jnp.diagonal(cov))
-    correlation = cov / (stderr[:, None] * stderr[None, :])
-    return Fit(x=sol.x, fun=sol.rr / n, success=sol.status == Status.CONVERGED,
-               status=sol.status, nit=sol.nit, nfev=sol.nit + 1, njev=sol.nit + 1,
-               residuals=sol.r, jac=sol.jac, rss=sol.rr, dof=jnp.asarray(dof, jnp.int32),
-               residual_sd=jnp.sqrt(s2), cov=cov, stderr=stderr, correlation=correlation,
-               rank=rank.astype(jnp.int32), at_bound=held)
+    return Fit(x=sol.x, status=sol.status, nit=sol.nit, residuals=sol.r, jac=sol.jac,
+               rss=sol.rr, cov=cov, rank=rank.astype(jnp.int32), at_bound=held)
 
 
 @functools.partial(jax.jit, static_argnames=("options", "absolute_sigma"))
@@ -342,7 +364,7 @@ def fit(cost, x0, *, sigma=None, absolute_sigma: bool = False, bounds=None, data
     if datasets is not None:
         datasets = _check_datasets(datasets, cost.data)
         cost = cost.replace(data=Data(datasets.x[0], datasets.y[0]))  # checks the model
-    cost, x0 = prepare(cost, x0, batch=batch)
+    x0 = _prepare(cost, x0, batch)
     dtype = x0.dtype
     k = None if datasets is None else datasets.y.shape[0]
     if k is not None:
@@ -361,10 +383,11 @@ def fit(cost, x0, *, sigma=None, absolute_sigma: bool = False, bounds=None, data
         bounds = check_bounds(bounds, dim=x0.shape[-1])
         box = bounds_array(bounds, dtype)
         _check_inside(x0, bounds)
-    tols = stopping.tolerances(dtype, xtol=xtol, ftol=ftol, gtol=gtol)
-    loop_tols = tols._replace(
-        xtol=tols.xtol if xtol is not None else stopping.scalar(loop_xtol(dtype), dtype),
-        ftol=tols.ftol if ftol is not None else stopping.scalar(0, dtype))
+    try:
+        tols, loop_tols = _tolerances(np.dtype(dtype), xtol, ftol, gtol)
+    except TypeError:  # unhashable: let the shared check say what is wrong
+        stopping.tolerances(dtype, xtol=xtol, ftol=ftol, gtol=gtol)
+        raise
     options = leastsq.Options(gauss_newton=method == "gauss-newton")
     steps = stopping.scalar(steps, jnp.int32)
     if k is None and not batch:
@@ -372,6 +395,41 @@ def fit(cost, x0, *, sigma=None, absolute_sigma: bool = False, bounds=None, data
                         absolute_sigma=absolute_sigma)
     return _fit_many(objective, sigma, x0, steps, box, tols, loop_tols, options=options,
                      absolute_sigma=absolute_sigma, data_axis=k is not None)
+
+
+def _prepare(cost, x0, batch: bool):
+    """``x0`` checked (`prepare`'s checks) and cast to the fit's dtype; the cost's output
+    checked once per (model, shapes, dtypes), cheaply on later calls."""
+    x0 = check_points(x0, "x0", cost.dim, batch=batch)
+    data = cost.data
+    dtype = _dtype(np.dtype(data.x.dtype), np.dtype(data.y.dtype), np.dtype(x0.dtype),
+                   jax.config.jax_enable_x64)
+    if x0.dtype != dtype:
+        x0 = x0.astype(dtype)
+    key = (cost.fn, tuple(data.x.shape), tuple(data.y.shape), dtype, x0.shape[-1])
+    if key not in _CHECKED:
+        prepare(cost, x0, batch=batch)  # the shared checks: the model's output shape, ...
+        if len(_CHECKED) < 1024:
+            _CHECKED.add(key)
+    return x0
+
+
+_CHECKED: set = set()
+
+
+@functools.cache
+def _dtype(x_dtype, y_dtype, x0_dtype, x64: bool):
+    floats = [t for t in (x_dtype, y_dtype) if jnp.issubdtype(t, jnp.floating)]
+    return np.dtype(jnp.result_type(*floats, x0_dtype))
+
+
+@functools.cache
+def _tolerances(dtype, xtol, ftol, gtol):
+    """The verdict's tolerances and the loop's (`loop_xtol`; ftol 0 unless given)."""
+    tols = stopping.tolerances(dtype, xtol=xtol, ftol=ftol, gtol=gtol)
+    return tols, tols._replace(
+        xtol=tols.xtol if xtol is not None else stopping.scalar(loop_xtol(dtype), dtype),
+        ftol=tols.ftol if ftol is not None else stopping.scalar(0, dtype))
 
 
 def _check_datasets(datasets, data: Data) -> Data:

@@ -62,6 +62,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
 
 from gradlab import stopping
 from gradlab._loop import _step_batch
@@ -118,26 +119,19 @@ def _tiny(x):
     return jnp.finfo(x.dtype).tiny
 
 
-def _triangle(m, rows):
-    """The ``rows × cols`` upper triangle of a Householder QR of ``m`` (zero rows padded)."""
-    if m.shape[0] < rows:
-        m = jnp.concatenate([m, jnp.zeros((rows - m.shape[0], m.shape[1]), m.dtype)])
-    return jnp.linalg.qr(m, mode="r")[:rows]
-
-
 class Factors(NamedTuple):
-    """``J·D⁻¹ = Q·U·diag(sv)·Vᵀ`` (thin) and ``c = −Uᵀ·Qᵀ·r``, at one point."""
+    """``[J·D⁻¹ | r] = Q·[[R, b], [0, ρ]]`` at one point, and the Gauss–Newton step there."""
 
-    sv: jax.Array  # (d,) singular values, largest first
-    vt: jax.Array  # (d, d) Vᵀ
-    c: jax.Array  # (d,) the residuals' coordinates along U, negated
+    tri: jax.Array  # (d, d) R
+    b: jax.Array  # (d,) the residuals' coordinates along Q: ‖J·D⁻¹·z + r‖² = ‖R·z + b‖² + ρ²
+    gn: jax.Array  # (d,) −R⁻¹·b, the Gauss–Newton step z = D·p (not finite when R is singular)
 
 
 def factor(jac, r, scale, free, pinned: bool) -> Factors:
-    """The `Factors` of ``[J·D⁻¹ | r]``: a Householder QR, then the SVD of its ``d × d`` triangle.
+    """The `Factors` of ``[J·D⁻¹ | r]``, by one Householder QR.
 
     Held parameters (``~free``) get a pin row ``zᵢ = 0`` instead of their column
-    (with ``pinned``). Then ``‖J·D⁻¹·z + r‖² = ‖diag(sv)·Vᵀ·z − c‖² + const``.
+    (with ``pinned``).
     """
     d = jac.shape[1]
     m = jnp.concatenate([jnp.where(free, jac, 0.0) / scale, r[:, None]], axis=1)
@@ -148,33 +142,47 @@ def factor(jac, r, scale, free, pinned: bool) -> Factors:
     if m.shape[0] < d + 1:  # fewer residuals than parameters: zero rows change nothing
         m = jnp.concatenate([m, jnp.zeros((d + 1 - m.shape[0], d + 1), m.dtype)])
     top = jnp.linalg.qr(m, mode="r")[:d + 1]
-    u, sv, vt = jnp.linalg.svd(top[:d, :d])
-    return Factors(sv, vt, -(u.T @ top[:d, d]))
+    tri, b = top[:d, :d], top[:d, d]
+    return Factors(tri, b, solve_triangular(tri, -b))
 
 
-def kept(f: Factors):
-    """Singular values above ``eps·max(N, d)``-ish of the largest: the numerical rank."""
-    return f.sv > jnp.finfo(f.sv.dtype).eps * 8 * f.sv.shape[0] * f.sv[0]
+def singular_values(f: Factors):
+    """``(σ, Vᵀ, c)`` with ``R = U·diag(σ)·Vᵀ`` and ``c = −Uᵀ·b``: ``J·D⁻¹``'s own SVD."""
+    u, sv, vt = jnp.linalg.svd(f.tri)
+    return sv, vt, -(u.T @ f.b)
 
 
-def gauss_newton(f: Factors):
-    """The minimum-norm Gauss–Newton step ``z`` (singular values below the rank cut dropped)."""
-    keep = kept(f)
-    return f.vt.T @ jnp.where(keep, f.c / jnp.where(keep, f.sv, 1.0), 0.0)
+def kept(sv):
+    """Singular values above ``8·d·eps`` of the largest: the numerical rank."""
+    return sv > jnp.finfo(sv.dtype).eps * 8 * sv.shape[0] * sv[0]
+
+
+def _regular(f: Factors):
+    return jnp.all(jnp.isfinite(f.gn))
 
 
 def lm_step(f: Factors, radius):
     """The scaled step ``z = D·p`` and its λ for the region ``‖z‖ ≤ Δ`` (MINPACK's lmpar).
 
-    ``z(λ) = V·diag(σ/(σ² + λ))·c`` is the solution of the damped problem for
-    every λ at once: λ = 0 (the Gauss–Newton step) when that step lies within
-    ``1.1·Δ``, else Moré's Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` from λ = 0,
-    monotone, to within 10%.
+    The Gauss–Newton step (λ = 0) when it exists and lies within ``1.1·Δ``;
+    else, from the SVD of ``R`` (computed only then), ``z(λ) =
+    V·diag(σ/(σ² + λ))·c`` is the damped solution for every λ at once, and
+    Moré's Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` finds λ, monotone from
+    λ = 0, to within 10%. A singular ``R`` gets the minimum-norm Gauss–Newton
+    step when that lies within the region.
     """
-    gn = gauss_newton(f)
+    inside = _regular(f) & (jnp.linalg.norm(f.gn) <= (1 + RADIUS_FIT) * radius)
+    return jax.lax.cond(inside, lambda: (f.gn, jnp.zeros((), f.b.dtype)),
+                        lambda: _damped(f, radius))
+
+
+def _damped(f: Factors, radius):
+    sv, vt, c = singular_values(f)
+    keep = kept(sv)
+    gn = vt.T @ jnp.where(keep, c / jnp.where(keep, sv, 1.0), 0.0)  # minimum-norm
     inside = jnp.linalg.norm(gn) <= (1 + RADIUS_FIT) * radius
-    w = f.sv * f.c  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
-    s2 = f.sv * f.sv
+    w = sv * c  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
+    s2 = sv * sv
 
     def norm_and_slope(lam):
         shifted = jnp.maximum(s2 + lam, _tiny(lam))
@@ -193,21 +201,33 @@ def lm_step(f: Factors, radius):
         return ~inside & (k < LAMBDA_ITERATIONS) & (jnp.abs(norm - radius) > RADIUS_FIT * radius)
 
     lam, _ = jax.lax.while_loop(unfinished, newton, (jnp.zeros((), w.dtype), 0))
-    damped = f.vt.T @ (w / jnp.maximum(s2 + lam, _tiny(lam)))
+    damped = vt.T @ (w / jnp.maximum(s2 + lam, _tiny(lam)))
     return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam)
 
 
+def gauss_newton(f: Factors):
+    """The undamped step: ``−R⁻¹·b``, or the minimum-norm one when ``R`` is singular."""
+    return jax.lax.cond(_regular(f), lambda: f.gn, lambda: _damped(f, jnp.inf)[0])
+
+
 # -- the loop ----------------------------------------------------------------------------------
-class _Carry(NamedTuple):
-    x: jax.Array  # (d,) current point
-    r: jax.Array  # (N,) residuals there
+class _Point(NamedTuple):
+    """What the loop keeps of its current point, made by `_arrive` when a trial is accepted."""
+
+    x: jax.Array  # (d,)
+    r: jax.Array  # (N,) residuals
     jac: jax.Array  # (N, d) their Jacobian
     rr: jax.Array  # ‖r‖²
-    rounding: jax.Array  # the rounding error of rr
+    noise: jax.Array  # the rounding error of rr, relative to rr, times FLAT
     free: jax.Array  # (d,) parameters not held at a bound
     factors: Factors  # of [J·D⁻¹ | r] on the free columns
-    gn: jax.Array  # ‖D·p‖ of the Gauss–Newton step from x
     scale: jax.Array  # (d,) D: running maximum of the column norms
+    size: jax.Array  # ‖D·x‖
+    rest: jax.Array  # the caller's tolerances stop the run at x
+
+
+class _Carry(NamedTuple):
+    point: _Point  # the current (last accepted) point
     radius: jax.Array  # Δ
     nit: jax.Array  # trials so far; −1 before the start is evaluated
     stop: jax.Array  # a stopping.Stop code; RUNNING while the run runs
@@ -221,31 +241,33 @@ def _init(x0, n: int) -> _Carry:
     d, dtype = x0.shape[0], x0.dtype
     zero = jnp.zeros((), dtype)
     inf = jnp.asarray(jnp.inf, dtype)
-    factors = Factors(jnp.zeros(d, dtype), jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype))
-    return _Carry(x=x0, r=jnp.zeros((n,), dtype), jac=jnp.zeros((n, d), dtype), rr=inf,
-                  rounding=zero, free=jnp.ones(d, bool), factors=factors, gn=zero,
-                  scale=jnp.ones(d, dtype), radius=inf, nit=jnp.asarray(-1, jnp.int32),
+    factors = Factors(jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype), jnp.zeros(d, dtype))
+    point = _Point(x=x0, r=jnp.zeros((n,), dtype), jac=jnp.zeros((n, d), dtype), rr=inf,
+                   noise=zero, free=jnp.ones(d, bool), factors=factors,
+                   scale=jnp.ones(d, dtype), size=zero, rest=jnp.asarray(False))
+    return _Carry(point=point, radius=inf, nit=jnp.asarray(-1, jnp.int32),
                   stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf, rr0=inf, x0=x0)
 
 
 def _propose(c: _Carry, box, options: Options):
     """The trial point, its scaled step ``D·p``, λ, and the predicted relative decreases."""
-    f = c.factors
+    pt = c.point
+    f = pt.factors
     if options.gauss_newton:
-        z, lam = gauss_newton(f), jnp.zeros((), c.rr.dtype)
+        z, lam = gauss_newton(f), jnp.zeros((), pt.rr.dtype)
     else:
         z, lam = lm_step(f, c.radius)
     z = jnp.where(c.nit < 0, 0.0, z)  # the first trial is x0 itself
-    x_new = c.x + z / c.scale
+    x_new = pt.x + z / pt.scale
     projected = jnp.asarray(False)
     if box is not None:
         clipped = jnp.clip(x_new, box[0], box[1])
         projected = jnp.any(clipped != x_new)
         x_new = clipped
-    z = jnp.where(projected, c.scale * (x_new - c.x), z)
-    jz = f.sv * (f.vt @ z)  # J·p in the coordinates of U: ‖J·p‖ = ‖jz‖, r·J·p = −c·jz
-    rr = jnp.maximum(c.rr, _tiny(c.rr))
-    predicted = jnp.where(projected, 2 * (f.c @ jz) - jz @ jz,  # MINPACK's, unprojected:
+    z = jnp.where(projected, pt.scale * (x_new - pt.x), z)
+    jz = f.tri @ z  # J·p in the coordinates of Q: ‖J·p‖ = ‖R·z‖, r·J·p = b·R·z
+    rr = jnp.maximum(pt.rr, _tiny(pt.rr))
+    predicted = jnp.where(projected, -(2 * (f.b @ jz) + jz @ jz),  # MINPACK's, unprojected:
                           jz @ jz + 2 * lam * (z @ z)) / rr
     direction = -(jz @ jz + lam * (z @ z)) / rr
     return x_new, z, lam, predicted, direction
@@ -256,26 +278,35 @@ def _radius(c: _Carry, pnorm, actual, direction, ratio, lam, rr_new):
     radius = jnp.where(c.nit == 0, jnp.minimum(c.radius, pnorm), c.radius)
     shrink = jnp.where(actual >= 0, 0.5,
                        0.5 * direction / jnp.minimum(direction + 0.5 * actual, -_tiny(actual)))
-    shrink = jnp.where((0.01 * rr_new >= c.rr) | (shrink < 0.1), 0.1, jnp.minimum(shrink, 0.5))
+    shrink = jnp.where((0.01 * rr_new >= c.point.rr) | (shrink < 0.1), 0.1,
+                       jnp.minimum(shrink, 0.5))
     return jnp.where(ratio <= 0.25, shrink * jnp.minimum(radius, 10 * pnorm),
                      jnp.where((lam == 0) | (ratio >= 0.75), 2 * pnorm, radius))
 
 
-def _arrive(objective, sigma, c: _Carry, x, r, jac, rr, box) -> _Carry:
-    """The carry at a newly accepted point: its factors, scaling and rounding."""
-    free = stopping.free_parameters(x, jac.T @ r, box)
+def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols) -> _Point:
+    """The loop's view of a newly accepted point: its factors, scaling, rounding, and
+    whether the caller's tolerances stop the run there."""
+    g = jac.T @ r
+    free = stopping.free_parameters(x, g, box)
     norms = jnp.linalg.norm(jac, axis=0)
-    first = c.nit < 0
-    scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(c.scale, norms))
+    scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
     f = factor(jac, r, scale, free, box is not None)
-    return c._replace(x=x, r=r, jac=jac, rr=rr, rounding=_rounding(objective, sigma, r),
-                      free=free, factors=f, gn=jnp.linalg.norm(gauss_newton(f)), scale=scale)
+    size = jnp.linalg.norm(scale * x)
+    # the Gauss–Newton step from the point, the decrease it predicts (‖b‖² of ‖r‖²:
+    # MINPACK's tests) or the gradient
+    g = jnp.where(free, g, 0.0)
+    rest = ((jnp.linalg.norm(f.gn) <= loop_tols.xtol * size) | (f.b @ f.b <= loop_tols.ftol * rr)
+            | stopping.small_gradient(g @ g, loop_tols))
+    noise = FLAT * _rounding(objective, sigma, r) / jnp.maximum(rr, _tiny(rr))
+    return _Point(x, r, jac, rr, noise, free, f, scale, size, rest)
 
 
 def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Options) -> _Carry:
     """One trial of MINPACK's loop: propose, evaluate, accept or refuse, update Δ; or,
     at ``nit = −1``, evaluate the start."""
-    eps = jnp.finfo(c.rr.dtype).eps
+    eps = jnp.finfo(c.x0.dtype).eps
+    rr = c.point.rr
     first = c.nit < 0
     x_new, z, lam, predicted, direction = _propose(c, box, options)
     r_new, jac_new = residuals_and_jacobian(objective, x_new, sigma)
@@ -283,30 +314,26 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     finite = jnp.isfinite(rr_new + jnp.sum(jac_new))  # NaN and inf survive the sum
     rr_new = jnp.where(finite, rr_new, jnp.inf)
     pnorm = jnp.linalg.norm(z)
-    actual = jnp.where(0.01 * rr_new < c.rr, 1 - rr_new / jnp.maximum(c.rr, _tiny(c.rr)), -1.0)
+    actual = jnp.where(0.01 * rr_new < rr, 1 - rr_new / jnp.maximum(rr, _tiny(rr)), -1.0)
     ratio = jnp.where(predicted > 0, actual / jnp.where(predicted > 0, predicted, 1.0), 0.0)
     radius = _radius(c, pnorm, actual, direction, ratio, lam, rr_new)
-    noise = FLAT * c.rounding / jnp.maximum(c.rr, _tiny(c.rr))
-    flat = finite & (predicted <= noise) & (jnp.abs(actual) <= noise)
+    flat = finite & (predicted <= c.point.noise) & (jnp.abs(actual) <= c.point.noise)
     shrinking = pnorm < c.flat_step
     accept = first | (finite & jnp.where(flat, shrinking, ratio >= ACCEPT))
     radius = jnp.where(flat & shrinking, jnp.maximum(radius, 2 * pnorm), radius)
-    c = jax.lax.cond(accept & finite,
-                     lambda: _arrive(objective, sigma, c, x_new, r_new, jac_new, rr_new, box),
-                     lambda: c)
-    size = jnp.linalg.norm(c.scale * c.x)
-    radius = jnp.where(first, jnp.where(size > 0, size, 1.0), radius)
-    stalled = ~first & ((radius <= eps * size) | (flat & ~shrinking)
+    point = jax.lax.cond(
+        accept & finite,
+        lambda: _arrive(objective, sigma, c.point.scale, first, x_new, r_new, jac_new, rr_new,
+                        box, loop_tols),
+        lambda: c.point)
+    radius = jnp.where(first, jnp.where(point.size > 0, point.size, 1.0), radius)
+    stalled = ~first & ((radius <= eps * point.size) | (flat & ~shrinking)
                         | (options.gauss_newton & ~accept))
-    # stop early by the caller's tolerances: the Gauss–Newton step from the point, the
-    # decrease it predicts (‖c‖² of ‖r‖²: MINPACK's tests) or the gradient
-    rest = ((c.gn <= loop_tols.xtol * size) | (c.factors.c @ c.factors.c <= loop_tols.ftol * c.rr)
-            | stopping.small_gradient(jnp.sum((c.jac.T @ c.r) ** 2), loop_tols))
-    code = jnp.select([first & ~finite, stalled | rest], [Stop.NONFINITE, Stop.STALL],
+    code = jnp.select([first & ~finite, stalled | point.rest], [Stop.NONFINITE, Stop.STALL],
                       Stop.RUNNING)
-    return c._replace(radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
+    return c._replace(point=point, radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
                       flat_step=jnp.where(flat, jnp.minimum(pnorm, c.flat_step), jnp.inf),
-                      rr0=jnp.where(first, c.rr, c.rr0))
+                      rr0=jnp.where(first, point.rr, c.rr0))
 
 
 def _step_running(objective, sigma, c: _Carry, box, loop_tols, options) -> _Carry:
@@ -331,11 +358,12 @@ class Solution(NamedTuple):
 
 def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
     """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix."""
-    jac = jnp.where(c.free, c.jac, 0.0)
-    at_rest = stopping.stationary(c.x, c.x0, 0.5 * c.rr, jac.T @ c.r, jac.T @ jac, tols, box)
-    status = stopping.verdict(c.stop, at_rest | (c.rr == 0), c.rr, c.rr0)
-    return Solution(c.x, c.r, c.jac, c.rr, status.astype(jnp.int32),
-                    jnp.maximum(c.nit, 0), c.free, c.factors, c.scale)
+    pt = c.point
+    jac = jnp.where(pt.free, pt.jac, 0.0)
+    at_rest = stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, jac.T @ pt.r, jac.T @ jac, tols, box)
+    status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
+    return Solution(pt.x, pt.r, pt.jac, pt.rr, status.astype(jnp.int32),
+                    jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
 
 
 def _running(c: _Carry, steps):
