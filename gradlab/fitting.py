@@ -35,7 +35,7 @@ Example:
   >>> x = jnp.linspace(0.0, 4.0, 50)
   >>> y = 3.0 * jnp.exp(-1.3 * x) + 0.01 * jnp.sin(37.0 * x)
   >>> f = gl.fit(gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x), (x, y)), [1.0, 1.0])
-  >>> f.status == gl.Status.CONVERGED, [round(float(v), 2) for v in f.x]
+  >>> bool(f.success), [round(float(v), 2) for v in f.x]
   (True, [3.0, 1.3])
 """
 
@@ -50,8 +50,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab import leastsq, models, stopping
-from gradlab._checks import check_bounds, check_points, check_positive, is_traced, short
-from gradlab.costs import as_cost, bounds_array, prepare
+from gradlab._checks import (
+    check_bounds,
+    check_points,
+    check_positive,
+    float_dtype,
+    is_traced,
+    short,
+)
+from gradlab.costs import Objective, as_cost, check_output
 from gradlab.datasets import Data
 from gradlab.result import Status, record, status_message
 
@@ -67,7 +74,8 @@ class Fit:
 
     The record holds what the fit computed; the quantities derived from it
     (``fun``, ``success``, ``nfev``, ``njev``, ``dof``, ``residual_sd``,
-    ``stderr``, ``correlation``, ``message``) are properties, computed when read.
+    ``stderr``, ``correlation``, ``message``) are properties, computed when read
+    (as NumPy arrays, or as JAX arrays inside a trace).
 
     Attributes:
       x: ``(d,)`` the estimate (the last accepted point).
@@ -102,19 +110,19 @@ class Fit:
 
     @property
     def fun(self):
-        return self.rss / self.residuals.shape[-1]
+        return _host(self.rss) / self.residuals.shape[-1]
 
     @property
     def success(self):
-        return self.status == Status.CONVERGED
+        return _host(self.status) == Status.CONVERGED
 
     @property
     def nfev(self):
-        return self.nit + 1
+        return _host(self.nit) + 1
 
     @property
     def njev(self):
-        return self.nit + 1
+        return _host(self.nit) + 1
 
     @property
     def dof(self) -> int:
@@ -122,16 +130,18 @@ class Fit:
 
     @property
     def residual_sd(self):
-        return jnp.sqrt(self.rss / self.dof) if self.dof > 0 else jnp.full_like(self.rss, jnp.nan)
+        xp, rss = _namespace(self.rss), _host(self.rss)
+        return xp.sqrt(rss / self.dof) if self.dof > 0 else xp.full_like(rss, xp.nan)
 
     @property
     def stderr(self):
-        return jnp.sqrt(jnp.diagonal(self.cov, axis1=-2, axis2=-1))
+        xp = _namespace(self.cov)
+        return xp.sqrt(xp.diagonal(_host(self.cov), axis1=-2, axis2=-1))
 
     @property
     def correlation(self):
         se = self.stderr
-        return self.cov / (se[..., :, None] * se[..., None, :])
+        return _host(self.cov) / (se[..., :, None] * se[..., None, :])
 
     @property
     def message(self):
@@ -173,6 +183,15 @@ class Fit:
                                          ci, strict=True):
             rows.append([name] + [f"{u:.6g}" for u in (v, se, lo, hi)])
         return rows
+
+
+def _namespace(a):
+    """jax.numpy inside a trace, NumPy for concrete values (no dispatch, no dtype surprises)."""
+    return jnp if is_traced(a) else np
+
+
+def _host(a):
+    return a if is_traced(a) else np.asarray(a)
 
 
 def _message(f: Fit, i) -> str:
@@ -344,7 +363,7 @@ def fit(cost, x0, *, sigma=None, absolute_sigma: bool = False, bounds=None, data
       >>> import gradlab as gl
       >>> f = gl.fit("line", [0.0, 0.0])
       >>> [round(float(v), 3) for v in f.x], [round(float(v), 3) for v in f.stderr]
-      ([2.018, -2.98], [0.044, 0.026])
+      ([2.018, -2.98], [0.042, 0.024])
     """
     cost = as_cost(cost)
     if not is_least_squares(cost):
@@ -361,28 +380,27 @@ def fit(cost, x0, *, sigma=None, absolute_sigma: bool = False, bounds=None, data
         raise TypeError(f"absolute_sigma must be True or False; got {short(absolute_sigma)}")
     steps = check_positive(steps, "steps", integer=True)
     batch = np.ndim(x0) == 2
-    if datasets is not None:
+    k = None
+    if datasets is not None:  # each shaped like the cost's own data, which check the model
         datasets = _check_datasets(datasets, cost.data)
-        cost = cost.replace(data=Data(datasets.x[0], datasets.y[0]))  # checks the model
+        k = datasets.y.shape[0]
+        if batch and np.shape(x0)[0] != k:
+            raise ValueError(f"x0 must have one start per data set ({k}) or be one start (d,); "
+                             f"got shape {np.shape(x0)}")
     x0 = _prepare(cost, x0, batch)
     dtype = x0.dtype
-    k = None if datasets is None else datasets.y.shape[0]
+    objective = cost.objective
     if k is not None:
-        if batch and x0.shape[0] != k:
-            raise ValueError(f"x0 must have one start per data set ({k}) or be one start (d,); "
-                             f"got shape {x0.shape}")
-        x0 = jnp.broadcast_to(x0, (k, x0.shape[-1]))
-        objective = cost.replace(data=Data(*(jnp.asarray(a, dtype) for a in datasets))
-                                 ).objective
-    else:
-        objective = cost.objective
+        if not batch:
+            x0 = (jnp if is_traced(x0) else np).broadcast_to(x0, (k, x0.shape[-1]))
+        objective = Objective(cost.fn, cost.grad, datasets)
     y_shape = tuple(cost.data.y.shape)
     sigma = _check_sigma(sigma, y_shape, k, dtype)
     box = None
     if bounds is not None:
         bounds = check_bounds(bounds, dim=x0.shape[-1])
-        box = bounds_array(bounds, dtype)
         _check_inside(x0, bounds)
+        box = tuple(np.asarray(b, dtype) for b in np.asarray(bounds).T)
     try:
         tols, loop_tols = _tolerances(np.dtype(dtype), xtol, ftol, gtol)
     except TypeError:  # unhashable: let the shared check say what is wrong
@@ -398,9 +416,11 @@ def fit(cost, x0, *, sigma=None, absolute_sigma: bool = False, bounds=None, data
 
 
 def _prepare(cost, x0, batch: bool):
-    """``x0`` checked (`prepare`'s checks) and cast to the fit's dtype; the cost's output
-    checked once per (model, shapes, dtypes), cheaply on later calls."""
-    x0 = check_points(x0, "x0", cost.dim, batch=batch)
+    """``x0`` checked (as `costs.prepare` does) and cast to the fit's dtype, on the host when
+    it is there; the cost's output checked once per (model, shapes, dtype)."""
+    check_points(x0, "x0", cost.dim, batch=batch, convert=False)
+    if not isinstance(x0, jax.Array):  # a list or a NumPy array: stays on the host
+        x0 = np.asarray(x0, None if isinstance(x0, np.ndarray) else float_dtype())
     data = cost.data
     dtype = _dtype(np.dtype(data.x.dtype), np.dtype(data.y.dtype), np.dtype(x0.dtype),
                    jax.config.jax_enable_x64)
@@ -408,7 +428,7 @@ def _prepare(cost, x0, batch: bool):
         x0 = x0.astype(dtype)
     key = (cost.fn, tuple(data.x.shape), tuple(data.y.shape), dtype, x0.shape[-1])
     if key not in _CHECKED:
-        prepare(cost, x0, batch=batch)  # the shared checks: the model's output shape, ...
+        check_output(cost, jax.ShapeDtypeStruct(x0.shape[-1:], dtype))  # the model's output
         if len(_CHECKED) < 1024:
             _CHECKED.add(key)
     return x0
@@ -452,7 +472,7 @@ def _check_datasets(datasets, data: Data) -> Data:
             raise ValueError(
                 f"datasets.{label} must have shape (k, {', '.join(map(str, np.shape(one)))}) "
                 f"(k data sets shaped like the cost's own {label}); got shape {np.shape(a)}")
-        arrays.append(a)
+        arrays.append((jnp if is_traced(a) else np).asarray(a, one.dtype))  # the cost's width
     if np.shape(arrays[0])[0] != np.shape(arrays[1])[0]:
         raise ValueError(f"datasets.x and datasets.y must hold the same number of data sets; "
                          f"got {np.shape(arrays[0])[0]} and {np.shape(arrays[1])[0]}")

@@ -65,7 +65,6 @@ import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
 from gradlab import stopping
-from gradlab._loop import _step_batch
 from gradlab.stopping import Stop, Tolerances
 
 ACCEPT = 1e-4  # MINPACK: a step is taken when its actual decrease is this share of the predicted
@@ -265,23 +264,33 @@ def _propose(c: _Carry, box, options: Options):
         projected = jnp.any(clipped != x_new)
         x_new = clipped
     z = jnp.where(projected, pt.scale * (x_new - pt.x), z)
+    return (x_new, z, lam, *predict(f, z, lam, pt.rr, projected))
+
+
+def predict(f: Factors, z, lam, rr, projected=False):
+    """The decrease of ``‖r‖²`` relative to ``rr`` that the linear model predicts for the
+    scaled step ``z`` (MINPACK's form for an unprojected step: never negative), and the
+    directional derivative MINPACK's radius update uses."""
     jz = f.tri @ z  # J·p in the coordinates of Q: ‖J·p‖ = ‖R·z‖, r·J·p = b·R·z
-    rr = jnp.maximum(pt.rr, _tiny(pt.rr))
-    predicted = jnp.where(projected, -(2 * (f.b @ jz) + jz @ jz),  # MINPACK's, unprojected:
+    rr = jnp.maximum(rr, _tiny(rr))
+    predicted = jnp.where(projected, -(2 * (f.b @ jz) + jz @ jz),
                           jz @ jz + 2 * lam * (z @ z)) / rr
-    direction = -(jz @ jz + lam * (z @ z)) / rr
-    return x_new, z, lam, predicted, direction
+    return predicted, -(jz @ jz + lam * (z @ z)) / rr
 
 
-def _radius(c: _Carry, pnorm, actual, direction, ratio, lam, rr_new):
-    """MINPACK's radius update (shrink by a factor in [0.1, 0.5] after a poor step)."""
-    radius = jnp.where(c.nit == 0, jnp.minimum(c.radius, pnorm), c.radius)
+def assess(rr, rr_new, predicted, direction, pnorm, lam, radius, first_trial):
+    """MINPACK's verdict on a trial: the actual relative decrease, its ratio to the
+    predicted one, and the new radius (shrunk by a factor in [0.1, 0.5] after a poor step,
+    doubled after a good one; the first trial's region is at most its own step)."""
+    actual = jnp.where(0.01 * rr_new < rr, 1 - rr_new / jnp.maximum(rr, _tiny(rr)), -1.0)
+    ratio = jnp.where(predicted > 0, actual / jnp.where(predicted > 0, predicted, 1.0), 0.0)
+    radius = jnp.where(first_trial, jnp.minimum(radius, pnorm), radius)
     shrink = jnp.where(actual >= 0, 0.5,
                        0.5 * direction / jnp.minimum(direction + 0.5 * actual, -_tiny(actual)))
-    shrink = jnp.where((0.01 * rr_new >= c.point.rr) | (shrink < 0.1), 0.1,
-                       jnp.minimum(shrink, 0.5))
-    return jnp.where(ratio <= 0.25, shrink * jnp.minimum(radius, 10 * pnorm),
-                     jnp.where((lam == 0) | (ratio >= 0.75), 2 * pnorm, radius))
+    shrink = jnp.where((0.01 * rr_new >= rr) | (shrink < 0.1), 0.1, jnp.minimum(shrink, 0.5))
+    radius = jnp.where(ratio <= 0.25, shrink * jnp.minimum(radius, 10 * pnorm),
+                       jnp.where((lam == 0) | (ratio >= 0.75), 2 * pnorm, radius))
+    return actual, ratio, radius
 
 
 def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols) -> _Point:
@@ -314,9 +323,8 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     finite = jnp.isfinite(rr_new + jnp.sum(jac_new))  # NaN and inf survive the sum
     rr_new = jnp.where(finite, rr_new, jnp.inf)
     pnorm = jnp.linalg.norm(z)
-    actual = jnp.where(0.01 * rr_new < rr, 1 - rr_new / jnp.maximum(rr, _tiny(rr)), -1.0)
-    ratio = jnp.where(predicted > 0, actual / jnp.where(predicted > 0, predicted, 1.0), 0.0)
-    radius = _radius(c, pnorm, actual, direction, ratio, lam, rr_new)
+    actual, ratio, radius = assess(rr, rr_new, predicted, direction, pnorm, lam, c.radius,
+                                   c.nit == 0)
     flat = finite & (predicted <= c.point.noise) & (jnp.abs(actual) <= c.point.noise)
     shrinking = pnorm < c.flat_step
     accept = first | (finite & jnp.where(flat, shrinking, ratio >= ACCEPT))
@@ -401,6 +409,8 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
     c0 = jax.vmap(lambda p, x0: _carry0(p[0], p[1], x0), in_axes=(axis, 0))(problems, x0s)
     step = jax.vmap(lambda c, p: _step_running(p[0], p[1], c, box, loop_tols, options),
                     in_axes=(0, axis))
+    from gradlab._loop import _step_batch  # here: _loop imports the optimizers, which import us
+
     last = jax.lax.while_loop(
         lambda c: jnp.any(_running(c, steps)),
         lambda c: _step_batch(step, c, problems, data_axis), c0)
