@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jax
 
-from benchmarks import dimension, methods, peers, scale
+from benchmarks import dimension, fitting, methods, peers, scale
 from benchmarks.harness import render
 
 STUDIES = {
@@ -25,6 +25,7 @@ STUDIES = {
     "dimension": lambda quick, out: dimension.run(quick, out),
     "peers": lambda quick, out: peers.run(quick),
     "scale": lambda quick, out: scale.run(quick, out),
+    "fitting": lambda quick, out: fitting.run(quick, out),
 }
 
 

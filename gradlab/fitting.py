@@ -42,8 +42,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import math
-import statistics
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +56,7 @@ from gradlab._checks import (
     is_traced,
     short,
 )
+from gradlab._tdist import t_quantile
 from gradlab.costs import Objective, as_cost, check_output
 from gradlab.datasets import Data
 from gradlab.result import Status, record, status_message
@@ -210,56 +209,6 @@ def _message(f: Fit, i) -> str:
         parts.append(f"no degrees of freedom left (dof = {f.dof}): the residual "
                      "scale, and so the standard errors, cannot be estimated")
     return "; ".join(parts)
-
-
-# -- Student's t ---------------------------------------------------------------------------
-def t_quantile(p: float, dof) -> float:
-    """Student's t quantile: ``t`` with ``P(T ≤ t) = p`` for ``dof`` degrees of freedom.
-
-    Exact for integer ``dof`` up to 10⁵ (Abramowitz & Stegun 26.7.3–4, the
-    closed form of the distribution in the angle ``θ = atan(t/√ν)``, inverted
-    by bisection to full precision); beyond, the Cornish–Fisher expansion
-    about the normal quantile (error below 1e-13). NaN for ``dof < 1``.
-    """
-    if not 0 < p < 1:
-        raise ValueError(f"p must lie strictly between 0 and 1; got {p}")
-    nu = float(dof)
-    if not nu >= 1:
-        return math.nan
-    if p < 0.5:
-        return -t_quantile(1 - p, dof)
-    if p == 0.5:
-        return 0.0
-    if nu > 1e5 or nu != int(nu):
-        z = statistics.NormalDist().inv_cdf(p)
-        return (z + (z**3 + z) / (4 * nu) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * nu**2)
-                + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * nu**3))
-    nu = int(nu)
-    target = 2 * p - 1  # P(|T| ≤ t)
-    low, high = 0.0, math.pi / 2
-    for _ in range(200):
-        mid = 0.5 * (low + high)
-        if mid in (low, high):
-            break
-        if _central(mid, nu) < target:
-            low = mid
-        else:
-            high = mid
-    return math.sqrt(nu) * math.tan(0.5 * (low + high))
-
-
-def _central(theta: float, nu: int) -> float:
-    """``P(|T| ≤ √ν·tan θ)`` for integer ``ν`` (Abramowitz & Stegun 26.7.3 and 26.7.4)."""
-    c2 = math.cos(theta) ** 2
-    if nu % 2 == 0:  # sin θ·(1 + ½cos²θ + (1·3)/(2·4)·cos⁴θ + ...), ν/2 terms
-        k = np.arange(1, nu // 2)
-        terms = np.cumprod((2 * k - 1) / (2 * k) * c2)
-        return math.sin(theta) * (1.0 + float(terms.sum()))
-    if nu == 1:
-        return 2 * theta / math.pi
-    k = np.arange(1, (nu - 1) // 2)  # 2/π·(θ + sin θ·cos θ·(1 + (2/3)cos²θ + ...))
-    terms = np.cumprod((2 * k) / (2 * k + 1) * c2)
-    return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * (1.0 + float(terms.sum())))
 
 
 def _check_level(level) -> float:

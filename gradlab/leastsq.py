@@ -2,9 +2,9 @@
 
 Contract: for residuals ``r(x) = (model(x, X) − Y)/σ`` (flattened, ``N`` of
 them, ``d`` parameters) the loop minimises ``‖r‖²`` from ``x0`` and returns
-the last accepted point with its residuals, Jacobian and `Status`. Nothing is
-raised at run time; under ``vmap`` each member stops on its own, and a batch
-(`run_many`) steps only its running members, a group at a time.
+the last accepted point with its residuals, Jacobian, factors and `Status`.
+Nothing is raised at run time; under ``vmap`` each member stops on its own,
+and a batch (`run_many`) steps only its running members, a group at a time.
 
 **The method** is MINPACK's ``lmder`` (Moré 1978): a trust region
 ``‖D·p‖ ≤ Δ`` in the scaled norm, with ``D`` the running maximum of the
@@ -13,24 +13,28 @@ stepped on its own scale), MINPACK's radius updates and acceptance ratio
 1e-4, and ``Δ₀ = ‖D·x0‖``: the first step may change the parameters by about
 their own size (MINPACK's default of 100 times that lets the first
 Gauss–Newton step of NIST's BoxBOD leap onto a plateau where the model's
-exponential underflows). Each trial solves ``min ‖r + J·p‖² + λ‖D·p‖²``,
-with λ = 0 (the Gauss–Newton step) when that step lies in the region, else
-λ > 0 such that ``‖D·p‖ = Δ`` within 10% (Moré's safeguarded Newton
-iteration, warm-started from the last λ). ``gauss_newton=True`` takes the
-undamped step every time (no trust region; a step that does not decrease
-``‖r‖`` ends the run as a stall).
+exponential underflows, and stop there). Each trial solves
+``min ‖r + J·p‖² + λ‖D·p‖²`` with λ = 0 (the Gauss–Newton step) when that
+step lies in the region, else λ > 0 such that ``‖D·p‖ = Δ`` within 10%.
+``gauss_newton=True`` takes the undamped step every time (no trust region; a
+step that does not decrease ``‖r‖`` ends the run as a stall).
 
-**The linear algebra: QR, never the normal equations.** At each accepted
-point one Householder QR of the ``N × (d+1)`` matrix ``[J·D⁻¹ | r]`` gives
-the triangle ``R`` and ``b = Qᵀr``; the damped problem is then the ``d``-sized
-``min ‖R·z + b‖² + λ‖z‖²`` (``z = D·p``), solved for each λ by a QR of the
-``2d × (d+1)`` matrix ``[[R, b], [√λ·I, 0]]`` and a triangular solve —
-MINPACK's ``qrsolv``. Everything is computed from the factors of ``J``
-itself, so the steps' accuracy depends on ``κ(J)``, not on ``κ(J)²`` as with
-``JᵀJ`` (NIST's Hahn1 has κ(J) ≈ 1e9: the normal equations would keep no
-digit). A singular ``R`` (a rank-deficient Jacobian) has no Gauss–Newton
-step; every λ > 0 still gives a unique damped step, so the trust region
-carries on.
+**The linear algebra: QR and SVD, never the normal equations.** At each
+accepted point one Householder QR of the ``N × (d+1)`` matrix ``[J·D⁻¹ | r]``
+gives the triangle ``R`` and ``b = Qᵀr`` (the first ``d`` entries), and the
+Gauss–Newton step ``z = −R⁻¹b`` (``z = D·p``) by a triangular solve. Only
+when that step is too long (or ``R`` is singular) is the SVD
+``R = U·Σ·Vᵀ`` computed: then ``z(λ) = −V·diag(σ/(σ² + λ))·Uᵀb`` is the
+solution of the damped problem — the least-squares solution of the augmented
+system ``[J·D⁻¹; √λ·I]·z ≈ [−r; 0]`` — for every λ at once, and Moré's
+Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` (monotone from λ = 0) finds λ with
+no further factorisation. Everything comes from the factors of ``J`` itself,
+so a step's accuracy depends on ``κ(J)``, not ``κ(J)²`` as with ``JᵀJ``
+(NIST's Hahn1 has κ(J) ≈ 1e9: the normal equations would keep no digit).
+A rank-deficient Jacobian (singular values below ``8·d·eps·σ₁``) gets the
+minimum-norm step; every λ > 0 still gives a unique damped step, so the trust
+region carries on. The covariance `gradlab.fit` reports comes from the same
+SVD at the last point.
 
 **Bounds** (an active-set rule): parameters held at a bound by a gradient
 pointing out of the box (`stopping.free_parameters`) are fixed for the step
@@ -38,19 +42,21 @@ pointing out of the box (`stopping.free_parameters`) are fixed for the step
 projected into the box, and its predicted decrease is that of the projected step.
 
 **Stopping.** The loop stops when no step can improve ``x`` any more: the
-Gauss–Newton step is below ``xtol``-of-rounding (``eps``) of ``‖D·x‖``; the
-radius shrank below ``eps·‖D·x‖``; or, at the rounding floor of ``‖r‖²``
-(where the actual decrease is noise), steps stopped shrinking — there, steps
-whose actual and predicted changes are both below the rounding of ``‖r‖²``
-are taken while they keep shrinking, since the model still improves ``x``
-where ``‖r‖²`` cannot tell. With ``xtol``/``ftol`` of your own the loop
-also stops as soon as the Gauss–Newton step or the decrease it predicts falls
-below them (MINPACK's tests). A trial with NaN/inf residuals is refused like
-any bad step. Whatever stopped it, the `Status` is `stopping.verdict` at the
-last point, judged by `stopping.stationary` with the Gauss–Newton matrix
-``JᵀJ`` (CONVERGED only where the point is stationary at the problem's
-scale; else STALLED, or MAX_STEPS after ``steps`` trials, or NONFINITE when
-the start itself is not finite).
+Gauss–Newton step is below ``loop_tols.xtol`` of ``‖D·x‖`` (`gradlab.fit`'s
+default: ``eps^(3/4)``); the radius shrank below ``eps·‖D·x‖``; or, at the
+rounding floor of ``‖r‖²`` (where the actual decrease is noise), steps
+stopped shrinking — there, steps whose actual and predicted changes are both
+below the rounding of ``‖r‖²`` (estimated from the sizes of the terms each
+residual is a difference of) are taken while they keep shrinking, since the
+model still improves ``x`` where ``‖r‖²`` cannot tell. With ``ftol`` or
+``gtol`` of your own the loop also stops once the decrease the Gauss–Newton
+step predicts, or the gradient, falls below them (MINPACK's tests). A trial
+with NaN/inf residuals is refused like any bad step. Every such stop is a
+`stopping.Stop.STALL`: whatever stopped it, the `Status` is
+`stopping.verdict` at the last point, judged by `stopping.stationary` with
+the Gauss–Newton matrix ``JᵀJ`` (CONVERGED only where the point is stationary
+at the problem's scale; else STALLED, or MAX_STEPS after ``steps`` trials, or
+NONFINITE when the start itself is not finite).
 
 Counts: ``nit`` trials (accepted or refused); each evaluates the residuals
 and the Jacobian together, so ``nfev = njev = nit + 1``.
@@ -232,7 +238,9 @@ def gauss_newton(f: Factors):
 class _Point(NamedTuple):
     """What the loop keeps of its current point, made by `_arrive` when a trial is accepted."""
 
-    x: jax.Array  # (d,) (its residuals and Jacobian are not kept: `_finish` evaluates them)
+    x: jax.Array  # (d,)
+    r: jax.Array  # (N,) residuals
+    jac: jax.Array  # (N, d) their Jacobian
     rr: jax.Array  # ‖r‖²
     noise: jax.Array  # the rounding error of rr, relative to rr, times FLAT
     free: jax.Array  # (d,) parameters not held at a bound
@@ -252,13 +260,13 @@ class _Carry(NamedTuple):
     x0: jax.Array
 
 
-def _init(x0) -> _Carry:
+def _init(x0, n: int) -> _Carry:
     """The carry before anything is evaluated: the first trial evaluates ``x0`` itself."""
     d, dtype = x0.shape[0], x0.dtype
     zero = jnp.zeros((), dtype)
     inf = jnp.asarray(jnp.inf, dtype)
     factors = Factors(jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype), jnp.zeros(d, dtype))
-    point = _Point(x=x0, rr=inf,
+    point = _Point(x=x0, r=jnp.zeros((n,), dtype), jac=jnp.zeros((n, d), dtype), rr=inf,
                    noise=zero, free=jnp.ones(d, bool), factors=factors,
                    scale=jnp.ones(d, dtype), size=zero, rest=jnp.asarray(False))
     return _Carry(point=point, radius=inf, nit=jnp.asarray(-1, jnp.int32),
@@ -327,7 +335,7 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols) -> _P
     rest = ((jnp.linalg.norm(f.gn) <= loop_tols.xtol * size) | (f.b @ f.b <= loop_tols.ftol * rr)
             | stopping.small_gradient(g @ g, loop_tols))
     noise = FLAT * _rounding(objective, sigma, r) / jnp.maximum(rr, _tiny(rr))
-    return _Point(x, rr, noise, free, f, scale, size, rest)
+    return _Point(x, r, jac, rr, noise, free, f, scale, size, rest)
 
 
 def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Options) -> _Carry:
@@ -383,19 +391,19 @@ class Solution(NamedTuple):
     scale: jax.Array  # (d,) D
 
 
-def _finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
-    """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix.
-
-    The residuals and Jacobian there are evaluated again (the same numbers the loop
-    had): carrying them through the loop costs more, under vmap, than one evaluation.
-    """
+def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
+    """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix."""
     pt = c.point
-    r, jac_all = residuals_and_jacobian(objective, pt.x, sigma)
-    jac = jnp.where(pt.free, jac_all, 0.0)
-    at_rest = stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, jac.T @ r, jac.T @ jac, tols, box)
+    jac = jnp.where(pt.free, pt.jac, 0.0)
+    at_rest = stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, jac.T @ pt.r, jac.T @ jac, tols, box)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
-    return Solution(pt.x, r, jac_all, pt.rr, status.astype(jnp.int32),
+    return Solution(pt.x, pt.r, pt.jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
+
+
+def _carry0(objective, sigma, x0):
+    n = jax.eval_shape(lambda x: residuals(objective, x, sigma), x0).shape[0]
+    return _init(x0, n)
 
 
 def _running(c: _Carry, steps):
@@ -411,8 +419,8 @@ def run_one(objective, sigma, x0, steps, box, tols: Tolerances, loop_tols: Toler
     last = jax.lax.while_loop(
         lambda c: _running(c, steps),
         lambda c: _step(objective, sigma, c, box, loop_tols, options),
-        _init(x0))
-    return _finish(objective, sigma, last, box, tols)
+        _carry0(objective, sigma, x0))
+    return _finish(last, box, tols)
 
 
 def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tolerances,
@@ -427,7 +435,7 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
     """
     axis = 0 if data_axis else None
     problems = (objective, sigma)
-    c0 = jax.vmap(_init)(x0s)
+    c0 = jax.vmap(lambda p, x0: _carry0(p[0], p[1], x0), in_axes=(axis, 0))(problems, x0s)
 
     def vstep(opts):
         return jax.vmap(lambda c, p: _step_running(p[0], p[1], c, box, loop_tols, opts),
@@ -438,11 +446,13 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
         return jax.lax.cond(damped, lambda: vstep(options)(c, p),
                             lambda: vstep(options._replace(damped=False))(c, p))
 
-    from gradlab._loop import _step_batch  # here: _loop imports the optimizers, which import us
+    from gradlab._loop import GROUPED_MIN_BATCH, _step_batch  # here: _loop imports us, indirectly
+
+    if x0s.shape[0] < GROUPED_MIN_BATCH:  # one group: the saving is not worth a second step
+        step = vstep(options)
 
     groups = -(-x0s.shape[0] // GROUP)
     last = jax.lax.while_loop(
         lambda c: jnp.any(_running(c, steps)),
         lambda c: _step_batch(step, c, problems, data_axis, groups), c0)
-    return jax.vmap(lambda c, p: _finish(p[0], p[1], c, box, tols), in_axes=(0, axis))(
-        last, problems)
+    return jax.vmap(lambda c: _finish(c, box, tols))(last)

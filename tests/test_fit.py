@@ -7,7 +7,7 @@ import pytest
 from scipy import optimize, stats
 
 import gradlab as gl
-from gradlab.fitting import t_quantile
+from gradlab._tdist import t_quantile
 
 
 def decay(p, x):
