@@ -11,10 +11,11 @@ scipy's vocabulary with the statistics of the estimate:
   ``scipy.optimize.curve_fit``: ``σ`` are relative weights, the scatter of
   the residuals sets the scale), or ``cov = (JᵀJ)⁻¹`` (``absolute_sigma=True``:
   ``σ`` are the data's standard deviations); computed from the SVD of the
-  weighted Jacobian ``J``, never by inverting ``JᵀJ``. A Jacobian of rank
-  below the number of free parameters (singular values under
-  ``eps·max(N, d)·σ₁``) makes ``cov`` and ``stderr`` inf and says so in
-  ``message``; so does ``dof ≤ 0`` when the scale comes from the residuals;
+  weighted, column-scaled Jacobian ``J·D⁻¹`` (through its QR), never by
+  inverting ``JᵀJ``. A Jacobian of rank below the number of free parameters
+  (singular values of ``J·D⁻¹`` under ``8·d·eps·σ₁``) makes ``cov`` and
+  ``stderr`` inf and says so in ``message``; so does ``dof ≤ 0`` when the
+  scale comes from the residuals;
 * ``stderr = sqrt(diag cov)``, ``correlation = cov/(stderrᵢ·stderrⱼ)``, and
   `Fit.conf_int` (Student's t with ``dof`` degrees of freedom).
 
@@ -223,8 +224,9 @@ def _check_level(level) -> float:
 def _statistics(sol: leastsq.Solution, absolute_sigma: bool) -> Fit:
     """The `Fit` of one solution: the covariance from the SVD of the loop's own ``R``.
 
-    ``J·D⁻¹ = Q·R`` and ``R = U·Σ·Vᵀ`` give ``(JᵀJ)⁻¹ = D⁻¹·V·Σ⁻²·Vᵀ·D⁻¹``: no new factorisation,
-    and ``JᵀJ`` is never formed. Singular values below the rank cut make it inf.
+    ``J·D⁻¹ = Q·R`` and ``R = U·Σ·Vᵀ`` give ``(JᵀJ)⁻¹ = D⁻¹·V·Σ⁻²·Vᵀ·D⁻¹``: one SVD
+    of the ``d × d`` triangle, and ``JᵀJ`` is never formed. Singular values below the
+    rank cut make it inf.
     """
     n, d = sol.jac.shape
     dtype = sol.x.dtype
