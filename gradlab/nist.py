@@ -6,7 +6,10 @@ domain) are the standard test of least-squares software: 27 problems, each
 with two official starts, certified parameters and standard errors (computed
 by NIST in 128-bit arithmetic), the certified residual sum of squares and
 residual standard deviation. The 27 files are vendored unchanged in
-``gradlab/data/nist/``; `load` parses one, `names` lists them by difficulty.
+``gradlab/data/nist/`` (NIST's own format, as kept in lmfit-py's
+``NIST_STRD`` directory; the tests check that each file's certified
+parameters reproduce its certified RSS from its data); `load` parses one,
+`names` lists them by difficulty.
 
 Agreement is scored as NIST does, by the log relative error
 ``LRE = −log10(|estimate − certified| / |certified|)``: the number of
