@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jax
 
-from benchmarks import dimension, methods, peers, scale, scaleout, startup, userpaths
+from benchmarks import dimension, fitting, methods, peers, scale, scaleout, startup, userpaths
 from benchmarks.harness import render
 
 STUDIES = {
@@ -28,6 +28,7 @@ STUDIES = {
     "scaleout": lambda quick, out: scaleout.run(quick, out),
     "userpaths": lambda quick, out: userpaths.run(quick, out),
     "startup": lambda quick, out: startup.run(quick, out),
+    "fitting": lambda quick, out: fitting.run(quick, out),
 }
 
 

@@ -19,6 +19,7 @@ _NAMES = {
     "gradlab.datasets": ("Data",),
     "gradlab.descent": ("Trajectory", "descend"),
     "gradlab.exact": ("solve_exact",),
+    "gradlab.fitting": ("Fit", "fit"),
     "gradlab.gradcheck": ("GradCheck", "check_gradient"),
     "gradlab.grid": ("GradientField", "GridResult", "gradient_field", "grid_search"),
     "gradlab.models": ("fit_cost",),

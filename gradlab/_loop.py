@@ -371,20 +371,25 @@ STEP_GROUPS = 8
 GROUPED_MIN_BATCH = 64
 
 
-def _step_batch(step, carry: _Carry, hyperparams, per_run: bool) -> _Carry:
-    """Advance a batch of runs by one step; stopped runs are skipped a group at a time."""
+def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
+                groups: int = STEP_GROUPS) -> _Carry:
+    """Advance a batch of runs by one step; stopped runs are skipped a group at a time.
+
+    ``carry`` may be any pytree of per-run arrays with a ``stop`` field (`stopping.Stop`
+    codes); ``groups``: how many groups the batch is cut into.
+    """
     n = carry.stop.shape[0]
     if n < GROUPED_MIN_BATCH or parallel.device_count() > 1:
         return step(carry, hyperparams)
-    size = -(-n // STEP_GROUPS)
+    size = -(-n // groups)
     running = carry.stop == Stop.RUNNING
     count = jnp.sum(running)
     # running runs first (a stable sort: one op, where nonzero's cumsum is many on
     # CPU); past the running ones, indices point past the end, and are dropped
     order = jnp.argsort(~running, stable=True)
     order = jnp.where(jnp.arange(n) < count, order, n)
-    order = jnp.concatenate([order, jnp.full(size * STEP_GROUPS - n, n, order.dtype)])
-    groups = -(-count // size)
+    order = jnp.concatenate([order, jnp.full(size * groups - n, n, order.dtype)])
+    used = -(-count // size)
     rows = lambda tree, index: jax.tree.map(lambda a: a.at[index].get(mode="clip"), tree)
 
     def one_group(j, c):
@@ -392,4 +397,4 @@ def _step_batch(step, carry: _Carry, hyperparams, per_run: bool) -> _Carry:
         sub = step(rows(c, index), rows(hyperparams, index) if per_run else hyperparams)
         return jax.tree.map(lambda a, b: a.at[index].set(b, mode="drop"), c, sub)
 
-    return jax.lax.fori_loop(0, groups, one_group, carry)
+    return jax.lax.fori_loop(0, used, one_group, carry)

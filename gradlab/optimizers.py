@@ -118,3 +118,7 @@ def make_trust_newton(radius, max_radius, accept: float = 0.1,
         return pick(step, jnp.zeros_like(step)), new_state
 
     return optax.GradientTransformationExtraArgs(init, update)
+
+
+# Levenberg–Marquardt for least-squares fits (`gl.fit`'s step), for multistart and basin maps.
+from gradlab.levenberg_marquardt import levenberg_marquardt  # noqa: E402, F401

@@ -1,0 +1,462 @@
+"""`fit`: least-squares fitting of a model to data, with the uncertainty of every parameter.
+
+Contract: ``fit(cost, x0)`` takes a cost made by `gradlab.fit_cost` with the
+squared-error loss (MSE), minimises the sum of squared residuals
+``Σ ((model(x, X) − Y)/σ)²`` by Levenberg–Marquardt (`gradlab.leastsq`: the
+method, its linear algebra and its stopping rules), and returns a `Fit` in
+scipy's vocabulary with the statistics of the estimate:
+
+* ``rss = Σ rᵢ²``, ``dof = N − d``, ``residual_sd = sqrt(rss/dof)``;
+* ``cov = s²·(JᵀJ)⁻¹`` with ``s² = rss/dof`` (``absolute_sigma=False``, as
+  ``scipy.optimize.curve_fit``: ``σ`` are relative weights, the scatter of
+  the residuals sets the scale), or ``cov = (JᵀJ)⁻¹`` (``absolute_sigma=True``:
+  ``σ`` are the data's standard deviations); computed from the SVD of the
+  weighted, column-scaled Jacobian ``J·D⁻¹`` (through its QR), never by
+  inverting ``JᵀJ``. A Jacobian of rank below the number of free parameters
+  (singular values of ``J·D⁻¹`` under ``8·d·eps·σ₁``) makes ``cov`` and
+  ``stderr`` inf and says so in ``message``; so does ``dof ≤ 0`` when the
+  scale comes from the residuals;
+* ``stderr = sqrt(diag cov)``, ``correlation = cov/(stderrᵢ·stderrⱼ)``, and
+  `Fit.conf_int` (Student's t with ``dof`` degrees of freedom).
+
+With ``bounds``, a parameter that ends held at a bound by a gradient
+pointing out of the box is not a free estimate: its row and column of
+``cov`` are NaN (undefined), and the others' are conditional on it being
+fixed there (the free columns of ``J``); ``message`` names it.
+
+Statuses are data, never exceptions (`gradlab.Status`); bad input is refused
+before anything is compiled, with a message naming the argument. The same
+compiled code serves new starts and new data of the same shapes. Batches:
+``x0`` of shape ``(n, d)`` fits from ``n`` starts, ``datasets`` fits one
+model to many data sets; both in one compiled loop that steps only the runs
+still running. ``jax.jit`` and ``jax.vmap`` over `fit` work too.
+
+Example:
+  >>> import jax.numpy as jnp, gradlab as gl
+  >>> x = jnp.linspace(0.0, 4.0, 50)
+  >>> y = 3.0 * jnp.exp(-1.3 * x) + 0.01 * jnp.sin(37.0 * x)
+  >>> f = gl.fit(gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x), (x, y)), [1.0, 1.0])
+  >>> bool(f.success), [round(float(v), 2) for v in f.x]
+  (True, [3.0, 1.3])
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradlab import leastsq, models, stopping
+from gradlab._checks import (
+    check_bounds,
+    check_points,
+    check_positive,
+    float_dtype,
+    is_traced,
+    short,
+)
+from gradlab._tdist import t_quantile
+from gradlab.costs import Objective, as_cost, check_output
+from gradlab.datasets import Data
+from gradlab.result import Status, record, status_message
+
+METHODS = ("lm", "gauss-newton")
+# The most trials by default: the slowest of NIST's 54 runs (Bennett5 from its
+# first start, a long curved valley) takes about 1,200.
+DEFAULT_STEPS = 2000
+
+
+@record
+class Fit:
+    """The outcome of `fit`; under a batch every field gains a leading axis.
+
+    The record holds what the fit computed; the quantities derived from it
+    (``fun``, ``success``, ``nfev``, ``njev``, ``dof``, ``residual_sd``,
+    ``stderr``, ``correlation``, ``message``) are properties, computed when read
+    (as NumPy arrays, or as JAX arrays inside a trace).
+
+    Attributes:
+      x: ``(d,)`` the estimate (the last accepted point).
+      status: ``()`` a `gradlab.Status` code.
+      nit: ``()`` Levenberg–Marquardt trials (accepted or refused).
+      residuals: ``(N,)`` ``(model(x, X) − Y)/σ`` at ``x``, flattened (``σ = 1``
+        without ``sigma``).
+      jac: ``(N, d)`` their Jacobian.
+      rss: ``()`` ``Σ residuals²`` (χ² with ``sigma``).
+      cov: ``(d, d)`` the covariance of the estimate (see the module docstring).
+      rank: ``()`` the numerical rank of the free columns of ``jac``.
+      at_bound: ``(d,)`` parameters held at a bound (all False without bounds).
+      fun: ``()`` ``rss/N``: the cost's own value (the MSE) when ``sigma`` is None.
+      success: ``()`` ``status == CONVERGED``: ``x`` is stationary at the problem's scale.
+      nfev, njev: ``()`` residual and Jacobian evaluations (``nit + 1`` each: they
+        are evaluated together).
+      dof: ``N − d`` (a Python int).
+      residual_sd: ``()`` ``sqrt(rss/dof)`` (NaN when ``dof ≤ 0``).
+      stderr: ``(d,)`` ``sqrt(diag cov)``.
+      correlation: ``(d, d)`` ``cov`` scaled to unit diagonal.
+    """
+
+    x: jax.Array
+    status: jax.Array
+    nit: jax.Array
+    residuals: jax.Array
+    jac: jax.Array
+    rss: jax.Array
+    cov: jax.Array
+    rank: jax.Array
+    at_bound: jax.Array
+
+    @property
+    def fun(self):
+        return _host(self.rss) / self.residuals.shape[-1]
+
+    @property
+    def success(self):
+        return _host(self.status) == Status.CONVERGED
+
+    @property
+    def nfev(self):
+        return _host(self.nit) + 1
+
+    @property
+    def njev(self):
+        return _host(self.nit) + 1
+
+    @property
+    def dof(self) -> int:
+        return self.residuals.shape[-1] - self.x.shape[-1]
+
+    @property
+    def residual_sd(self):
+        xp, rss = _namespace(self.rss), _host(self.rss)
+        return xp.sqrt(rss / self.dof) if self.dof > 0 else xp.full_like(rss, xp.nan)
+
+    @property
+    def stderr(self):
+        xp = _namespace(self.cov)
+        return xp.sqrt(xp.diagonal(_host(self.cov), axis1=-2, axis2=-1))
+
+    @property
+    def correlation(self):
+        se = self.stderr
+        return _host(self.cov) / (se[..., :, None] * se[..., None, :])
+
+    @property
+    def message(self):
+        """What happened, in words: the status, and any reason the errors are not finite."""
+        status = np.asarray(self.status)
+        if status.ndim == 0:
+            return _message(self, ())
+        return np.array([_message(self, i) for i in np.ndindex(status.shape)],
+                        dtype=object).reshape(status.shape)
+
+    def conf_int(self, level: float = 0.95) -> np.ndarray:
+        """``(d, 2)`` two-sided confidence intervals ``x ± t·stderr`` at ``level``.
+
+        ``t`` is Student's t quantile at ``(1 + level)/2`` with ``dof`` degrees
+        of freedom (`t_quantile`); a batch gives ``(..., d, 2)``.
+        """
+        level = _check_level(level)
+        t = t_quantile((1 + level) / 2, self.dof)
+        x, se = np.asarray(self.x), np.asarray(self.stderr)
+        return np.stack([x - t * se, x + t * se], axis=-1)
+
+    def table(self, names=None, level: float = 0.95) -> list[list[str]]:
+        """Rows of text, header first: parameter, value, stderr, and the ``level`` interval.
+
+        For one fit (no batch axis). ``names`` default to ``x0, x1, ...``; pass
+        ``cost.param_names``. Ready for a markdown table or a console.
+        """
+        if np.ndim(self.x) != 1:
+            raise ValueError(f"table formats one fit; this one has shape {np.shape(self.x)}: "
+                             "index it first (jax.tree.map(lambda a: a[i], fit))")
+        d = np.shape(self.x)[0]
+        names = tuple(f"x{i}" for i in range(d)) if names is None else tuple(names)
+        if len(names) != d:
+            raise ValueError(f"names must have {d} entries (one per parameter); got {names}")
+        ci = self.conf_int(level)
+        pct = f"{100 * level:g}%"
+        rows = [["parameter", "value", "stderr", f"{pct} low", f"{pct} high"]]
+        for name, v, se, (lo, hi) in zip(names, np.asarray(self.x), np.asarray(self.stderr),
+                                         ci, strict=True):
+            rows.append([name] + [f"{u:.6g}" for u in (v, se, lo, hi)])
+        return rows
+
+
+def _namespace(a):
+    """jax.numpy inside a trace, NumPy for concrete values (no dispatch, no dtype surprises)."""
+    return jnp if is_traced(a) else np
+
+
+def _host(a):
+    return a if is_traced(a) else np.asarray(a)
+
+
+def _message(f: Fit, i) -> str:
+    pick = lambda a: np.asarray(a)[i]
+    parts = [status_message(pick(f.status))]
+    held = np.flatnonzero(pick(f.at_bound))
+    free = pick(f.at_bound).size - held.size
+    if held.size:
+        parts.append(f"parameter(s) {', '.join(map(str, held))} held at a bound: their "
+                     "standard errors are undefined (NaN), the others' conditional on them")
+    if int(pick(f.rank)) < free:
+        parts.append(f"the Jacobian is rank-deficient (rank {int(pick(f.rank))} of {free} "
+                     "free parameters): the parameters are not all identifiable, and their "
+                     "standard errors are inf")
+    if f.dof <= 0 and not np.all(np.isfinite(pick(f.cov))):
+        parts.append(f"no degrees of freedom left (dof = {f.dof}): the residual "
+                     "scale, and so the standard errors, cannot be estimated")
+    return "; ".join(parts)
+
+
+def _check_level(level) -> float:
+    if isinstance(level, bool) or not isinstance(level, int | float | np.floating):
+        raise TypeError(f"level must be a number between 0 and 1; got {short(level)}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1; got {level}")
+    return float(level)
+
+
+# -- the statistics --------------------------------------------------------------------------
+def _statistics(sol: leastsq.Solution, absolute_sigma: bool) -> Fit:
+    """The `Fit` of one solution: the covariance from the SVD of the loop's own ``R``.
+
+    ``J·D⁻¹ = Q·R`` and ``R = U·Σ·Vᵀ`` give ``(JᵀJ)⁻¹ = D⁻¹·V·Σ⁻²·Vᵀ·D⁻¹``: one SVD
+    of the ``d × d`` triangle, and ``JᵀJ`` is never formed. Singular values below the
+    rank cut make it inf.
+    """
+    n, d = sol.jac.shape
+    dtype = sol.x.dtype
+    dof = n - d
+    s2 = sol.rr / dof if dof > 0 else jnp.asarray(jnp.nan, dtype)
+    sv, vt, _ = leastsq.singular_values(sol.factors)
+    kept = leastsq.kept(sv)
+    held = ~sol.free
+    rank = jnp.sum(kept) - jnp.sum(held)  # held parameters are pinned: one unit value each
+    inverse = (vt.T * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0) ** 2, 0.0)) @ vt
+    inverse = inverse / sol.scale[:, None] / sol.scale[None, :]
+    cov = inverse if absolute_sigma else s2 * inverse
+    unknown = (rank < jnp.sum(sol.free)) | (jnp.isnan(s2) & (not absolute_sigma))
+    cov = jnp.where(unknown, jnp.inf, cov)
+    cov = jnp.where(held[:, None] | held[None, :], jnp.nan, cov)
+    return Fit(x=sol.x, status=sol.status, nit=sol.nit, residuals=sol.r, jac=sol.jac,
+               rss=sol.rr, cov=cov, rank=rank.astype(jnp.int32), at_bound=held)
+
+
+@functools.partial(jax.jit, static_argnames=("options", "absolute_sigma"))
+def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, absolute_sigma):
+    sol = leastsq.run_one(objective, sigma, x0, steps, box, tols, loop_tols, options)
+    return _statistics(sol, absolute_sigma)
+
+
+@functools.partial(jax.jit, static_argnames=("options", "absolute_sigma", "data_axis"))
+def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, absolute_sigma,
+              data_axis):
+    sols = leastsq.run_many(objective, sigma, x0s, steps, box, tols, loop_tols, options,
+                            data_axis=data_axis)
+    return jax.vmap(lambda s: _statistics(s, absolute_sigma))(sols)
+
+
+def loop_xtol(dtype) -> float:
+    """The loop's own default ``xtol``: ``eps^(3/4)`` (1.8e-12 in float64, 6.4e-6 in float32).
+
+    Past the verdict's ``sqrt(eps)``: Levenberg–Marquardt converges only
+    linearly on large-residual problems, and the parameters reach the
+    precision their data allow a few steps after the point first counts as
+    stationary (on NIST's Thurber, 7.6 digits then, 10.4 at this tolerance).
+    """
+    return float(jnp.finfo(dtype).eps) ** 0.75
+
+
+# -- the public function ---------------------------------------------------------------------
+def is_least_squares(cost) -> bool:
+    """Whether ``cost`` is a `fit_cost` with the squared-error loss: what `fit` solves."""
+    fn = getattr(cost, "fn", None)
+    return isinstance(fn, models.FitObjective) and fn.loss is models.mse
+
+
+def fit(cost, x0, *, sigma=None, absolute_sigma: bool = False, bounds=None, datasets=None,
+        method: str = "lm", steps: int = DEFAULT_STEPS, xtol: float | None = None,
+        ftol: float | None = None, gtol: float | None = None) -> Fit:
+    """Fit a model to data by least squares (Levenberg–Marquardt), with standard errors.
+
+    Args:
+      cost: a cost made by ``gl.fit_cost(model, data)`` with the default
+        squared-error loss (or a registered name of one, such as ``"line"``).
+      x0: ``(d,)`` the start, or ``(n, d)``: ``n`` starts fitted at once.
+      sigma: optional uncertainties of ``y`` (its shape; with ``datasets``, that
+        of ``datasets.y`` or of one data set's ``y``): positive and finite. The
+        residuals are divided by them, as in ``scipy.optimize.curve_fit``.
+      absolute_sigma: False (default): ``sigma`` are relative weights and the
+        covariance is scaled by ``rss/dof``; True: they are the standard
+        deviations of ``y`` and the covariance is ``(JᵀJ)⁻¹`` (curve_fit's meaning).
+      bounds: optional ``(low, high)`` per parameter: box constraints (an
+        active-set rule, see `gradlab.leastsq`; ``x0`` must lie inside). The
+        cost's own bounds (for grids and random starts) are not constraints.
+      datasets: optional `Data` whose ``x`` and ``y`` carry a leading axis of
+        ``k`` data sets, each shaped like the cost's own data: the model is
+        fitted to each (from ``x0`` of shape ``(d,)``, or one start per data set).
+      method: ``"lm"`` (Levenberg–Marquardt) or ``"gauss-newton"`` (undamped steps).
+      steps: the most trials (each one evaluation of residuals and Jacobian).
+      xtol, ftol: the stationarity tolerances of `gradlab.stopping` (defaults
+        ``sqrt(eps)`` and ``eps``). By default the loop runs until no step can
+        improve ``x`` (to rounding) and the verdict judges the end with them;
+        given, the loop also stops as soon as they hold.
+      gtol: stop, CONVERGED, once ``‖Jᵀr‖ ≤ gtol`` (an absolute scale you declare).
+
+    Returns:
+      A `Fit` (with a leading batch axis for several starts or data sets).
+
+    Example:
+      >>> import gradlab as gl
+      >>> f = gl.fit("line", [0.0, 0.0])
+      >>> [round(float(v), 3) for v in f.x], [round(float(v), 3) for v in f.stderr]
+      ([2.018, -2.98], [0.042, 0.024])
+    """
+    cost = as_cost(cost)
+    if not is_least_squares(cost):
+        loss = getattr(getattr(cost.fn, "loss", None), "__name__", None)
+        what = (f"a fit_cost with loss {loss!r}" if loss else "not a fit_cost(model, data)")
+        raise TypeError(
+            f"fit solves least-squares fits: a cost made by gl.fit_cost(model, data) with the "
+            f"default squared-error loss (mse); cost {cost.name!r} is {what}. Minimise other "
+            "costs with gl.descend (or gl.multistart)"
+        )
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {short(method)}")
+    if not isinstance(absolute_sigma, bool):
+        raise TypeError(f"absolute_sigma must be True or False; got {short(absolute_sigma)}")
+    steps = check_positive(steps, "steps", integer=True)
+    batch = np.ndim(x0) == 2
+    k = None
+    if datasets is not None:  # each shaped like the cost's own data, which check the model
+        datasets = _check_datasets(datasets, cost.data)
+        k = datasets.y.shape[0]
+        if batch and np.shape(x0)[0] != k:
+            raise ValueError(f"x0 must have one start per data set ({k}) or be one start (d,); "
+                             f"got shape {np.shape(x0)}")
+    x0 = _prepare(cost, x0, batch)
+    dtype = x0.dtype
+    objective = cost.objective
+    if k is not None:
+        if not batch:
+            x0 = (jnp if is_traced(x0) else np).broadcast_to(x0, (k, x0.shape[-1]))
+        objective = Objective(cost.fn, cost.grad, datasets)
+    y_shape = tuple(cost.data.y.shape)
+    sigma = _check_sigma(sigma, y_shape, k, dtype)
+    box = None
+    if bounds is not None:
+        bounds = check_bounds(bounds, dim=x0.shape[-1])
+        _check_inside(x0, bounds)
+        box = tuple(np.asarray(b, dtype) for b in np.asarray(bounds).T)
+    try:
+        tols, loop_tols = _tolerances(np.dtype(dtype), xtol, ftol, gtol)
+    except TypeError:  # unhashable: let the shared check say what is wrong
+        stopping.tolerances(dtype, xtol=xtol, ftol=ftol, gtol=gtol)
+        raise
+    options = leastsq.Options(gauss_newton=method == "gauss-newton")
+    steps = stopping.scalar(steps, jnp.int32)
+    if k is None and not batch:
+        return _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, options=options,
+                        absolute_sigma=absolute_sigma)
+    return _fit_many(objective, sigma, x0, steps, box, tols, loop_tols, options=options,
+                     absolute_sigma=absolute_sigma, data_axis=k is not None)
+
+
+def _prepare(cost, x0, batch: bool):
+    """``x0`` checked (as `costs.prepare` does) and cast to the fit's dtype, on the host when
+    it is there; the cost's output checked once per (model, shapes, dtype)."""
+    check_points(x0, "x0", cost.dim, batch=batch, convert=False)
+    if not isinstance(x0, jax.Array):  # a list or a NumPy array: stays on the host
+        x0 = np.asarray(x0, None if isinstance(x0, np.ndarray) else float_dtype())
+    data = cost.data
+    dtype = _dtype(np.dtype(data.x.dtype), np.dtype(data.y.dtype), np.dtype(x0.dtype),
+                   jax.config.jax_enable_x64)
+    if x0.dtype != dtype:
+        x0 = x0.astype(dtype)
+    key = (cost.fn, tuple(data.x.shape), tuple(data.y.shape), dtype, x0.shape[-1])
+    if key not in _CHECKED:
+        check_output(cost, jax.ShapeDtypeStruct(x0.shape[-1:], dtype))  # the model's output
+        if len(_CHECKED) < 1024:
+            _CHECKED.add(key)
+    return x0
+
+
+_CHECKED: set = set()
+
+
+@functools.cache
+def _dtype(x_dtype, y_dtype, x0_dtype, x64: bool):
+    floats = [t for t in (x_dtype, y_dtype) if jnp.issubdtype(t, jnp.floating)]
+    return np.dtype(jnp.result_type(*floats, x0_dtype))
+
+
+@functools.cache
+def _tolerances(dtype, xtol, ftol, gtol):
+    """The verdict's tolerances and the loop's (`loop_xtol`; ftol 0 unless given)."""
+    tols = stopping.tolerances(dtype, xtol=xtol, ftol=ftol, gtol=gtol)
+    return tols, tols._replace(
+        xtol=tols.xtol if xtol is not None else stopping.scalar(loop_xtol(dtype), dtype),
+        ftol=tols.ftol if ftol is not None else stopping.scalar(0, dtype))
+
+
+def _check_datasets(datasets, data: Data) -> Data:
+    """A `Data` of ``k`` data sets, each shaped like ``data``; finite when concrete."""
+    if not isinstance(datasets, Data):
+        try:
+            datasets = Data(*datasets)
+        except (TypeError, ValueError):
+            raise TypeError(f"datasets must be a gradlab.Data or an (x, y) pair of arrays "
+                            f"with a leading axis of data sets; got {short(datasets)}") from None
+    arrays = []
+    for label, a, one in (("x", datasets.x, data.x), ("y", datasets.y, data.y)):
+        if not is_traced(a):
+            a = np.asarray(a)
+            if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+                raise TypeError(f"datasets.{label} must be real numbers; got dtype {a.dtype}")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"datasets.{label} must be finite; it holds NaN or inf")
+        if tuple(np.shape(a)[1:]) != tuple(np.shape(one)) or np.ndim(a) != np.ndim(one) + 1:
+            raise ValueError(
+                f"datasets.{label} must have shape (k, {', '.join(map(str, np.shape(one)))}) "
+                f"(k data sets shaped like the cost's own {label}); got shape {np.shape(a)}")
+        arrays.append((jnp if is_traced(a) else np).asarray(a, one.dtype))  # the cost's width
+    if np.shape(arrays[0])[0] != np.shape(arrays[1])[0]:
+        raise ValueError(f"datasets.x and datasets.y must hold the same number of data sets; "
+                         f"got {np.shape(arrays[0])[0]} and {np.shape(arrays[1])[0]}")
+    return Data(*arrays)
+
+
+def _check_sigma(sigma, y_shape, k, dtype):
+    if sigma is None:
+        return None
+    if isinstance(sigma, bool) or not (is_traced(sigma) or isinstance(
+            sigma, np.ndarray | jax.Array | list | tuple | int | float)):
+        raise TypeError(f"sigma must be an array of positive numbers; got {short(sigma)}")
+    shapes = [y_shape] + ([] if k is None else [(k, *y_shape)])
+    if tuple(np.shape(sigma)) not in shapes:
+        want = " or ".join(str(s) for s in shapes)
+        raise ValueError(f"sigma must have the shape of y, {want}; got shape {np.shape(sigma)}")
+    if not is_traced(sigma):
+        host = np.asarray(sigma)
+        if not np.issubdtype(host.dtype, np.number) or np.iscomplexobj(host):
+            raise TypeError(f"sigma must be real numbers; got dtype {host.dtype}")
+        if not np.all(np.isfinite(host)) or not np.all(host > 0):
+            raise ValueError(f"sigma must be positive and finite; got {short(host)}")
+    sigma = jnp.asarray(sigma, dtype)
+    if k is not None:
+        sigma = jnp.broadcast_to(sigma, (k, *y_shape))
+    return sigma
+
+
+def _check_inside(x0, bounds):
+    if is_traced(x0):
+        return
+    low, high = np.asarray(bounds, float).T
+    host = np.asarray(x0)
+    outside = np.any((host < low) | (host > high), axis=-1)
+    if np.any(outside):
+        raise ValueError(f"x0 must lie inside the bounds {bounds}; got {short(host.tolist())}")

@@ -1,0 +1,460 @@
+"""Levenberg–Marquardt on a fit's residuals: the compiled loop behind `gradlab.fit`.
+
+Contract: for residuals ``r(x) = (model(x, X) − Y)/σ`` (flattened, ``N`` of
+them, ``d`` parameters) the loop minimises ``‖r‖²`` from ``x0`` and returns
+the last accepted point with its residuals, Jacobian, factors and `Status`.
+Nothing is raised at run time; under ``vmap`` each member stops on its own,
+and a batch (`run_many`) steps only its running members, a group at a time.
+
+**The method** is MINPACK's ``lmder`` (Moré 1978): a trust region
+``‖D·p‖ ≤ Δ`` in the scaled norm, with ``D`` the running maximum of the
+Jacobian's column norms (a parameter of size 1e-6 next to one of size 1e3 is
+stepped on its own scale), MINPACK's radius updates and acceptance ratio
+1e-4, and ``Δ₀ = ‖D·x0‖``: the first step may change the parameters by about
+their own size (MINPACK's default of 100 times that lets the first
+Gauss–Newton step of NIST's BoxBOD leap onto a plateau where the model's
+exponential underflows, and stop there). Each trial solves
+``min ‖r + J·p‖² + λ‖D·p‖²`` with λ = 0 (the Gauss–Newton step) when that
+step lies in the region, else λ > 0 such that ``‖D·p‖ = Δ`` within 10%.
+``gauss_newton=True`` takes the undamped step every time (no trust region; a
+step that does not decrease ``‖r‖`` ends the run as a stall).
+
+**The linear algebra: QR and SVD, never the normal equations.** At each
+accepted point one Householder QR of the ``N × (d+1)`` matrix ``[J·D⁻¹ | r]``
+gives the triangle ``R`` and ``b = Qᵀr`` (the first ``d`` entries), and the
+Gauss–Newton step ``z = −R⁻¹b`` (``z = D·p``) by a triangular solve. Only
+when that step is too long (or ``R`` is singular) is the SVD
+``R = U·Σ·Vᵀ`` computed: then ``z(λ) = −V·diag(σ/(σ² + λ))·Uᵀb`` is the
+solution of the damped problem — the least-squares solution of the augmented
+system ``[J·D⁻¹; √λ·I]·z ≈ [−r; 0]`` — for every λ at once, and Moré's
+Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` (monotone from λ = 0) finds λ with
+no further factorisation. Everything comes from the factors of ``J`` itself,
+so a step's accuracy depends on ``κ(J)``, not ``κ(J)²`` as with ``JᵀJ``
+(NIST's Hahn1 has κ(J) ≈ 1e9: the normal equations would keep no digit).
+A rank-deficient Jacobian (singular values below ``8·d·eps·σ₁``) gets the
+minimum-norm step; every λ > 0 still gives a unique damped step, so the trust
+region carries on. The covariance `gradlab.fit` reports comes from the same
+SVD at the last point.
+
+**Bounds** (an active-set rule): parameters held at a bound by a gradient
+pointing out of the box (`stopping.free_parameters`) are fixed for the step
+(their columns of ``J`` replaced by pins ``zᵢ = 0``); the others' step is
+projected into the box, and its predicted decrease is that of the projected step.
+
+**Stopping.** The loop stops when no step can improve ``x`` any more: the
+Gauss–Newton step is below ``loop_tols.xtol`` of ``‖D·x‖`` (`gradlab.fit`'s
+default: ``eps^(3/4)``); the radius shrank below ``eps·‖D·x‖``; or, at the
+rounding floor of ``‖r‖²`` (where the actual decrease is noise), steps
+stopped shrinking — there, steps whose actual and predicted changes are both
+below the rounding of ``‖r‖²`` (estimated from the sizes of the terms each
+residual is a difference of) are taken while they keep shrinking, since the
+model still improves ``x`` where ``‖r‖²`` cannot tell. With ``ftol`` or
+``gtol`` of your own the loop also stops once the decrease the Gauss–Newton
+step predicts, or the gradient, falls below them (MINPACK's tests). A trial
+with NaN/inf residuals is refused like any bad step. Every such stop is a
+`stopping.Stop.STALL`: whatever stopped it, the `Status` is
+`stopping.verdict` at the last point, judged by `stopping.stationary` with
+the Gauss–Newton matrix ``JᵀJ`` (CONVERGED only where the point is stationary
+at the problem's scale; else STALLED, or MAX_STEPS after ``steps`` trials, or
+NONFINITE when the start itself is not finite).
+
+Counts: ``nit`` trials (accepted or refused); each evaluates the residuals
+and the Jacobian together, so ``nfev = njev = nit + 1``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
+
+from gradlab import stopping
+from gradlab.stopping import Stop, Tolerances
+
+ACCEPT = 1e-4  # MINPACK: a step is taken when its actual decrease is this share of the predicted
+RADIUS_FIT = 0.1  # ... and λ is searched until ‖D·p‖ is within 10% of Δ,
+LAMBDA_ITERATIONS = 10  # ... in at most this many iterations
+FLAT = 4.0  # changes below FLAT × the rounding of ‖r‖² are noise
+# A batch steps its running runs in groups of GROUP runs, but in no more than
+# GROUPS groups: a few slow runs then cost a group of 32, not an eighth of the batch
+# (1000 starts on NIST's Thurber: 2.7 s against 5.0 s with 8 groups; 128 groups:
+# 3.3 s), while a big batch that runs evenly does not pay each group's own
+# overhead too often (10⁴ data sets: 1.1 s in 32 groups, 1.7 s in 313).
+GROUP, GROUPS = 32, 32
+
+
+class Options(NamedTuple):
+    """What the compiled loop is specialised on (static under jit).
+
+    ``damped=False`` promises that every step is the Gauss–Newton one (`needs_svd` is
+    false): the code for damped steps, and its SVD, is left out.
+    """
+
+    gauss_newton: bool = False
+    damped: bool = True
+
+
+# -- residuals ---------------------------------------------------------------------------------
+def residuals(objective, x, sigma):
+    """``(model(x, X) − Y)/σ`` flattened to ``(N,)`` (no division when ``sigma`` is None)."""
+    data = objective.data
+    r = objective.fn.model(x, data.x) - data.y
+    return (r if sigma is None else r / sigma).ravel()
+
+
+def residuals_and_jacobian(objective, x, sigma):
+    """``r (N,)`` and ``J (N, d)``: forward mode when ``N ≥ d``, reverse mode otherwise.
+
+    Forward mode pushes ``d`` tangents through one evaluation of the model;
+    reverse mode pulls ``N`` cotangents back, cheaper when the data are fewer
+    than the parameters.
+    """
+    fn = lambda p: residuals(objective, p, sigma)
+    d = x.shape[0]
+    n = jax.eval_shape(fn, x).shape[0]
+    if n >= d:
+        r, columns = jax.vmap(lambda t: jax.jvp(fn, (x,), (t,)), out_axes=(None, 0))(
+            jnp.eye(d, dtype=x.dtype))
+        return r, columns.T
+    r, pull = jax.vjp(fn, x)
+    return r, jax.vmap(pull)(jnp.eye(n, dtype=r.dtype))[0]
+
+
+def _rounding(objective, sigma, r):
+    """About how much rounding ``‖r‖²`` holds: each residual is a difference of
+    terms of size about ``|Y|/σ`` (the data and the prediction)."""
+    y = jnp.abs(objective.data.y)
+    size = (y if sigma is None else y / sigma).ravel()
+    return jnp.finfo(r.dtype).eps * (r @ r + 2 * (jnp.abs(r) @ size))
+
+
+# -- the linear algebra ------------------------------------------------------------------------
+def _tiny(x):
+    return jnp.finfo(x.dtype).tiny
+
+
+class Factors(NamedTuple):
+    """``[J·D⁻¹ | r] = Q·[[R, b], [0, ρ]]`` at one point, and the Gauss–Newton step there."""
+
+    tri: jax.Array  # (d, d) R
+    b: jax.Array  # (d,) the residuals' coordinates along Q: ‖J·D⁻¹·z + r‖² = ‖R·z + b‖² + ρ²
+    gn: jax.Array  # (d,) −R⁻¹·b, the Gauss–Newton step z = D·p (not finite when R is singular)
+
+
+def factor(jac, r, scale, free, pinned: bool) -> Factors:
+    """The `Factors` of ``[J·D⁻¹ | r]``, by one Householder QR.
+
+    Held parameters (``~free``) get a pin row ``zᵢ = 0`` instead of their column
+    (with ``pinned``).
+    """
+    d = jac.shape[1]
+    m = jnp.concatenate([jnp.where(free, jac, 0.0) / scale, r[:, None]], axis=1)
+    if pinned:
+        pins = jnp.concatenate([jnp.diag((~free).astype(r.dtype)), jnp.zeros((d, 1), r.dtype)],
+                               axis=1)
+        m = jnp.concatenate([m, pins])
+    if m.shape[0] < d + 1:  # fewer residuals than parameters: zero rows change nothing
+        m = jnp.concatenate([m, jnp.zeros((d + 1 - m.shape[0], d + 1), m.dtype)])
+    top = jnp.linalg.qr(m, mode="r")[:d + 1]
+    tri, b = top[:d, :d], top[:d, d]
+    return Factors(tri, b, solve_triangular(tri, -b))
+
+
+def singular_values(f: Factors):
+    """``(σ, Vᵀ, c)`` with ``R = U·diag(σ)·Vᵀ`` and ``c = −Uᵀ·b``: ``J·D⁻¹``'s own SVD."""
+    u, sv, vt = jnp.linalg.svd(f.tri)
+    return sv, vt, -(u.T @ f.b)
+
+
+def kept(sv):
+    """Singular values above ``8·d·eps`` of the largest: the numerical rank."""
+    return sv > jnp.finfo(sv.dtype).eps * 8 * sv.shape[0] * sv[0]
+
+
+def _regular(f: Factors):
+    return jnp.all(jnp.isfinite(f.gn))
+
+
+def lm_step(f: Factors, radius):
+    """The scaled step ``z = D·p`` and its λ for the region ``‖z‖ ≤ Δ`` (MINPACK's lmpar).
+
+    The Gauss–Newton step (λ = 0) when it exists and lies within ``1.1·Δ``;
+    else, from the SVD of ``R`` (computed only then), ``z(λ) =
+    V·diag(σ/(σ² + λ))·c`` is the damped solution for every λ at once, and
+    Moré's Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` finds λ, monotone from
+    λ = 0, to within 10%. A singular ``R`` gets the minimum-norm Gauss–Newton
+    step when that lies within the region.
+    """
+    return jax.lax.cond(_inside(f, radius), lambda: (f.gn, jnp.zeros((), f.b.dtype)),
+                        lambda: _damped(f, radius))
+
+
+def _inside(f: Factors, radius):
+    return _regular(f) & (jnp.linalg.norm(f.gn) <= (1 + RADIUS_FIT) * radius)
+
+
+def needs_svd(c, options: Options):
+    """Whether the next trial of a run needs the SVD of ``R`` (a damped or singular step)."""
+    f = c.point.factors
+    plain = _regular(f) if options.gauss_newton else _inside(f, c.radius)
+    return (c.stop == Stop.RUNNING) & (c.nit >= 0) & ~plain
+
+
+def _damped(f: Factors, radius):
+    sv, vt, c = singular_values(f)
+    keep = kept(sv)
+    gn = vt.T @ jnp.where(keep, c / jnp.where(keep, sv, 1.0), 0.0)  # minimum-norm
+    inside = jnp.linalg.norm(gn) <= (1 + RADIUS_FIT) * radius
+    w = sv * c  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
+    s2 = sv * sv
+
+    def norm_and_slope(lam):
+        shifted = jnp.maximum(s2 + lam, _tiny(lam))
+        t = w / shifted
+        return jnp.linalg.norm(t), jnp.sum(t * t / shifted)  # ‖z‖ and −½ d‖z‖²/dλ
+
+    def newton(state):
+        lam, k = state
+        norm, q = norm_and_slope(lam)
+        step = (norm - radius) / radius * norm * norm / jnp.maximum(q, _tiny(q))
+        return lam + jnp.maximum(step, 0.0), k + 1
+
+    def unfinished(state):
+        lam, k = state
+        norm, _ = norm_and_slope(lam)
+        return ~inside & (k < LAMBDA_ITERATIONS) & (jnp.abs(norm - radius) > RADIUS_FIT * radius)
+
+    lam, _ = jax.lax.while_loop(unfinished, newton, (jnp.zeros((), w.dtype), 0))
+    damped = vt.T @ (w / jnp.maximum(s2 + lam, _tiny(lam)))
+    return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam)
+
+
+def gauss_newton(f: Factors):
+    """The undamped step: ``−R⁻¹·b``, or the minimum-norm one when ``R`` is singular."""
+    return jax.lax.cond(_regular(f), lambda: f.gn, lambda: _damped(f, jnp.inf)[0])
+
+
+# -- the loop ----------------------------------------------------------------------------------
+class _Point(NamedTuple):
+    """What the loop keeps of its current point, made by `_arrive` when a trial is accepted."""
+
+    x: jax.Array  # (d,)
+    r: jax.Array  # (N,) residuals
+    jac: jax.Array  # (N, d) their Jacobian
+    rr: jax.Array  # ‖r‖²
+    noise: jax.Array  # the rounding error of rr, relative to rr, times FLAT
+    free: jax.Array  # (d,) parameters not held at a bound
+    factors: Factors  # of [J·D⁻¹ | r] on the free columns
+    scale: jax.Array  # (d,) D: running maximum of the column norms
+    size: jax.Array  # ‖D·x‖
+    rest: jax.Array  # the caller's tolerances stop the run at x
+
+
+class _Carry(NamedTuple):
+    point: _Point  # the current (last accepted) point
+    radius: jax.Array  # Δ
+    nit: jax.Array  # trials so far; −1 before the start is evaluated
+    stop: jax.Array  # a stopping.Stop code; RUNNING while the run runs
+    flat_step: jax.Array  # ‖D·p‖ of the last step taken at the rounding floor (inf: none)
+    rr0: jax.Array  # ‖r(x0)‖²
+    x0: jax.Array
+
+
+def _init(x0, n: int) -> _Carry:
+    """The carry before anything is evaluated: the first trial evaluates ``x0`` itself."""
+    d, dtype = x0.shape[0], x0.dtype
+    zero = jnp.zeros((), dtype)
+    inf = jnp.asarray(jnp.inf, dtype)
+    factors = Factors(jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype), jnp.zeros(d, dtype))
+    point = _Point(x=x0, r=jnp.zeros((n,), dtype), jac=jnp.zeros((n, d), dtype), rr=inf,
+                   noise=zero, free=jnp.ones(d, bool), factors=factors,
+                   scale=jnp.ones(d, dtype), size=zero, rest=jnp.asarray(False))
+    return _Carry(point=point, radius=inf, nit=jnp.asarray(-1, jnp.int32),
+                  stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf, rr0=inf, x0=x0)
+
+
+def _propose(c: _Carry, box, options: Options):
+    """The trial point, its scaled step ``D·p``, λ, and the predicted relative decreases."""
+    pt = c.point
+    f = pt.factors
+    if not options.damped:
+        z, lam = f.gn, jnp.zeros((), pt.rr.dtype)
+    elif options.gauss_newton:
+        z, lam = gauss_newton(f), jnp.zeros((), pt.rr.dtype)
+    else:
+        z, lam = lm_step(f, c.radius)
+    z = jnp.where(c.nit < 0, 0.0, z)  # the first trial is x0 itself
+    x_new = pt.x + z / pt.scale
+    projected = jnp.asarray(False)
+    if box is not None:
+        clipped = jnp.clip(x_new, box[0], box[1])
+        projected = jnp.any(clipped != x_new)
+        x_new = clipped
+    z = jnp.where(projected, pt.scale * (x_new - pt.x), z)
+    return (x_new, z, lam, *predict(f, z, lam, pt.rr, projected))
+
+
+def predict(f: Factors, z, lam, rr, projected=False):
+    """The decrease of ``‖r‖²`` relative to ``rr`` that the linear model predicts for the
+    scaled step ``z`` (MINPACK's form for an unprojected step: never negative), and the
+    directional derivative MINPACK's radius update uses."""
+    jz = f.tri @ z  # J·p in the coordinates of Q: ‖J·p‖ = ‖R·z‖, r·J·p = b·R·z
+    rr = jnp.maximum(rr, _tiny(rr))
+    predicted = jnp.where(projected, -(2 * (f.b @ jz) + jz @ jz),
+                          jz @ jz + 2 * lam * (z @ z)) / rr
+    return predicted, -(jz @ jz + lam * (z @ z)) / rr
+
+
+def assess(rr, rr_new, predicted, direction, pnorm, lam, radius, first_trial):
+    """MINPACK's verdict on a trial: the actual relative decrease, its ratio to the
+    predicted one, and the new radius (shrunk by a factor in [0.1, 0.5] after a poor step,
+    doubled after a good one; the first trial's region is at most its own step)."""
+    actual = jnp.where(0.01 * rr_new < rr, 1 - rr_new / jnp.maximum(rr, _tiny(rr)), -1.0)
+    ratio = jnp.where(predicted > 0, actual / jnp.where(predicted > 0, predicted, 1.0), 0.0)
+    radius = jnp.where(first_trial, jnp.minimum(radius, pnorm), radius)
+    shrink = jnp.where(actual >= 0, 0.5,
+                       0.5 * direction / jnp.minimum(direction + 0.5 * actual, -_tiny(actual)))
+    shrink = jnp.where((0.01 * rr_new >= rr) | (shrink < 0.1), 0.1, jnp.minimum(shrink, 0.5))
+    radius = jnp.where(ratio <= 0.25, shrink * jnp.minimum(radius, 10 * pnorm),
+                       jnp.where((lam == 0) | (ratio >= 0.75), 2 * pnorm, radius))
+    return actual, ratio, radius
+
+
+def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols) -> _Point:
+    """The loop's view of a newly accepted point: its factors, scaling, rounding, and
+    whether the caller's tolerances stop the run there."""
+    g = jac.T @ r
+    free = stopping.free_parameters(x, g, box)
+    norms = jnp.linalg.norm(jac, axis=0)
+    scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
+    f = factor(jac, r, scale, free, box is not None)
+    size = jnp.linalg.norm(scale * x)
+    # the Gauss–Newton step from the point, the decrease it predicts (‖b‖² of ‖r‖²:
+    # MINPACK's tests) or the gradient
+    g = jnp.where(free, g, 0.0)
+    rest = ((jnp.linalg.norm(f.gn) <= loop_tols.xtol * size) | (f.b @ f.b <= loop_tols.ftol * rr)
+            | stopping.small_gradient(g @ g, loop_tols))
+    noise = FLAT * _rounding(objective, sigma, r) / jnp.maximum(rr, _tiny(rr))
+    return _Point(x, r, jac, rr, noise, free, f, scale, size, rest)
+
+
+def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Options) -> _Carry:
+    """One trial of MINPACK's loop: propose, evaluate, accept or refuse, update Δ; or,
+    at ``nit = −1``, evaluate the start."""
+    eps = jnp.finfo(c.x0.dtype).eps
+    rr = c.point.rr
+    first = c.nit < 0
+    x_new, z, lam, predicted, direction = _propose(c, box, options)
+    r_new, jac_new = residuals_and_jacobian(objective, x_new, sigma)
+    rr_new = r_new @ r_new
+    finite = jnp.isfinite(rr_new + jnp.sum(jac_new))  # NaN and inf survive the sum
+    rr_new = jnp.where(finite, rr_new, jnp.inf)
+    pnorm = jnp.linalg.norm(z)
+    actual, ratio, radius = assess(rr, rr_new, predicted, direction, pnorm, lam, c.radius,
+                                   c.nit == 0)
+    flat = finite & (predicted <= c.point.noise) & (jnp.abs(actual) <= c.point.noise)
+    shrinking = pnorm < c.flat_step
+    accept = first | (finite & jnp.where(flat, shrinking, ratio >= ACCEPT))
+    radius = jnp.where(flat & shrinking, jnp.maximum(radius, 2 * pnorm), radius)
+    point = jax.lax.cond(
+        accept & finite,
+        lambda: _arrive(objective, sigma, c.point.scale, first, x_new, r_new, jac_new, rr_new,
+                        box, loop_tols),
+        lambda: c.point)
+    radius = jnp.where(first, jnp.where(point.size > 0, point.size, 1.0), radius)
+    stalled = ~first & ((radius <= eps * point.size) | (flat & ~shrinking)
+                        | (options.gauss_newton & ~accept))
+    code = jnp.select([first & ~finite, stalled | point.rest], [Stop.NONFINITE, Stop.STALL],
+                      Stop.RUNNING)
+    return c._replace(point=point, radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
+                      flat_step=jnp.where(flat, jnp.minimum(pnorm, c.flat_step), jnp.inf),
+                      rr0=jnp.where(first, point.rr, c.rr0))
+
+
+def _step_running(objective, sigma, c: _Carry, box, loop_tols, options) -> _Carry:
+    """`_step` for a member of a batch: one that has stopped stays as it is."""
+    new = _step(objective, sigma, c, box, loop_tols, options)
+    return jax.tree.map(lambda a, b: jnp.where(c.stop == Stop.RUNNING, a, b), new, c)
+
+
+class Solution(NamedTuple):
+    """What the loop returns for one run (a batch: each field with a leading axis)."""
+
+    x: jax.Array
+    r: jax.Array
+    jac: jax.Array
+    rr: jax.Array
+    status: jax.Array
+    nit: jax.Array
+    free: jax.Array  # (d,) parameters not held at a bound
+    factors: Factors  # of [J·D⁻¹ | r] at x (held parameters pinned)
+    scale: jax.Array  # (d,) D
+
+
+def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
+    """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix."""
+    pt = c.point
+    jac = jnp.where(pt.free, pt.jac, 0.0)
+    at_rest = stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, jac.T @ pt.r, jac.T @ jac, tols, box)
+    status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
+    return Solution(pt.x, pt.r, pt.jac, pt.rr, status.astype(jnp.int32),
+                    jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
+
+
+def _carry0(objective, sigma, x0):
+    n = jax.eval_shape(lambda x: residuals(objective, x, sigma), x0).shape[0]
+    return _init(x0, n)
+
+
+def _running(c: _Carry, steps):
+    return (c.stop == Stop.RUNNING) & (c.nit < steps)
+
+
+def run_one(objective, sigma, x0, steps, box, tols: Tolerances, loop_tols: Tolerances,
+            options: Options) -> Solution:
+    """One fit from ``x0``: the loop stops by ``loop_tols``, the verdict judges by ``tols``.
+
+    ``steps`` (traced) bounds the number of trials.
+    """
+    last = jax.lax.while_loop(
+        lambda c: _running(c, steps),
+        lambda c: _step(objective, sigma, c, box, loop_tols, options),
+        _carry0(objective, sigma, x0))
+    return _finish(last, box, tols)
+
+
+def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tolerances,
+             options: Options, *, data_axis: bool) -> Solution:
+    """A batch of fits in one loop: starts ``(n, d)``, and with ``data_axis`` one data set
+    (and ``sigma``) per start along the leading axis of ``objective.data``.
+
+    Runs that stopped are skipped a group of `GROUP` runs at a time
+    (`gradlab._loop._step_batch`); each group gathers its own data sets, which are
+    never written back. Under ``vmap`` both sides of a ``cond`` run, so a group takes
+    the damped-step code (and its SVDs) only when one of its runs needs it.
+    """
+    axis = 0 if data_axis else None
+    problems = (objective, sigma)
+    c0 = jax.vmap(lambda p, x0: _carry0(p[0], p[1], x0), in_axes=(axis, 0))(problems, x0s)
+
+    def vstep(opts):
+        return jax.vmap(lambda c, p: _step_running(p[0], p[1], c, box, loop_tols, opts),
+                        in_axes=(0, axis))
+
+    def step(c, p):
+        damped = jnp.any(jax.vmap(lambda c: needs_svd(c, options))(c))
+        return jax.lax.cond(damped, lambda: vstep(options)(c, p),
+                            lambda: vstep(options._replace(damped=False))(c, p))
+
+    from gradlab._loop import GROUPED_MIN_BATCH, _step_batch  # here: _loop imports us, indirectly
+
+    if x0s.shape[0] < GROUPED_MIN_BATCH:  # one group: the saving is not worth a second step
+        step = vstep(options)
+
+    groups = min(GROUPS, -(-x0s.shape[0] // GROUP))
+    last = jax.lax.while_loop(
+        lambda c: jnp.any(_running(c, steps)),
+        lambda c: _step_batch(step, c, problems, data_axis, groups), c0)
+    return jax.vmap(lambda c: _finish(c, box, tols))(last)
