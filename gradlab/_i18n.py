@@ -65,6 +65,24 @@ MESSAGES: dict[str, dict[str, str]] = {
               "cost {cost:.6f}.",
         "es": "Los mínimos cuadrados (por SVD) dan el mínimo directamente: m = {m:.6f}, "
               "b = {b:.6f}, costo {cost:.6f}."},
+    "tour.exact.uncertainty": {
+        "en": "How sure are we of each parameter? A least-squares fit (gl.fit, "
+              "Levenberg–Marquardt) reaches the same line and, from the scatter of the "
+              "residuals (residual SD {sd:.3g}, {dof} degrees of freedom), gives the standard "
+              "error of each parameter and its {level} confidence interval ({status}).",
+        "es": "¿Qué tan seguros estamos de cada parámetro? Un ajuste por mínimos cuadrados "
+              "(gl.fit, Levenberg–Marquardt) llega a la misma recta y, a partir de la "
+              "dispersión de los residuos (desviación típica residual {sd:.3g}, {dof} grados "
+              "de libertad), da el error estándar de cada parámetro y su intervalo de "
+              "confianza del {level} ({status})."},
+    "tour.exact.header.parameter": {"en": "parameter", "es": "parámetro"},
+    "tour.exact.header.value": {"en": "value", "es": "valor"},
+    "tour.exact.header.stderr": {"en": "standard error", "es": "error estándar"},
+    "tour.exact.header.low": {"en": "{level} low", "es": "{level} inferior"},
+    "tour.exact.header.high": {"en": "{level} high", "es": "{level} superior"},
+    "tour.exact.converged": {"en": "converged", "es": "convergió"},
+    "tour.exact.not_converged": {"en": "did not converge: {message}",
+                                 "es": "no convergió: {message}"},
     "tour.gradcheck.title": {"en": "5. The gradient, checked",
                              "es": "5. El gradiente, verificado"},
     "tour.gradcheck.text": {

@@ -43,6 +43,33 @@ def test_tour_numbers_tell_the_course_story(tour):
     assert [row[0] for row in compare[1:]] == ["exact", "grid 120×120", "descent (L-BFGS)"]
 
 
+def test_tour_gives_the_lines_standard_errors_of_textbook_regression(tour):
+    # Independent reference: ordinary least squares by hand, s² = RSS/(N−2),
+    # se(m) = s/√Sxx, se(b) = s·√(1/N + x̄²/Sxx); interval with Student's t (scipy).
+    from scipy import stats
+
+    sections = {s.title.split(". ", 1)[1]: s for s in tour.sections}
+    table = sections["The exact solution"].table
+    assert table[0] == ["parameter", "value", "standard error", "95% low", "95% high"]
+    line = gl.get_cost("line")
+    x, y = np.asarray(line.data.x, np.float64), np.asarray(line.data.y, np.float64)
+    n, xbar = x.size, x.mean()
+    sxx = np.sum((x - xbar) ** 2)
+    m = np.sum((x - xbar) * (y - y.mean())) / sxx
+    b = y.mean() - m * xbar
+    s = np.sqrt(np.sum((y - m * x - b) ** 2) / (n - 2))
+    t = stats.t.ppf(0.975, n - 2)
+    for row, value, se in zip(table[1:], (m, b), (s / np.sqrt(sxx),
+                                                   s * np.sqrt(1 / n + xbar**2 / sxx)),
+                              strict=True):
+        shown = [float(c) for c in row[1:]]
+        # the table rounds to 6 significant digits (5e-6); the tour runs in float32
+        # (JAX's default), whose rounding adds a few eps
+        np.testing.assert_allclose(shown, [value, se, value - t * se, value + t * se],
+                                   rtol=5e-6 + 64 * np.finfo(np.float32).eps)
+    assert "(converged)" in sections["The exact solution"].text
+
+
 def test_tour_refuses_a_folder_with_other_files(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="did not write"):
