@@ -67,7 +67,7 @@ CELLS = [
         `LANG` elige el idioma de los títulos y las etiquetas de las figuras: `"es"` o `"en"`.
         """,
         en=r"""
-        `LANG` sets the language of the figures' titles and labels: `"en"` or `"es"`.
+        `LANG` sets the language of the figures' titles and labels: `"es"` or `"en"`.
         """,
     ),
     PARAMETERS,
@@ -825,8 +825,8 @@ CELLS = [
           local minima from the global one.
         - A good fit also says **how far to trust** each parameter.
 
-        To go further: `gradlab tour` tells the same story and writes a report with every
-        figure; the scripts in `examples/` show each idea on its own.
+        To go further: `gradlab tour --lang en` tells the same story and writes a report
+        with every figure; the scripts in `examples/` show each idea on its own.
         """,
     ),
 ]
