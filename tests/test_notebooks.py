@@ -160,10 +160,10 @@ def _text(cell):
     parts = []
     for out in cell.outputs:
         if out.output_type == "stream":
-            parts.append(out.text)
+            parts.append(out.text.rstrip("\n"))
         elif "text/markdown" in out.get("data", {}):
-            parts.append(out.data["text/markdown"])
-    return "".join(parts)
+            parts.append(out.data["text/markdown"].rstrip("\n"))
+    return "\n".join(parts)
 
 
 def _output(nb, marker):
@@ -199,14 +199,22 @@ def test_notebook_runs_top_to_bottom_on_this_interpreter(executed, lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_outputs_say_what_the_text_says(executed, lang):
     nb, _ = executed[lang]
-    # the mean squared error by hand and gl.fit_cost agree
+    # the mean squared error by hand and gl.fit_cost agree; not even the true line costs 0
+    costs = []
     for line in _output(nb, "def mse(").splitlines():
         _, by_hand, by_gradlab = line.split("=")
         assert by_hand.strip() == by_gradlab.strip()
+        costs.append(float(by_hand))
+    assert len(costs) == 2 and 0.0 < costs[0] < costs[1]
     # the grid's best point lies within one spacing of the exact answer
     assert _output(nb, "exact = gl.solve_exact(line)").splitlines()[-1] == "True"
     # the hand-made gradient passes; forgetting the 2 fails with a relative error of exactly 1/2
-    assert _value(_output(nb, "check = gl.check_gradient"), "passed") == "True"
+    check = _output(nb, "check = gl.check_gradient")
+    assert _value(check, "passed") == "True"
+    errors = [[float(c) for c in r.strip("|").split("|")[-2:]] for r in check.splitlines()
+              if r.startswith("| [")]
+    assert len(errors) == 8  # the analytic one to rounding, finite differences coarser
+    assert max(a for a, _ in errors) < 1e-12 < max(f for _, f in errors)
     wrong = _output(nb, "def forgot_the_two(")
     assert _value(wrong, "passed") == "False"
     assert float(_value(wrong, "analytic_rel_error")) == pytest.approx(0.5, abs=1e-6)

@@ -560,8 +560,8 @@ CELLS = [
         llamada (`gl.sweep_learning_rates`). Para un costo cuadrático la teoría da un
         límite: si $L$ es la mayor curvatura del costo (el mayor autovalor de su matriz
         hessiana), el descenso simple converge solo si $\alpha < 2/L$. gradlab calcula los
-        dos números y los marca en la figura, donde cada tasa lleva el color de cómo
-        terminó.
+        dos números y marca el límite en la figura, donde cada tasa lleva el color de cómo
+        terminó su descenso.
         """,
         en=r"""
         ## 10. The learning rate
@@ -609,14 +609,14 @@ CELLS = [
     ),
     md(
         es=r"""
-        La tasa más pequeña apenas se mueve; la moderada avanza bien; la cercana al límite
-        zigzaguea de una ladera a otra del valle; la que lo supera se aleja cada vez más del
+        La tasa más pequeña avanza muy despacio; la moderada avanza bien; la cercana al
+        límite zigzaguea de una ladera a otra del valle; la que lo supera se aleja cada vez más del
         mínimo: **diverge**. gradlab no lanza un error cuando eso ocurre: lo informa como un
         dato más, en `status` (`DIVERGED`). `MAX_STEPS`, en cambio, no es un fallo:
         significa que el descenso agotó sus pasos antes de llegar al mínimo.
         """,
         en=r"""
-        The smallest rate barely moves; the moderate one makes good progress; the one near
+        The smallest rate crawls; the moderate one makes good progress; the one near
         the limit zig-zags from one side of the valley to the other; the one above it moves
         ever further from the minimum: it **diverges**. gradlab does not raise an error when
         that happens: it reports it as data, in `status` (`DIVERGED`). `MAX_STEPS`, on the
@@ -797,7 +797,8 @@ CELLS = [
           su mínimo.
         - Con uno o dos parámetros, una **cuadrícula** muestra todo el paisaje, pero su
           costo crece muy deprisa con el número de parámetros.
-        - A veces hay una **solución exacta** (mínimos cuadrados), pero casi nunca.
+        - Algunos modelos, como la recta, tienen una **solución exacta** (mínimos
+          cuadrados); la mayoría no.
         - El **gradiente** apunta cuesta arriba; conviene verificarlo contra `jax.grad` y
           las diferencias finitas.
         - El **descenso de gradiente** da pasos $-\alpha\,\nabla f$; con $\alpha$
@@ -816,7 +817,8 @@ CELLS = [
           minimum.
         - With one or two parameters, a **grid** shows the whole landscape, but its cost
           grows very fast with the number of parameters.
-        - Sometimes there is an **exact solution** (least squares), but hardly ever.
+        - Some models, like the line, have an **exact solution** (least squares); most do
+          not.
         - The **gradient** points uphill; check it against `jax.grad` and finite
           differences.
         - **Gradient descent** takes steps $-\alpha\,\nabla f$; with $\alpha$ too large, it
