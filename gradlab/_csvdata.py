@@ -112,7 +112,8 @@ def _read_text(path) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
-        raise DataError(f"{shown}, line {line}: not {encoding.upper()[:6]} text (byte "
+        name = "UTF-16" if encoding == "utf-16" else "UTF-8"
+        raise DataError(f"{shown}, line {line}: not {name} text (byte "
                         f"0x{data[err.start]:02x}); save the file as UTF-8 (\"CSV UTF-8\" in a "
                         "spreadsheet)") from None
 

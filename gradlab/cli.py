@@ -389,13 +389,14 @@ def _fit_curve(args):
                         f"y = {args.model}(p, x)")
 
 
-def _check_fit_data(args, curve, x, y, sigma, labels):
+def _check_fit_data(args, curve, cols, x, sigma):
     """What the data must be for this curve: enough points, distinct x, positive sigma."""
     import numpy as np
 
     from gradlab._cli_checks import _within_budget
+    from gradlab._csvdata import _lines_text
 
-    d, n, file = curve.dim, x.size, _files.printable(args.file)
+    d, n, file, labels = curve.dim, x.size, _files.printable(args.file), cols.labels
     need = d if (sigma is not None and args.absolute_sigma) else d + 1
     if n < need:
         why = ("one more than its parameters, to estimate the uncertainties from the scatter"
@@ -403,19 +404,22 @@ def _check_fit_data(args, curve, x, y, sigma, labels):
         raise DataError(f"--model {curve.name} has {d} parameters and needs at least {need} "
                         f"points ({why}); {file} has {n}")
     distinct = np.unique(x)
-    if distinct.size < min(d, 2) or (distinct.size < d and curve.model is not None):
+    if distinct.size < max(d, 2):
         shown = ", ".join(f"{v:g}" for v in distinct[:5])
-        raise DataError(f"x ({labels[0]!r}) takes only {distinct.size} distinct value"
-                        f"{'s' if distinct.size > 1 else ''} ({shown}); --model {curve.name} "
-                        f"has {d} parameters and needs at least {max(d, 2)} different x")
+        many = "s" if distinct.size > 1 else ""
+        raise DataError(f"x ({labels[0]!r}) takes only {distinct.size} distinct value{many} "
+                        f"({shown}); --model {curve.name} has {d} parameters and needs at "
+                        f"least {max(d, 2)} different x")
     if sigma is not None and np.any(sigma <= 0):
-        bad = ", ".join(str(v) for v in np.flatnonzero(sigma <= 0)[:5])
-        raise DataError(f"--sigma {labels[2]!r} must be positive: {file} has zero or negative "
-                        f"values (rows {bad} of the data)")
+        bad = cols.lines[sigma <= 0]
+        raise DataError(f"--sigma column {labels[2]!r} must be positive; {file} has zero or "
+                        f"negative values at line{'s' if bad.size > 1 else ''} "
+                        f"{_lines_text(bad.tolist())}")
     if curve.positive_x and np.any(x <= 0):
-        raise DataError(f"--model {curve.name} needs x > 0 ({curve.formula}); x "
-                        f"({labels[0]!r}) holds {int(np.sum(x <= 0))} values ≤ 0, the least "
-                        f"{x.min():g}")
+        bad = cols.lines[x <= 0]
+        raise DataError(f"--model {curve.name} ({curve.formula}) needs x > 0; x "
+                        f"({labels[0]!r}) is {x[x <= 0][0]:g} at line{'s' if bad.size > 1 else ''}"
+                        f" {_lines_text(bad.tolist())}")
     _within_budget("the data", f"({n} rows)", n * (d + 4) * 8 * 8,
                    "the fit (residuals and their Jacobian, rows × parameters)")
 
@@ -557,7 +561,7 @@ def cmd_fit(args):
               file=sys.stderr)
     x, y = cols.values[:2]
     sigma = cols.values[2] if args.sigma else None
-    _check_fit_data(args, curve, x, y, sigma, cols.labels)
+    _check_fit_data(args, curve, cols, x, sigma)
     p0 = _fit_start(args, curve, x, y, user)
     cost = gl.fit_cost(curve.model, (x, y), names=curve.names, name=curve.name)
     try:

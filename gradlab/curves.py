@@ -25,9 +25,11 @@ How each built-in start is found (all in float64 NumPy, on at most
   exactly for that ``b``. It needs ``x > 0`` (`Curve.positive_x`).
 
 Some curves describe the same function with several parameter values (a
-Gaussian's ``sigma`` and ``−sigma``; a sine's phase modulo 2π): `Curve.tidy`
-maps a fit to one canonical form (``sigma > 0``; ``a > 0``, ``w > 0``,
-``−π < phi ≤ π``), and `tidy_fit` carries the covariance along.
+Gaussian's ``sigma`` and ``−sigma``; a sine's phase modulo 2π; a logistic
+step's ``(a, k, c)`` and ``(−a, −k, c + a)``): `Curve.tidy` maps a fit to one
+canonical form (``sigma > 0``; ``a > 0``, ``w > 0``, ``−π < phi ≤ π``;
+``k > 0``, so the sign of ``a`` says whether the step rises or falls), and
+`tidy_fit` carries the covariance along.
 
 Example:
   >>> import numpy as np
@@ -67,10 +69,10 @@ class Curve:
       p0: optional ``p0(x, y) -> sequence of len(names) floats``: a starting
         point computed from the data (NumPy float64 arrays, sorted by ``x``).
         Without it a fit needs a start given by hand (``--p0``).
-      tidy: optional ``tidy(params) -> (signs, shift)``: where several
-        parameter values describe the same curve, the canonical ones are
-        ``signs·params + shift`` (``signs`` of ±1, so `tidy_fit` carries the
-        covariance along).
+      tidy: optional ``tidy(params) -> (T, shift)``: where several parameter
+        values describe the same curve, the canonical ones are ``T·params +
+        shift``, with ``T`` an invertible matrix, or a vector of ±1 for a
+        diagonal one (`tidy_fit` carries the covariance along: ``T·cov·Tᵀ``).
       positive_x: the model is defined only for ``x > 0`` (``x**b``).
     """
 
@@ -133,12 +135,17 @@ def tidy_fit(curve: Curve, fit):
     if curve.tidy is None:
         return fit
     x = np.asarray(fit.x)
-    signs, shift = (np.asarray(a, x.dtype) for a in curve.tidy(np.asarray(x, np.float64)))
-    if np.all(signs == 1) and np.all(shift == 0):
+    t, shift = (np.asarray(a, np.float64) for a in curve.tidy(np.asarray(x, np.float64)))
+    t = np.diag(t) if t.ndim == 1 else t
+    if np.array_equal(t, np.eye(x.size)) and not np.any(shift):
         return fit
-    return dataclasses.replace(fit, x=signs * x + shift,
-                               cov=np.asarray(fit.cov) * signs[:, None] * signs[None, :],
-                               jac=np.asarray(fit.jac) * signs)
+    cov = np.asarray(fit.cov, np.float64)
+    with np.errstate(invalid="ignore"):  # inf·0 in an unidentifiable fit's covariance stays inf
+        cov = np.where(np.isfinite(cov), t @ np.where(np.isfinite(cov), cov, 0) @ t.T, cov)
+    dtype = x.dtype
+    return dataclasses.replace(fit, x=np.asarray(t @ x + shift, dtype),
+                               cov=np.asarray(cov, dtype),
+                               jac=np.asarray(np.asarray(fit.jac) @ np.linalg.inv(t), dtype))
 
 
 # -- the models (module-level functions: refitting reuses their compiled code) ---------------
@@ -278,7 +285,7 @@ def _logistic_start(x, y):
         return np.stack([f, np.ones_like(f)], -1)
 
     (xmid, k), (a, c) = _search(basis, [mids, rates], y)
-    return [a, k, xmid, c]  # a < 0: a falling step (the same curve as −a, −k)
+    return [a, k, xmid, c]
 
 
 def _sine_start(x, y):
@@ -318,6 +325,15 @@ def _tidy_gaussian(p):
     return signs, np.zeros_like(p)
 
 
+def _tidy_logistic(p):
+    """k > 0: a/(1 + exp(−k·u)) + c = −a/(1 + exp(k·u)) + (c + a)."""
+    if p[1] >= 0:
+        return np.ones_like(p), np.zeros_like(p)
+    t = np.diag([-1.0, -1.0, 1.0, 1.0])
+    t[3, 0] = 1.0
+    return t, np.zeros_like(p)
+
+
 def _tidy_sine(p):
     """a > 0, w > 0, −π < phi ≤ π: sin(−w·x + phi) = −sin(w·x − phi) = sin(w·x − phi + π)."""
     a, w, phi, _ = p
@@ -342,10 +358,10 @@ CURVES = {c.name: c for c in (
     Curve("gaussian0", gaussian0, ("a", "mu", "sigma"), "y = a·exp(−(x − mu)²/(2·sigma²))",
           _gaussian_start(False), _tidy_gaussian),
     Curve("logistic", logistic, ("a", "k", "xmid", "c"), "y = a/(1 + exp(−k·(x − xmid))) + c",
-          _logistic_start),
+          _logistic_start, _tidy_logistic),
     Curve("sine", sine, ("a", "w", "phi", "c"), "y = a·sin(w·x + phi) + c", _sine_start,
           _tidy_sine),
-    Curve("power", power, ("a", "b"), "y = a·x^b  (x > 0)", _power_start, positive_x=True),
+    Curve("power", power, ("a", "b"), "y = a·x^b", _power_start, positive_x=True),
 )}
 _POLY = re.compile(r"poly(\d+)")
 
