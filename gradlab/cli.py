@@ -523,10 +523,11 @@ def _print_fit(console, args, report) -> None:
                        ("fit.reduced_chi" if report["columns"]["sigma"] else "fit.residual_sd",
                         fmt(report["residual_sd"])),
                        ("fit.dof", str(report["dof"])), ("fit.points", str(report["n_points"])),
-                       ("fit.steps", str(report["nit"])),
-                       ("fit.status", f"{status}: {report['message'].partition(': ')[2]}")):
+                       ("fit.steps", str(report["nit"]))):
         summary.add_row(Text(t(key)), Text(_files.printable(value)))
     console.print(summary)
+    console.print(_text(t("fit.status", status=status,
+                          message=report["message"].partition(": ")[2])))
     if not report["success"]:
         console.print("[red]" + _text(t("fit.not_converged", message=report["message"]))
                       + "[/red]")

@@ -353,8 +353,8 @@ def test_every_mistake_is_one_line_exit_2_before_any_fit(capsys, user_dir, monke
 
 
 # -- what careless files get: a correct fit --------------------------------------------------------
-LINE_X = np.arange(1.0, 9.0)
-LINE_Y = 2.0 * LINE_X - 3.0 + 0.01 * np.array([1, -1, 2, 0, -2, 1, 0, -1])
+LINE_X = np.round(np.linspace(1.0, 8.0, N), 4)  # N points: the linear fit compiled above
+LINE_Y = np.round(2.0 * LINE_X - 3.0 + 0.01 * np.random.default_rng(2).standard_normal(N), 6)
 ASCII = "".join(f"{a},{b}\n" for a, b in zip(LINE_X.tolist(), LINE_Y.tolist()))
 FILES = {
     "crlf": ("x,y\r\n" + ASCII.replace("\n", "\r\n")).encode(),
@@ -388,9 +388,9 @@ def test_drop_nan_leaves_rows_out_with_a_warning(capsys, tmp_path):
     (tmp_path / "d.csv").write_text("x,y\n" + ASCII + "9,nan\n10,\n")
     code, out, err = run(capsys, "fit", tmp_path / "d.csv", "--model", "linear", "--drop-nan",
                          "--json")
-    assert code == 0 and "warning: left out 2 row(s)" in err and "line(s) 10, 11" in err
+    assert code == 0 and "warning: left out 2 row(s)" in err and f"line(s) {N + 2}, {N + 3}" in err
     report = json.loads(out)
-    assert report["n_points"] == 8 and report["dropped_lines"] == [10, 11]
+    assert report["n_points"] == N and report["dropped_lines"] == [N + 2, N + 3]
 
 
 def test_a_column_name_like_a_flag_is_not_rewritten(capsys, tmp_path):
