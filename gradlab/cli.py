@@ -16,6 +16,10 @@ What every command guarantees (each line is a test in ``tests/test_cli*.py``):
 - Compiled programs are kept in the user's cache folder (`gradlab._cache`;
   ``--no-cache``, ``--cache-dir``); a cache folder that cannot be used costs
   one line on stderr, never the command (``tests/test_cache.py``).
+- ``gradlab fit`` reads the user's CSV file (`gradlab._csvdata`) and fits a
+  curve of `gradlab.curves`; a mistake in the file (line and column named) or
+  in the user's model is one line and exit status 2, before any fit; a fit
+  that does not converge exits with 1 (``tests/test_fit_cli.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from gradlab._cli_checks import (
     FIGURE_METHODS,
     DataError,
     UsageError,
+    _first_line,
     check_cost_choice,
     check_descent_size,
     check_grid_size,
@@ -429,10 +434,7 @@ def _fit_start(args, curve, x, y, user):
     import jax
     import numpy as np
 
-    if args.p0 is not None:
-        if len(args.p0) != curve.dim:
-            raise UsageError(f"--p0 needs {curve.dim} values (one per parameter: "
-                             f"{', '.join(curve.names)}); got {len(args.p0)}")
+    if args.p0 is not None:  # its length was checked with the model
         p0 = np.asarray(args.p0, float)
     elif curve.p0 is None:
         raise UsageError(f"--model {args.model} declares no starting point (p0): give one with "
@@ -460,11 +462,6 @@ def _fit_start(args, curve, x, y, user):
                         f"{_fmt(p0)} ({int(np.sum(~np.isfinite(first)))} of {x.size} "
                         "points); give another start with --p0")
     return p0
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
 def _number(v):
@@ -566,7 +563,7 @@ def cmd_fit(args):
     p0 = _fit_start(args, curve, x, y, user)
     cost = gl.fit_cost(curve.model, (x, y), names=curve.names, name=curve.name)
     try:
-        fit = gl.fit(cost, p0, sigma=sigma, absolute_sigma=args.absolute_sigma)
+        fit = gl.fit(cost, p0.tolist(), sigma=sigma, absolute_sigma=args.absolute_sigma)
     except Exception as err:
         if not user:
             raise

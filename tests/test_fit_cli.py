@@ -397,3 +397,10 @@ def test_a_column_name_like_a_flag_is_not_rewritten(capsys, tmp_path):
     (tmp_path / "d.csv").write_text("x0,y\n1,2\n2,3\n")
     code, _, err = run(capsys, "fit", tmp_path / "d.csv", "--model", "linear", "--y", "q")
     assert code == 2 and "its columns are 'x0', 'y'" in err
+
+
+def test_float32_on_request_without_warnings(capsys, data):
+    code, out, err = run(capsys, "--float32", "fit", data[0] / "decay.csv", "--model", "linear",
+                         "--json")  # (warnings are errors in this suite)
+    assert code == 0 and err == ""
+    assert json.loads(out)["success"] is True
