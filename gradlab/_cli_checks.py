@@ -48,6 +48,14 @@ class UsageError(Exception):
     """A mistake on the command line: shown as one line, exit status 2."""
 
 
+class DataError(UsageError):
+    """A mistake in the user's own file or module (``gradlab fit``): shown as written.
+
+    Its message quotes the user's words (column names, a model's exception), which
+    `to_cli_words` must not touch (a column named ``x0`` is not ``--x0``).
+    """
+
+
 # -- numbers, as argparse reads them -----------------------------------------------------------
 def _number(text: str) -> float:
     try:
@@ -88,6 +96,14 @@ def finite(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be finite; got {text}")
     return value
+
+
+def values(text: str) -> list[float]:
+    """An argparse type: finite numbers separated by commas (``1,-2.5,3e4``)."""
+    parts = [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas; got {text!r}")
+    return [finite(p) for p in parts]
 
 
 def seed(text: str) -> int:
@@ -216,7 +232,7 @@ def describe(obj) -> str:
     return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
-def _import(module_name: str):
+def _import(module_name: str, flag: str = "--cost"):
     """Import a user's module, the current folder first on the path (as ``python -m`` does)."""
     folder = os.getcwd()
     sys.path.insert(0, folder)
@@ -224,32 +240,38 @@ def _import(module_name: str):
         return importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         if err.name and (module_name + ".").startswith(err.name + "."):
-            raise UsageError(f"--cost: no module named {err.name!r} (looked in the current "
+            raise UsageError(f"{flag}: no module named {err.name!r} (looked in the current "
                              "folder and the installed packages)") from None
-        raise UsageError(f"--cost: importing {module_name!r} failed: {_first_line(err)}") from None
+        raise UsageError(f"{flag}: importing {module_name!r} failed: {_first_line(err)}") from None
     except (Exception, SystemExit) as err:  # the user's code: SyntaxError, sys.exit(), ...
-        raise UsageError(f"--cost: importing {module_name!r} raised {_first_line(err)}") from None
+        raise UsageError(f"{flag}: importing {module_name!r} raised {_first_line(err)}") from None
     finally:
         sys.path.remove(folder)  # the first occurrence: ours; later imports see the usual path
+
+
+def _resolve(spec: str, flag: str, example: str):
+    """The object named by ``module:attribute`` (an attribute path like ``a.b`` too)."""
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attribute):
+        raise UsageError(f"{flag} must look like module:attribute (e.g. {example}); "
+                         f"got {spec!r}")
+    obj = _import(module_name, flag)
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UsageError(f"{flag}: module {module_name!r} has no attribute {attribute!r}") \
+                from None
+        except Exception as err:  # a module-level __getattr__ or a property of the user's
+            raise UsageError(f"{flag} {spec}: reading it raised {_first_line(err)}") from None
+    return obj
 
 
 def import_cost(spec: str):
     """The `Cost` named by ``--cost module:attribute`` (an attribute path like ``a.b`` too)."""
     from gradlab.costs import Cost, is_cost_factory
 
-    module_name, colon, attribute = spec.partition(":")
-    if not colon or not _DOTTED.fullmatch(module_name) or not _DOTTED.fullmatch(attribute):
-        raise UsageError("--cost must look like module:attribute (e.g. mycosts:bowl); "
-                         f"got {spec!r}")
-    obj = _import(module_name)
-    for part in attribute.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise UsageError(f"--cost: module {module_name!r} has no attribute {attribute!r}") \
-                from None
-        except Exception as err:  # a module-level __getattr__ or a property of the user's
-            raise UsageError(f"--cost {spec}: reading it raised {_first_line(err)}") from None
+    obj = _resolve(spec, "--cost", "mycosts:bowl")
     if isinstance(obj, Cost):
         return obj
     if not is_cost_factory(obj):
@@ -265,6 +287,27 @@ def import_cost(spec: str):
     return cost
 
 
+def import_model(spec: str):
+    """The `gradlab.curves.Curve` named by ``--model module:attribute``.
+
+    The attribute is a `Curve` (names, formula, maybe a starting point), or a
+    Python function ``model(params, x)``, made into a Curve with parameter
+    names ``p[0], p[1], ...``; it is only ever called inside JAX's tracing. A
+    built-in function (``os:abort``), a class, a module or any other object is
+    refused without being called.
+    """
+    from gradlab.curves import Curve
+
+    obj = _resolve(spec, "--model", "mymodels:saturation")
+    if isinstance(obj, Curve):
+        return obj
+    if not (inspect.isfunction(obj) or (inspect.ismethod(obj)
+                                        and inspect.isfunction(obj.__func__))):
+        raise UsageError(f"--model {spec} is {describe(obj)}, not a gradlab.curves.Curve or a "
+                         "Python function model(params, x)")
+    return obj
+
+
 # -- the library's words, said in the command line's ------------------------------------------
 _FLAGS = (  # (pattern in a library message, the command line's words)
     (r"\bn_starts\b", "--starts"),
@@ -277,7 +320,8 @@ _FLAGS = (  # (pattern in a library message, the command line's words)
     (r"\bgl\.multistart\([^)]*\)", "--method multistart"),
     (r"\bgl\.(grid_search|descend|multistart)\b", "another --method"),
 )
-_PER_COMMAND = {"check": ((r"^n\b", "--points"),), "landscape": ((r"^num\b", "--num"),)}
+_PER_COMMAND = {"check": ((r"^n\b", "--points"),), "landscape": ((r"^num\b", "--num"),),
+                "fit": ((r"(?<![-\w])x0\b", "--p0"),)}  # each command's own words come first
 # Library keywords the command line has no flag for, and how to say them instead.
 _LIBRARY_ONLY = {
     "keep_values": "keeping every value", "memory_budget": "the library's memory budget",
@@ -296,7 +340,7 @@ def to_cli_words(message: str, command: str | None = None) -> str:
     Advice that only a library caller can follow (``pass keep_values=False``) is
     dropped; a keyword with no flag is described in words.
     """
-    for pattern, words in _FLAGS + _PER_COMMAND.get(command, ()):
+    for pattern, words in _PER_COMMAND.get(command, ()) + _FLAGS:
         message = re.sub(pattern, words, message)
     only = re.compile(r"\b(" + "|".join(_LIBRARY_ONLY) + r")\b(=\S+)?")
     if only.search(message):

@@ -16,6 +16,10 @@ What every command guarantees (each line is a test in ``tests/test_cli*.py``):
 - Compiled programs are kept in the user's cache folder (`gradlab._cache`;
   ``--no-cache``, ``--cache-dir``); a cache folder that cannot be used costs
   one line on stderr, never the command (``tests/test_cache.py``).
+- ``gradlab fit`` reads the user's CSV file (`gradlab._csvdata`) and fits a
+  curve of `gradlab.curves`; a mistake in the file (line and column named) or
+  in the user's model is one line and exit status 2, before any fit; a fit
+  that does not converge exits with 1 (``tests/test_fit_cli.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import atexit
 import contextlib
 import importlib
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -36,7 +41,9 @@ from typing import NoReturn
 from gradlab import _cache, _files, _i18n
 from gradlab._cli_checks import (
     FIGURE_METHODS,
+    DataError,
     UsageError,
+    _first_line,
     check_cost_choice,
     check_descent_size,
     check_grid_size,
@@ -46,10 +53,12 @@ from gradlab._cli_checks import (
     count,
     finite,
     import_cost,
+    import_model,
     need_bounds,
     rate,
     seed,
     to_cli_words,
+    values,
 )
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "lbfgs")
@@ -360,6 +369,224 @@ def cmd_bench(args):
     return bench.main(quick=args.quick, out=out, only=args.only, overwrite=args.overwrite)
 
 
+# -- gradlab fit -------------------------------------------------------------------------------
+FIT_LEVEL = 0.95  # the confidence level of the intervals printed
+
+
+def _fit_curve(args):
+    """The `gradlab.curves.Curve` that ``--model`` names: built-in, or module:attribute."""
+    from gradlab import curves
+
+    if ":" not in args.model:
+        try:
+            return curves.get_curve(args.model)
+        except ValueError:
+            raise UsageError(f"unknown --model {args.model!r}; built-in models: "
+                             f"{', '.join(curves.names())} (K from 1 to {curves.MAX_DEGREE}), "
+                             "or your own as module:attribute") from None
+    model = import_model(args.model)
+    if isinstance(model, curves.Curve):
+        return model
+    if args.p0 is None:
+        raise UsageError(f"--model {args.model} is a plain function: give its start with --p0 "
+                         "v1,v2,... (or make it a gradlab.curves.Curve with p0=, see README)")
+    return curves.Curve(args.model, model, tuple(f"p[{i}]" for i in range(len(args.p0))),
+                        f"y = {args.model}(p, x)")
+
+
+def _check_fit_data(args, curve, cols, x, sigma):
+    """What the data must be for this curve: enough points, distinct x, positive sigma."""
+    import numpy as np
+
+    from gradlab._cli_checks import _within_budget
+    from gradlab._csvdata import _lines_text
+
+    d, n, file, labels = curve.dim, x.size, _files.printable(args.file), cols.labels
+    need = d if (sigma is not None and args.absolute_sigma) else d + 1
+    if n < need:
+        why = ("one more than its parameters, to estimate the uncertainties from the scatter"
+               if need > d else "one per parameter")
+        raise DataError(f"--model {curve.name} has {d} parameters and needs at least {need} "
+                        f"points ({why}); {file} has {n}")
+    distinct = np.unique(x)
+    if distinct.size < max(d, 2):
+        shown = ", ".join(f"{v:g}" for v in distinct[:5])
+        many = "s" if distinct.size > 1 else ""
+        raise DataError(f"x ({labels[0]!r}) takes only {distinct.size} distinct value{many} "
+                        f"({shown}); --model {curve.name} has {d} parameters and needs at "
+                        f"least {max(d, 2)} different x")
+    if sigma is not None and np.any(sigma <= 0):
+        bad = cols.lines[sigma <= 0]
+        raise DataError(f"--sigma column {labels[2]!r} must be positive; {file} has zero or "
+                        f"negative values at line{'s' if bad.size > 1 else ''} "
+                        f"{_lines_text(bad.tolist())}")
+    if curve.positive_x and np.any(x <= 0):
+        bad = cols.lines[x <= 0]
+        raise DataError(f"--model {curve.name} ({curve.formula}) needs x > 0; x "
+                        f"({labels[0]!r}) is {x[x <= 0][0]:g} at line{'s' if bad.size > 1 else ''}"
+                        f" {_lines_text(bad.tolist())}")
+    _within_budget("the data", f"({n} rows)", n * (d + 4) * 8 * 8,
+                   "the fit (residuals and their Jacobian, rows × parameters)")
+
+
+def _fit_start(args, curve, x, y, user):
+    """``--p0``, or the curve's own start from the data; checked finite where it starts."""
+    import jax
+    import numpy as np
+
+    if args.p0 is not None:  # its length was checked with the model
+        p0 = np.asarray(args.p0, float)
+    elif curve.p0 is None:
+        raise UsageError(f"--model {args.model} declares no starting point (p0): give one with "
+                         f"--p0 ({curve.dim} values: {', '.join(curve.names)})")
+    else:
+        try:
+            p0 = curve.start(x, y)
+        except Exception as err:
+            if not user:
+                raise
+            raise DataError(f"--model {args.model}: its starting point p0(x, y) raised "
+                            f"{_first_line(err)}") from None
+    try:
+        first = np.asarray(jax.jit(curve.model)(p0, x))
+    except Exception as err:
+        if not user:
+            raise
+        raise DataError(f"--model {args.model}: calling it as model(params, x) raised "
+                        f"{_first_line(err)}") from None
+    if first.shape != x.shape:
+        raise DataError(f"--model {args.model} returned a prediction of shape {first.shape} "
+                        f"for {x.size} points; it must return one value per x")
+    if not np.all(np.isfinite(first)):
+        raise DataError(f"--model {args.model} is not finite at the start p0 = "
+                        f"{_fmt(p0)} ({int(np.sum(~np.isfinite(first)))} of {x.size} "
+                        "points); give another start with --p0")
+    return p0
+
+
+def _number(v):
+    """A JSON number, or None where it is NaN or inf (JSON has neither)."""
+    import math
+
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _fit_report(args, curve, cols, p0, fit) -> dict:
+    import numpy as np
+
+    from gradlab.result import Status
+
+    ci = fit.conf_int(FIT_LEVEL)
+    return {
+        "file": os.fspath(args.file), "model": curve.name, "formula": curve.formula,
+        "columns": {"x": cols.labels[0], "y": cols.labels[1],
+                    "sigma": cols.labels[2] if args.sigma else None},
+        "absolute_sigma": bool(args.absolute_sigma), "n_points": int(cols.lines.size),
+        "dropped_lines": [int(v) for v in cols.dropped],
+        "parameters": [{"name": n, "value": _number(v), "stderr": _number(se),
+                        "ci_low": _number(lo), "ci_high": _number(hi)}
+                       for n, v, se, (lo, hi) in zip(curve.names, np.asarray(fit.x),
+                                                     np.asarray(fit.stderr), ci)],
+        "level": FIT_LEVEL, "p0": [float(v) for v in p0],
+        "rss": _number(fit.rss), "residual_sd": _number(fit.residual_sd), "dof": int(fit.dof),
+        "status": Status(int(fit.status)).name, "success": bool(fit.success),
+        "message": str(fit.message), "nit": int(fit.nit),
+        "cov": [[_number(v) for v in row] for row in np.asarray(fit.cov)],
+    }
+
+
+def _print_fit(console, args, report) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from gradlab.result import Status
+
+    lang = args.lang
+    t = lambda key, **kw: _i18n.text(lang, key, **kw)
+    level = f"{100 * report['level']:g}%"
+    title = t("fit.title", formula=report["formula"], file=report["file"])
+    rows = [[p["name"]] + ["-" if p[k] is None else f"{p[k]:.6g}"
+                           for k in ("value", "stderr", "ci_low", "ci_high")]
+            for p in report["parameters"]]
+    console.print(_table(title, [t("fit.header.parameter"), t("fit.header.value"),
+                                 t("fit.header.stderr"), t("fit.header.low", level=level),
+                                 t("fit.header.high", level=level)], rows, limit=None))
+    fmt = lambda v: "-" if v is None else f"{v:.6g}"
+    status = _i18n.status_word(lang, Status[report["status"]])
+    summary = Table(show_header=False, box=None, padding=(0, 2))
+    for key, value in (("fit.chi2" if report["columns"]["sigma"] else "fit.rss",
+                        fmt(report["rss"])),
+                       ("fit.reduced_chi" if report["columns"]["sigma"] else "fit.residual_sd",
+                        fmt(report["residual_sd"])),
+                       ("fit.dof", str(report["dof"])), ("fit.points", str(report["n_points"])),
+                       ("fit.steps", str(report["nit"]))):
+        summary.add_row(Text(t(key)), Text(_files.printable(value)))
+    console.print(summary)
+    console.print(_text(t("fit.status", status=status,
+                          message=report["message"].partition(": ")[2])))
+    if not report["success"]:
+        console.print("[red]" + _text(t("fit.not_converged", message=report["message"]))
+                      + "[/red]")
+
+
+def cmd_fit(args):
+    import json
+
+    import gradlab as gl
+    from gradlab import _csvdata, curves
+
+    if args.absolute_sigma and args.sigma is None:
+        raise UsageError("--absolute-sigma goes with --sigma (the column of y's uncertainties)")
+    if args.overwrite and args.plot is None:
+        raise UsageError("--overwrite goes with --plot (there is no file to replace)")
+    user = ":" in args.model
+    curve = _fit_curve(args)
+    if args.p0 is not None and len(args.p0) != curve.dim:
+        raise UsageError(f"--p0 needs {curve.dim} values (one per parameter: "
+                         f"{', '.join(curve.names)}); got {len(args.p0)}")
+    plot_path = None
+    if args.plot is not None:
+        stem = _files.safe_name(f"{Path(args.file).stem}-{curve.name}", fallback="fit")
+        plot_path = _plan_output("--plot", args.plot, overwrite=args.overwrite,
+                                 default_name=stem)
+    specs = [args.x or "1", args.y or "2"] + ([args.sigma] if args.sigma else [])
+    cols = _csvdata.read_columns(args.file, specs, drop_missing=args.drop_nan)
+    if cols.dropped:
+        lines = _csvdata._lines_text(cols.dropped)
+        print(_files.printable(f"gradlab fit: warning: left out {len(cols.dropped)} row(s) with "
+                               f"an empty, NaN or inf cell (--drop-nan): line(s) {lines}"),
+              file=sys.stderr)
+    x, y = cols.values[:2]
+    sigma = cols.values[2] if args.sigma else None
+    _check_fit_data(args, curve, cols, x, sigma)
+    p0 = _fit_start(args, curve, x, y, user)
+    cost = gl.fit_cost(curve.model, (x, y), names=curve.names, name=curve.name)
+    try:
+        fit = gl.fit(cost, p0.tolist(), sigma=sigma, absolute_sigma=args.absolute_sigma)
+    except Exception as err:
+        if not user:
+            raise
+        raise DataError(f"--model {args.model}: fitting it raised {_first_line(err)}") from None
+    fit = curves.tidy_fit(curve, fit)
+    report = _fit_report(args, curve, cols, p0, fit)
+    if plot_path is not None:
+        title = _i18n.text(args.lang, "fit.title", formula=curve.formula,
+                           file=Path(args.file).name)
+        ax = gl.plot.fit_residuals(cost, fit, sigma=sigma, labels=cols.labels[:2],
+                                   title=title, lang=args.lang)
+        _files.write_files(_figure_writer(ax.figure, plot_path), overwrite=args.overwrite)
+        report["plot"] = os.fspath(plot_path)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        console = _console()
+        _print_fit(console, args, report)
+        if plot_path is not None:
+            console.print(_text(_i18n.text(args.lang, "fit.plot_written", path=plot_path)))
+    return 0 if report["success"] else 1
+
+
 # -- the parser ----------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse, with a mistake reported on one line (no usage block) and exit status 2."""
@@ -438,6 +665,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--animate", action="store_true", help="also a GIF of a descent (2-D)")
     p.add_argument("--overwrite", action="store_true", help=overwrite)
     p.set_defaults(run=cmd_landscape)
+
+    p = sub.add_parser("fit", help="fit a curve to two columns of a CSV file (least squares)")
+    p.add_argument("file", help="the CSV file (header optional; see README for the rules)")
+    p.add_argument("--model", required=True,
+                   help="linear, polyK (K = 1..10), exp, gaussian, gaussian0, logistic, sine, "
+                   "power, or your own as module:attribute (a gradlab.curves.Curve or a "
+                   "function model(params, x))")
+    p.add_argument("--x", metavar="COL", help="the x column: a header name or a number from 1 "
+                   "(default 1)")
+    p.add_argument("--y", metavar="COL", help="the y column (default 2)")
+    p.add_argument("--sigma", metavar="COL", help="a column of y's uncertainties (weights 1/σ²)")
+    p.add_argument("--absolute-sigma", action="store_true",
+                   help="--sigma holds standard deviations (do not rescale by the scatter)")
+    p.add_argument("--p0", type=values, metavar="V1,V2,...",
+                   help="the start, one value per parameter (default: from the data)")
+    p.add_argument("--drop-nan", action="store_true",
+                   help="leave out rows with an empty, NaN or inf cell (with a warning)")
+    p.add_argument("--plot", help="write the data, the curve and the residuals to this file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (only JSON)")
+    p.add_argument("--lang", choices=_i18n.LANGUAGES, default=_i18n.DEFAULT,
+                   help="the language of the table and the figure: en or es")
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
+    # "--p0 -1,2" is a value, not an option (argparse only knows "-1" and "-1.5")
+    p._negative_number_matcher = re.compile(r"^-\.?\d[\d.,eE+\- ]*$")
+    p.set_defaults(run=cmd_fit)
 
     p = sub.add_parser("bench", help="the benchmarks (from a source checkout)")
     p.add_argument("--quick", action="store_true")
@@ -524,12 +776,15 @@ def _draw_without_a_screen() -> None:
 
 
 def _error_line(command: str, err: BaseException) -> str:
-    """One line for a user's mistake, in the command line's words."""
+    """One line for a user's mistake, in the command line's words (a `DataError` quotes the
+    user's own words: it is shown as written)."""
     if isinstance(err, OSError) and err.strerror:  # the operating system's own error
         text = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
     else:
         text = str(err)
-    text = to_cli_words(" ".join(text.split()), command)
+    text = " ".join(text.split())
+    if not isinstance(err, DataError):
+        text = to_cli_words(text, command)
     return _files.printable(f"gradlab {command}: error: {text}")
 
 

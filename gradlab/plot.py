@@ -370,6 +370,52 @@ def fit(cost, params=None, *, true_params=None, model=None, ax=None, labels=None
     return ax
 
 
+SHOWN_POINTS = 20_000  # fit_residuals draws at most this many data points (evenly taken)
+
+
+def fit_residuals(cost, fit, *, sigma=None, labels=("x", "y"), title=None, lang="en"):
+    """The data (with error bars ``sigma``), the fitted curve on a fine grid of ``x``, and
+    the residuals ``y − model`` in a panel below; returns the upper Axes.
+
+    ``cost`` is the `fit_cost` that ``fit`` (a `gradlab.Fit` of one start) was fitted to.
+    Past `SHOWN_POINTS` data points, an even selection of them is drawn, and the legend
+    says so.
+    """
+    import jax
+
+    _expect("fit_residuals", "cost", cost, "Cost")
+    if cost.data is None or not hasattr(cost.fn, "model"):
+        raise ValueError(f"fit_residuals: cost {cost.name!r} is not a fit to data; give the "
+                         "cost made by gradlab.fit_cost that the fit was fitted to")
+    t = _words(lang)
+    model = jax.jit(cost.fn.model)
+    x, y, p = _np(cost.data.x), _np(cost.data.y), _np(fit.x)
+    residuals = y - _np(model(p, x))
+    fig = _plt().figure(figsize=(6.4, 5.6))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    shown = np.arange(x.size)
+    label = t("plot.data")
+    if x.size > SHOWN_POINTS:
+        shown = np.linspace(0, x.size - 1, SHOWN_POINTS).round().astype(int)
+        label = t("plot.data_shown", shown=SHOWN_POINTS, total=x.size)
+    s = None if sigma is None else _np(sigma)[shown]
+    for ax, values in ((top, y), (bottom, residuals)):
+        if s is None:
+            ax.plot(x[shown], values[shown], ".", color="grey", alpha=0.7, ms=4, label=label)
+        else:
+            ax.errorbar(x[shown], values[shown], yerr=s, fmt=".", color="grey", alpha=0.7,
+                        ms=4, elinewidth=0.8, label=label)
+    grid = np.linspace(x.min(), x.max(), max(1000, min(20 * x.size, 20_000)))
+    top.plot(grid, _np(model(p, grid)), lw=2, color="tab:blue", label=t("plot.fitted"))
+    bottom.axhline(0.0, color="tab:blue", lw=1)
+    top.set_ylabel(labels[1])
+    top.legend(fontsize="small")
+    top.set_title(title if title is not None else t("plot.data_and_model"))
+    bottom.set_xlabel(labels[0])
+    bottom.set_ylabel(t("plot.residuals"))
+    return top
+
+
 def animate(grid, trajectory, path, *, cost=None, fps: int = 10, max_frames: int = 40,
             overwrite: bool = False):
     """Save a GIF of a descent walking over the landscape (at most ``max_frames`` frames).

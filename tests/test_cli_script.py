@@ -61,6 +61,8 @@ MISTAKES = [
                   "dangling.png"], "dangling.png exists (a symbolic link)"),
     ("completed", ["landscape", "bowl", "--num", "10", "--out", "mine"], "mine.png exists"),
     ("tour symlink", ["tour", "--quick", "--out", "old-tour"], "did not write"),
+    ("fit a folder", ["fit", "old-tour", "--model", "linear"], "old-tour is a folder, not a CSV "
+     "file"),
 ]
 # (id, argv, a file it must write)
 SUCCESSES = [
