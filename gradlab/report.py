@@ -183,7 +183,7 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
           t("tour.exact.text", m=float(exact.x[0]), b=float(exact.x[1]), cost=float(exact.fun))
           + " " + t("tour.exact.uncertainty", sd=float(line_fit.residual_sd),
                          dof=int(line_fit.dof), level=level, status=status),
-          table=[header] + line_fit.table(line.param_names, level=0.95)[1:])
+          table=[header, *line_fit.table(line.param_names, level=0.95)[1:]])
 
     say("gradcheck")
     rows = [[t(f"tour.gradcheck.header.{h}") for h in ("cost", "analytic", "fd", "passed")]]
