@@ -390,8 +390,11 @@ _CHECKED: set = set()
 
 @functools.cache
 def _dtype(x_dtype, y_dtype, x0_dtype, x64: bool):
-    floats = [t for t in (x_dtype, y_dtype) if jnp.issubdtype(t, jnp.floating)]
-    return np.dtype(jnp.result_type(*floats, x0_dtype))
+    # canonical first: a NumPy float64 x0 under float32 is float32, without JAX's warning
+    # about an "explicitly requested" float64
+    floats = [jax.dtypes.canonicalize_dtype(t) for t in (x_dtype, y_dtype, x0_dtype)
+              if jnp.issubdtype(t, jnp.floating)]
+    return np.dtype(jnp.result_type(*floats))
 
 
 @functools.cache

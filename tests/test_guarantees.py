@@ -65,6 +65,32 @@ def test_every_solver_in_both_widths(x64):
     np.testing.assert_allclose(exact.x, [2.0181982513, -2.9797258266], atol=1e-5)
 
 
+_X = np.linspace(0.0, 4.0, 40)  # NumPy float64, as users' data and starts usually are
+_DECAY = gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x), (_X, 3.0 * np.exp(-1.3 * _X)),
+                     bounds=[(0.0, 5.0), (0.0, 5.0)])
+_START, _STARTS = np.array([1.0, 1.0]), np.array([[1.0, 1.0], [2.0, 0.5]])
+
+
+@pytest.mark.parametrize("call", [
+    lambda: gl.fit(_DECAY, _START),
+    lambda: gl.fit(_DECAY, _STARTS),
+    lambda: gl.descend(_DECAY, _START, learning_rate=0.05, steps=5),
+    lambda: gl.multistart(_DECAY, starts=_STARTS, steps=5),
+    lambda: gl.grid_search(_DECAY, num=5),
+    lambda: gl.check_gradient(_DECAY, _STARTS),  # checks in float64 always, on the host
+    lambda: gl.sweep_learning_rates(_DECAY, _START, np.array([0.01, 0.1]), steps=5),
+], ids=["fit", "fit-batch", "descend", "multistart", "grid", "gradcheck", "sweep"])
+def test_float64_numpy_inputs_in_float32_compute_quietly_in_float32(call):
+    # JAX's default width: float64 NumPy arrays are cast, never "truncated" with a warning
+    # (the suite turns every warning into an error)
+    result = call()
+    floats = [a for a in jax.tree.leaves(result)
+              if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating)
+              and isinstance(a, jax.Array)]
+    assert all(a.dtype == jnp.float32 for a in floats)
+    assert floats or isinstance(result, gl.GradCheck)
+
+
 # -- no recompiles --------------------------------------------------------------------------
 def test_no_solver_recompiles_for_new_values_of_the_same_shapes(count_compiles):
     # new data, renamed, redescribed, other bounds and names: only shapes are compiled on
