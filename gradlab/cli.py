@@ -602,18 +602,43 @@ def _folder_name(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gradlab", description="A laboratory for gradient-based optimisation "
-                     "in JAX.")
+def _parse(argv) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.no_cache and args.cache_dir is not None:  # one before the command, one after it
+        parser.error("argument --no-cache: not allowed with argument --cache-dir")
+    return args
+
+
+def _add_common_options(parser, default=None) -> None:
+    """--float32, --cache-dir and --no-cache: before the command, or after it."""
     parser.add_argument("--float32", action="store_true",
+                        default=False if default is None else default,
                         help="compute in float32 (default: float64)")
     cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--cache-dir", metavar="DIR", type=_folder_name,
+    cache.add_argument("--cache-dir", metavar="DIR", type=_folder_name, default=default,
                        help="keep compiled programs in DIR (default: the user's cache folder, "
                        f"or ${_cache.FOLDER_VARIABLE})")
     cache.add_argument("--no-cache", action="store_true",
+                       default=False if default is None else default,
                        help=f"compile everything again (also: {_cache.OFF_VARIABLE}=1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gradlab", description="A laboratory for gradient-based optimisation "
+                     "in JAX.")
+    _add_common_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
+    add_parser = sub.add_parser
+
+    def add_command(*args, **kwargs):
+        # the common options are accepted after the command too (gradlab tour --no-cache);
+        # SUPPRESS: one not given there leaves the value given before the command
+        command = add_parser(*args, **kwargs)
+        _add_common_options(command, default=argparse.SUPPRESS)
+        return command
+
+    sub.add_parser = add_command
 
     def with_cost(p):
         p.add_argument("name", nargs="?", help="a registered cost (see `gradlab list`)")
@@ -791,7 +816,7 @@ def _error_line(command: str, err: BaseException) -> str:
 def main(argv=None) -> int:
     """Run ``gradlab`` with ``argv`` (default: the process's); return the exit status."""
     with _signals_end_the_command():
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
         try:
             import jax
 

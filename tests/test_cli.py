@@ -97,6 +97,27 @@ def test_list(capsys):
     assert code == 0 and "sine" in out and "rosenbrock" not in out
 
 
+@pytest.mark.parametrize("before, after", [
+    ([], []), (["--float32"], []), ([], ["--float32"]), (["--no-cache"], []), ([], ["--no-cache"]),
+    (["--cache-dir", "D"], []), ([], ["--cache-dir", "D"]), (["--float32"], ["--no-cache"]),
+])
+def test_common_options_are_the_same_before_or_after_the_command(before, after, monkeypatch):
+    from gradlab import cli
+
+    args = cli._parse([*before, "list", *after])
+    given = before + after
+    assert args.float32 == ("--float32" in given) and args.no_cache == ("--no-cache" in given)
+    assert args.cache_dir == ("D" if "D" in given else None)
+
+
+@pytest.mark.parametrize("argv", [["--no-cache", "list", "--cache-dir", "D"],
+                                  ["--cache-dir", "D", "list", "--no-cache"],
+                                  ["list", "--no-cache", "--cache-dir", "D"]])
+def test_no_cache_and_a_cache_folder_conflict_wherever_they_are(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and not out and "not allowed with" in err and err.count("\n") == 1
+
+
 def test_check_passes_and_fails(capsys, in_costs_dir):
     code, out, _ = run(capsys, "check", "bowl", "--points", "3")
     assert code == 0 and "passed" in out
