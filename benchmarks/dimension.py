@@ -18,7 +18,7 @@ import optax
 
 import gradlab as gl
 from benchmarks.harness import Study
-from gradlab import suite
+from gradlab import _files, suite
 
 TOL = 1e-3
 LBFGS = optax.lbfgs()
@@ -88,7 +88,8 @@ def run(quick: bool = False, out_dir=None) -> Study:
     ax.set_title("the grid grows as num^d; descent does not")
     ax.legend(fontsize="small")
     path = out_dir / "dimension.png"
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    _files.write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=90, bbox_inches="tight",
+                                                          format="png"), overwrite=True)
     plt.close(fig)
     study.plots.append(path.name)
     return study

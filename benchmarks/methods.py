@@ -14,6 +14,7 @@ import optax
 
 import gradlab as gl
 from benchmarks.harness import Study, time_call
+from gradlab import _files
 
 LBFGS = optax.lbfgs()
 COSTS = ["bowl", "line", "sine", "rosenbrock", "himmelblau", "rastrigin", "styblinski-tang"]
@@ -96,7 +97,8 @@ def _resolution(study: Study, quick: bool, out_dir):
     ax.set_title("accuracy for the evaluations spent (line MSE)")
     ax.legend()
     path = out_dir / "resolution.png"
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    _files.write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=90, bbox_inches="tight",
+                                                          format="png"), overwrite=True)
     plt.close(fig)
     study.plots.append(path.name)
 

@@ -19,6 +19,7 @@ import jax
 
 from benchmarks import dimension, fitting, methods, peers, scale, scaleout, startup, userpaths
 from benchmarks.harness import render
+from gradlab import _files
 
 STUDIES = {
     "methods": lambda quick, out: methods.run(quick, out),
@@ -68,9 +69,10 @@ def main(quick: bool = False, out="gradlab-bench", only: str | None = None,
         payload["studies"][name] = {
             "targets": [dataclasses.asdict(t) | {"holds": t.holds} for t in study.targets],
             "tables": study.tables, "data": study.data}
-    (out / "results.md").write_text("\n".join(report), encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(payload, indent=1, default=str),
-                                      encoding="utf-8")
+    # whole files or none (an interrupted run leaves the previous results intact)
+    _files.write_text(out / "results.md", "\n".join(report), overwrite=True)
+    _files.write_text(out / "results.json", json.dumps(payload, indent=1, default=str),
+                      overwrite=True)
     console.print(f"written: {out}/results.md, results.json and plots")
     return 0
 
