@@ -80,7 +80,7 @@ class _Carry(NamedTuple):
     state: optax.OptState
     f: jax.Array
     g: jax.Array
-    g2: jax.Array  # ‖g‖², computed once per step for the test and the record
+    gnorm: jax.Array  # ‖g‖ (`stopping.norm`: no underflow), once per step for test and record
     stop: jax.Array  # a stopping.Stop code; RUNNING while the run runs
     nit: jax.Array
     nfev: jax.Array
@@ -160,7 +160,7 @@ def _start(cost, x0, method: Method, hyperparams, tols: Tolerances) -> _Carry:
     """The step-by-step loop's state before the first step."""
     f0, g0 = derivatives.value_and_grad(cost, x0)
     finite0 = jnp.isfinite(f0) & jnp.all(jnp.isfinite(g0))
-    return _Carry(x0, _optimizer(method, hyperparams).init(x0), f0, g0, jnp.sum(g0 * g0),
+    return _Carry(x0, _optimizer(method, hyperparams).init(x0), f0, g0, stopping.norm(g0),
                   jnp.where(finite0, Stop.RUNNING, Stop.NONFINITE).astype(jnp.int32),
                   jnp.asarray(0, jnp.int32), jnp.asarray(1, jnp.int32),
                   jnp.asarray(0, jnp.int32), x0, f0, stopping.runaway_limit(f0, tols))
@@ -171,7 +171,7 @@ def _step(cost, c: _Carry, method: Method, hyperparams, box, tols: Tolerances,
     """One step of the step-by-step loop: stopped runs stay as they are."""
     opt = _optimizer(method, hyperparams)
     running = c.stop == Stop.RUNNING
-    take = running & ~stopping.small_gradient(c.g2, tols)
+    take = running & ~stopping.small_gradient(c.gnorm, tols)
     # A stopped run skips its step (a real branch for one run). Under vmap both
     # branches run, so stopped members also get a zero gradient: a line search
     # then settles at once instead of grinding at roundoff to its limit.
@@ -190,9 +190,9 @@ def _step(cost, c: _Carry, method: Method, hyperparams, box, tols: Tolerances,
     x, state, f, g, evals, at_rest = jax.lax.cond(
         take, moved,
         lambda: (c.x, c.state, c.f, c.g, jnp.zeros((), jnp.int32), jnp.asarray(False)))
-    g2 = jnp.sum(g * g)
+    gnorm = stopping.norm(g)
     x_size = jnp.maximum(stopping.size(x), stopping.size(c.x0))
-    finite = jnp.isfinite(f + g2 + x_size)  # NaN and inf survive the sum
+    finite = jnp.isfinite(f + gnorm + x_size)  # NaN and inf survive the sum
     still = stopping.is_still(x - c.x, x_size, tols)
     stalls = jnp.where(take & still, c.stalls + 1, jnp.where(take, 0, c.stalls))
     code = stopping.stop_code(small_before=running & ~take, finite=finite | ~take,
@@ -202,7 +202,8 @@ def _step(cost, c: _Carry, method: Method, hyperparams, box, tols: Tolerances,
     accept = take & finite
     keep = lambda new, old: jnp.where(accept, new, old)
     return c._replace(x=keep(x, c.x), state=jax.tree.map(keep, state, c.state), f=keep(f, c.f),
-                      g=keep(g, c.g), g2=keep(g2, c.g2), stop=jnp.where(running, code, c.stop),
+                      g=keep(g, c.g), gnorm=keep(gnorm, c.gnorm),
+                      stop=jnp.where(running, code, c.stop),
                       nit=c.nit + take.astype(jnp.int32),
                       nfev=c.nfev + jnp.where(take, evals, 0), stalls=stalls.astype(jnp.int32))
 
@@ -217,7 +218,7 @@ def _record_chunks(advance_all, running, carry0, config: LoopConfig, token=None)
     records = config.steps // config.record_every
 
     def record_chunk(c, i):
-        seen = (c.x, c.f, jnp.sqrt(c.g2))
+        seen = (c.x, c.f, c.gnorm)
         if config.record_every == 1:
             c = advance_all(c)
         else:
@@ -251,7 +252,7 @@ def _finish(cost, last: _Carry, xs, fs, gns, tols, box) -> Trajectory:
         x=last.x, fun=last.f, grad=last.g, success=status == Status.CONVERGED, status=status,
         nit=last.nit, nfev=last.nfev,
         xs=jnp.concatenate([xs, last.x[None]]), fs=jnp.concatenate([fs, last.f[None]]),
-        grad_norms=jnp.concatenate([gns, jnp.sqrt(last.g2)[None]]),
+        grad_norms=jnp.concatenate([gns, last.gnorm[None]]),
     )
 
 
@@ -280,12 +281,12 @@ def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
             counted = None if isinstance(evals, int) else evals  # a constant: not recorded
             if token is not None:
                 progress.maybe_report(token, k + 1, config.steps)
-            return (x, state, f, g), (x, f, jnp.sum(g * g), counted)
+            return (x, state, f, g), (x, f, stopping.norm(g), counted)
 
         steps = None if token is None else jnp.arange(config.steps, dtype=jnp.int32)
-        _, (xs, fs, g2s, evals) = jax.lax.scan(
+        _, (xs, fs, gns, evals) = jax.lax.scan(
             plain, (x0, opt.init(x0), f0, g0), steps, length=config.steps, unroll=UNROLL)
-        return _judge_history(cost, x0, f0, g0, xs, fs, g2s, evals, tols, box)
+        return _judge_history(cost, x0, f0, g0, xs, fs, gns, evals, tols, box)
 
     last, (xs, fs, gns) = _record_chunks(
         lambda c: _step(cost, c, method, hyperparams, box, tols, config),
@@ -294,7 +295,7 @@ def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
     return _finish(cost, last, xs, fs, gns, tols, box)
 
 
-def _judge_history(cost, x0, f0, g0, xs, fs, g2s, evals, tols: Tolerances, box) -> Trajectory:
+def _judge_history(cost, x0, f0, g0, xs, fs, gns, evals, tols: Tolerances, box) -> Trajectory:
     """`stopping.stop_code` applied to a whole history of ``steps`` unfrozen steps at once.
 
     Step ``k`` (1-based) leads from index ``k − 1`` to ``k``. The first step
@@ -306,15 +307,15 @@ def _judge_history(cost, x0, f0, g0, xs, fs, g2s, evals, tols: Tolerances, box) 
     steps = fs.shape[0]
     xs = jnp.concatenate([x0[None], xs])
     fs = jnp.concatenate([f0[None], fs])
-    g2s = jnp.concatenate([jnp.sum(g0 * g0)[None], g2s])
+    gns = jnp.concatenate([stopping.norm(g0)[None], gns])
     x_size = jnp.maximum(stopping.size(xs), stopping.size(x0))
-    finite = jnp.isfinite(fs + g2s + x_size)
+    finite = jnp.isfinite(fs + gns + x_size)
     still = stopping.is_still(xs[1:] - xs[:-1], x_size[1:], tols)
     # step k ends a stall when it and the STALL_PATIENCE - 1 steps before it were all still
     padded = jnp.concatenate([jnp.zeros(STALL_PATIENCE - 1, bool), still])
     stalled = functools.reduce(jnp.logical_and, [padded[j:j + steps]
                                                  for j in range(STALL_PATIENCE)])
-    codes = stopping.stop_code(small_before=stopping.small_gradient(g2s[:-1], tols),
+    codes = stopping.stop_code(small_before=stopping.small_gradient(gns[:-1], tols),
                                finite=finite[1:],
                                runaway=finite[1:] & (fs[1:] > stopping.runaway_limit(f0, tols)),
                                stalled=stalled)
@@ -330,13 +331,13 @@ def _judge_history(cost, x0, f0, g0, xs, fs, g2s, evals, tols: Tolerances, box) 
     index = jnp.arange(steps)
     nfev = 1 + nit if evals is None else 1 + jnp.sum(jnp.where(index < nit, evals, 0))
     held = jnp.arange(steps + 1) <= freeze
-    x, f, g2 = xs[freeze], fs[freeze], g2s[freeze]
+    x, f, gnorm = xs[freeze], fs[freeze], gns[freeze]
     status, grad = _judged_status(cost, stop, x, x0, f, f0, tols, box)
     return Trajectory(
         x=x, fun=f, grad=grad, success=status == Status.CONVERGED, status=status,
         nit=nit.astype(jnp.int32), nfev=nfev.astype(jnp.int32),
         xs=jnp.where(held[:, None], xs, x), fs=jnp.where(held, fs, f),
-        grad_norms=jnp.sqrt(jnp.where(held, g2s, g2)),
+        grad_norms=jnp.where(held, gns, gnorm),
     )
 
 

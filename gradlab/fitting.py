@@ -85,7 +85,8 @@ class Fit:
         without ``sigma``).
       jac: ``(N, d)`` their Jacobian.
       rss: ``()`` ``Σ residuals²`` (χ² with ``sigma``).
-      cov: ``(d, d)`` the covariance of the estimate (see the module docstring).
+      cov: ``(d, d)`` the covariance of the estimate (see the module docstring):
+        NaN when the fit ended on NaN/inf.
       rank: ``()`` the numerical rank of the free columns of ``jac``.
       at_bound: ``(d,)`` parameters held at a bound (all False without bounds).
       fun: ``()`` ``rss/N``: the cost's own value (the MSE) when ``sigma`` is None.
@@ -93,8 +94,9 @@ class Fit:
       nfev, njev: ``()`` residual and Jacobian evaluations (``nit + 1`` each: they
         are evaluated together).
       dof: ``N − d`` (a Python int).
-      residual_sd: ``()`` ``sqrt(rss/dof)`` (NaN when ``dof ≤ 0``).
-      stderr: ``(d,)`` ``sqrt(diag cov)``.
+      residual_sd: ``()`` ``sqrt(rss/dof)`` (NaN when ``dof ≤ 0``), from the residuals.
+      stderr: ``(d,)`` ``sqrt(diag cov)``, computed without squaring: errors of
+        1e-200 are right even where ``cov`` (1e-400) underflows to 0.
       correlation: ``(d, d)`` ``cov`` scaled to unit diagonal.
     """
 
@@ -105,6 +107,8 @@ class Fit:
     jac: jax.Array
     rss: jax.Array
     cov: jax.Array
+    stderr: jax.Array
+    correlation: jax.Array
     rank: jax.Array
     at_bound: jax.Array
 
@@ -130,18 +134,11 @@ class Fit:
 
     @property
     def residual_sd(self):
-        xp, rss = _namespace(self.rss), _host(self.rss)
-        return xp.sqrt(rss / self.dof) if self.dof > 0 else xp.full_like(rss, xp.nan)
-
-    @property
-    def stderr(self):
-        xp = _namespace(self.cov)
-        return xp.sqrt(xp.diagonal(_host(self.cov), axis1=-2, axis2=-1))
-
-    @property
-    def correlation(self):
-        se = self.stderr
-        return _host(self.cov) / (se[..., :, None] * se[..., None, :])
+        # from the residuals, not from rss: sqrt(rss) of residuals of 1e-200 is not 0
+        xp, r = _namespace(self.residuals), _host(self.residuals)
+        if self.dof <= 0:
+            return xp.full(r.shape[:-1], xp.nan, r.dtype)
+        return _safe_norm(xp, r) / xp.sqrt(xp.asarray(self.dof, r.dtype))
 
     @property
     def message(self):
@@ -185,6 +182,13 @@ class Fit:
         return rows
 
 
+def _safe_norm(xp, v):
+    """‖v‖ over the last axis, scaled by its largest entry (no underflow; `stopping.norm`)."""
+    big = xp.max(xp.abs(v), axis=-1, keepdims=True)
+    n = big[..., 0] * xp.sqrt(xp.sum(xp.square(v / xp.where(big == 0, 1, big)), axis=-1))
+    return xp.where(big[..., 0] == 0, 0, n)
+
+
 def _namespace(a):
     """jax.numpy inside a trace, NumPy for concrete values (no dispatch, no dtype surprises)."""
     return jnp if is_traced(a) else np
@@ -206,7 +210,9 @@ def _message(f: Fit, i) -> str:
         parts.append(f"the Jacobian is rank-deficient (rank {int(pick(f.rank))} of {free} "
                      "free parameters): the parameters are not all identifiable, and their "
                      "standard errors are inf")
-    if f.dof <= 0 and not np.all(np.isfinite(pick(f.cov))):
+    if not (np.all(np.isfinite(pick(f.jac))) and np.all(np.isfinite(pick(f.residuals)))):
+        parts.append("the fit ended on NaN or inf residuals: no standard errors (NaN)")
+    elif f.dof <= 0 and not np.all(np.isfinite(pick(f.cov))):
         parts.append(f"no degrees of freedom left (dof = {f.dof}): the residual "
                      "scale, and so the standard errors, cannot be estimated")
     return "; ".join(parts)
@@ -221,43 +227,92 @@ def _check_level(level) -> float:
 
 
 # -- the statistics --------------------------------------------------------------------------
-def _statistics(sol: leastsq.Solution, absolute_sigma: bool) -> Fit:
-    """The `Fit` of one solution: the covariance from the SVD of the loop's own ``R``.
+def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool) -> Fit:
+    """The `Fit` of one solution: the covariance from an SVD of ``J``'s triangle.
 
-    ``J·D⁻¹ = Q·R`` and ``R = U·Σ·Vᵀ`` give ``(JᵀJ)⁻¹ = D⁻¹·V·Σ⁻²·Vᵀ·D⁻¹``: one SVD
-    of the ``d × d`` triangle, and ``JᵀJ`` is never formed. Singular values below the
-    rank cut make it inf.
+    ``D`` here is the column norms of ``J`` at the solution (not the loop's
+    running maximum, which remembers columns from far along the path: cut
+    there, a well-conditioned ``J`` could read as rank-deficient). ``J·D⁻¹ = Q·R``
+    and ``R = U·Σ·Vᵀ`` give ``(JᵀJ)⁻¹ = A·Aᵀ`` with ``A = D⁻¹·V·Σ⁻¹``:
+    one SVD of the ``d × d`` triangle, and ``JᵀJ`` is never formed. The standard
+    errors are the norms of ``A``'s rows (times the residual SD) and the
+    correlations the products of its normalised rows, so nothing is squared that
+    could underflow. Singular values below the rank cut make the errors inf.
+    The loop ran on residuals divided by ``unit`` (`_unit`); the record is in the data's units.
     """
     n, d = sol.jac.shape
     dtype = sol.x.dtype
     dof = n - d
-    s2 = sol.rr / dof if dof > 0 else jnp.asarray(jnp.nan, dtype)
-    sv, vt, _ = leastsq.singular_values(sol.factors)
+    norms = stopping.norm(jnp.where(sol.free, sol.jac, 0.0).T)
+    scale = jnp.where(norms > 0, norms, 1.0)
+    sv, vt, _ = leastsq.singular_values(leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned))
     kept = leastsq.kept(sv)
     held = ~sol.free
     rank = jnp.sum(kept) - jnp.sum(held)  # held parameters are pinned: one unit value each
-    inverse = (vt.T * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0) ** 2, 0.0)) @ vt
-    inverse = inverse / sol.scale[:, None] / sol.scale[None, :]
-    cov = inverse if absolute_sigma else s2 * inverse
-    unknown = (rank < jnp.sum(sol.free)) | (jnp.isnan(s2) & (not absolute_sigma))
-    cov = jnp.where(unknown, jnp.inf, cov)
-    cov = jnp.where(held[:, None] | held[None, :], jnp.nan, cov)
-    return Fit(x=sol.x, status=sol.status, nit=sol.nit, residuals=sol.r, jac=sol.jac,
-               rss=sol.rr, cov=cov, rank=rank.astype(jnp.int32), at_bound=held)
+    a = vt.T * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0), 0.0) / scale[:, None]
+    root = stopping.norm(a)  # sqrt(diag (JᵀJ)⁻¹) in the loop's units
+    rows = a / jnp.where(root > 0, root, 1.0)[:, None]
+    correlation = rows @ rows.T
+    if absolute_sigma:
+        stderr = root / unit  # J = unit·J_loop
+        scale_unknown = jnp.asarray(False)
+    else:
+        sd = stopping.norm(sol.r) / jnp.sqrt(jnp.asarray(max(dof, 1), dtype))
+        stderr = sd * root
+        scale_unknown = jnp.asarray(dof <= 0)
+    unknown = (rank < jnp.sum(sol.free)) | scale_unknown
+    stderr = jnp.where(unknown, jnp.inf, stderr)
+    correlation = jnp.where(unknown, jnp.nan, correlation)
+    broken = ~(jnp.isfinite(sol.rr) & jnp.all(jnp.isfinite(sol.jac)))  # ended on NaN/inf
+    stderr = jnp.where(broken | held, jnp.nan, stderr)
+    correlation = jnp.where(broken | held[:, None] | held[None, :], jnp.nan, correlation)
+    cov = jnp.where(unknown & ~broken, jnp.inf, correlation * stderr[:, None] * stderr[None, :])
+    cov = jnp.where(broken | held[:, None] | held[None, :], jnp.nan, cov)
+    return Fit(x=sol.x, status=sol.status, nit=sol.nit, residuals=sol.r * unit,
+               jac=sol.jac * unit, rss=sol.rr * unit * unit, cov=cov, stderr=stderr,
+               correlation=correlation, rank=rank.astype(jnp.int32), at_bound=held)
+
+
+def _unit(y, sigma):
+    """An exact power of two about the size of the data, ``max |y/σ|``.
+
+    The loop fits the residuals divided by it: the same digits (a power of two
+    changes none), but sums of squares that neither underflow (data of 1e-200)
+    nor overflow (1e200, or tiny absolute σ).
+    """
+    size = jnp.max(jnp.abs(y if sigma is None else y / sigma))
+    size = jnp.where((size > 0) & jnp.isfinite(size), size, 1.0)
+    _, exponent = jnp.frexp(size)
+    return jnp.ldexp(jnp.ones((), y.dtype), exponent)
+
+
+def _scaled_sigma(sigma, unit):
+    return unit if sigma is None else sigma * unit
 
 
 @functools.partial(jax.jit, static_argnames=("options", "absolute_sigma"))
 def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, absolute_sigma):
-    sol = leastsq.run_one(objective, sigma, x0, steps, box, tols, loop_tols, options)
-    return _statistics(sol, absolute_sigma)
+    unit = _unit(objective.data.y, sigma)
+    sol = leastsq.run_one(objective, _scaled_sigma(sigma, unit), x0, steps, box, tols,
+                          loop_tols, options)
+    return _statistics(sol, absolute_sigma, unit, box is not None)
 
 
 @functools.partial(jax.jit, static_argnames=("options", "absolute_sigma", "data_axis"))
 def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, absolute_sigma,
               data_axis):
-    sols = leastsq.run_many(objective, sigma, x0s, steps, box, tols, loop_tols, options,
+    y = objective.data.y
+    if data_axis:  # one unit per data set, σ broadcast to the data sets' shape
+        units = jax.vmap(_unit)(y, sigma) if sigma is not None else jax.vmap(
+            lambda y: _unit(y, None))(y)
+        scaled = _scaled_sigma(sigma, units.reshape((-1,) + (1,) * (y.ndim - 1)))
+        scaled = jnp.broadcast_to(scaled, y.shape)
+    else:
+        units = jnp.broadcast_to(_unit(y, sigma), x0s.shape[:1])
+        scaled = _scaled_sigma(sigma, units[0])
+    sols = leastsq.run_many(objective, scaled, x0s, steps, box, tols, loop_tols, options,
                             data_axis=data_axis)
-    return jax.vmap(lambda s: _statistics(s, absolute_sigma))(sols)
+    return jax.vmap(lambda s, u: _statistics(s, absolute_sigma, u, box is not None))(sols, units)
 
 
 def loop_xtol(dtype) -> float:

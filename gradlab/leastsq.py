@@ -335,7 +335,7 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols) -> _P
     # MINPACK's tests) or the gradient
     g = jnp.where(free, g, 0.0)
     rest = ((jnp.linalg.norm(f.gn) <= loop_tols.xtol * size) | (f.b @ f.b <= loop_tols.ftol * rr)
-            | stopping.small_gradient(g @ g, loop_tols))
+            | stopping.small_gradient(stopping.norm(g), loop_tols))
     noise = FLAT * _rounding(objective, sigma, r) / jnp.maximum(rr, _tiny(rr))
     return _Point(x, r, jac, rr, noise, free, f, scale, size, rest)
 
@@ -397,7 +397,10 @@ def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
     """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix."""
     pt = c.point
     jac = jnp.where(pt.free, pt.jac, 0.0)
-    at_rest = stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, jac.T @ pt.r, jac.T @ jac, tols, box)
+    # ½‖r‖²'s rounding error (the point's `noise` is FLAT times it, relative to ‖r‖²)
+    floor = 0.5 * pt.noise * pt.rr / FLAT
+    at_rest = stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, jac.T @ pt.r, jac.T @ jac, tols, box,
+                                  floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
     return Solution(pt.x, pt.r, pt.jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)

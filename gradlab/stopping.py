@@ -170,9 +170,30 @@ def is_still(step, x_size, tols: Tolerances):
     return size(step) <= tols.stall * x_size
 
 
-def small_gradient(g2, tols: Tolerances):
-    """``‖g‖² ≤ gtol²``: an exact zero by default, or below the caller's own gtol."""
-    return g2 <= tols.gtol * tols.gtol
+def small_gradient(gnorm, tols: Tolerances):
+    """``‖g‖ ≤ gtol`` (``gnorm`` from `norm`): an exact zero by default, or below your gtol."""
+    return gnorm <= tols.gtol
+
+
+def norm(v, axis=-1):
+    """The Euclidean norm without underflow or overflow (MINPACK's ``enorm``).
+
+    ``sqrt(Σ vᵢ²)`` underflows to 0 once the entries fall below the square root
+    of the smallest float (1e-19 in float32, 1e-154 in float64), and a
+    gradient of a cost measured in small units would then read as exactly zero;
+    scaled by the largest entry, the norm is 0 only for an exact zero, and
+    NaN/inf stay non-finite.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> v = jnp.array([3e-30, 4e-30], jnp.float32)
+      >>> float(jnp.sqrt(jnp.sum(v * v))), f"{float(norm(v)):.3g}"
+      (0.0, '5e-30')
+    """
+    big = jnp.max(jnp.abs(v), axis=axis, keepdims=True)
+    safe = jnp.where(big == 0, 1, big)
+    n = jnp.squeeze(big, axis) * jnp.sqrt(jnp.sum(jnp.square(v / safe), axis=axis))
+    return jnp.where(jnp.squeeze(big, axis) == 0, jnp.zeros((), n.dtype), n)
 
 
 def runaway_limit(f0, tols: Tolerances):
@@ -242,7 +263,8 @@ def reduced(x, g, hessian, box=None):
     return g_free, jnp.where(both, hessian, 0.0) + jnp.diag(jnp.where(free, 0.0, fill))
 
 
-def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: bool = False):
+def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: bool = False,
+               floor=None):
     """Whether ``x`` is stationary at the problem's scale (the tests of the module docstring).
 
     With ``minimum=True``, also that no curvature is negative beyond roundoff
@@ -256,17 +278,27 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
         (too many parameters): then only ``g = 0`` or ``‖g‖ ≤ gtol`` count.
       tols: the `Tolerances`.
       box: optional ``(low, high)`` arrays: the run was projected into this box.
+      floor: optional, the rounding error of ``f`` (known for least squares): then a
+        small step counts only where the decrease left is also below
+        ``max(xtol·|f|, floor)``, and a decrease below ``floor`` counts too. (A
+        parameter far larger than the others, a data offset of 1e4 say, makes
+        ``‖D·x‖`` large, so that ``‖D·s‖`` is under ``xtol`` of it while a
+        step could still halve ``f``.)
     """
     g_free, held = reduced(x, g, hessian, box)
-    zero = small_gradient(jnp.sum(g_free * g_free), tols)
+    zero = small_gradient(norm(g_free), tols)
     if hessian is None:
         return zero
     diagonal = jnp.abs(jnp.diagonal(hessian))
     s, curvatures = _step_and_curvatures(g_free, held)
     weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * jnp.max(diagonal)))
-    weighted = lambda v: jnp.linalg.norm(weights * v)
+    weighted = lambda v: norm(weights * v)
     small_step = weighted(s) <= tols.xtol * jnp.maximum(weighted(x), weighted(x0))
-    small_decrease = 0.5 * jnp.abs(g_free @ s) <= tols.ftol * jnp.abs(f)
+    decrease = 0.5 * jnp.abs(g_free @ s)
+    small_decrease = decrease <= tols.ftol * jnp.abs(f)
+    if floor is not None:
+        small_step &= decrease <= jnp.maximum(tols.xtol * jnp.abs(f), floor)
+        small_decrease |= decrease <= floor
     at_rest = zero | small_step | small_decrease
     if not minimum:
         return at_rest
