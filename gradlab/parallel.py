@@ -114,11 +114,47 @@ def shard_rows(x: jax.Array) -> jax.Array:
     return jax.make_array_from_callback(host.shape, _rows(host.ndim), lambda index: host[index])
 
 
-def constrain_rows(x: jax.Array) -> jax.Array:
-    """Inside ``jit``: ask for ``x``'s rows to be split across the mesh."""
-    if device_count() == 1 or x.shape[0] % device_count():
-        return x
-    return jax.lax.with_sharding_constraint(x, _rows(x.ndim))
+_per_device = threading.local()  # set while a `map_rows` body is traced
+
+
+def map_rows(f, rows, shared):
+    """Inside ``jit``: ``f(rows, shared)`` run by every device on its own rows, and only them.
+
+    ``rows`` is a pytree whose every leaf has the batch's rows along axis 0 (as
+    many as a multiple of the device count: see `pad_rows`); ``shared`` a
+    pytree that every device sees whole. ``f`` must return a pytree whose every
+    leaf again has one row per input row. On several devices ``f`` runs under
+    ``jax.shard_map``: each device runs its own loops over its own rows, its
+    stopping conditions read only its own runs, and nothing is sent between
+    devices, during the loops or after them (the result stays split by rows,
+    for `gather`). On one device this is ``f(rows, shared)``.
+    """
+    if device_count() == 1:
+        return f(rows, shared)
+
+    def body(rows, shared):
+        depth = getattr(_per_device, "depth", 0)
+        _per_device.depth = depth + 1
+        try:
+            return f(rows, shared)
+        finally:
+            _per_device.depth = depth
+
+    return jax.shard_map(body, mesh=mesh(), in_specs=(PartitionSpec(AXIS), PartitionSpec()),
+                         out_specs=PartitionSpec(AXIS), check_vma=False)(rows, shared)
+
+
+def rows_are_local() -> bool:
+    """Whether the rows being traced all lie on one device: one device in all, or inside
+    a `map_rows` body (where a gather of rows by index crosses no device)."""
+    return device_count() == 1 or getattr(_per_device, "depth", 0) > 0
+
+
+def device_index():
+    """Inside a `map_rows` body: this device's place along the mesh (0 on one device)."""
+    if device_count() == 1:
+        return jnp.asarray(0, jnp.int32)
+    return jax.lax.axis_index(AXIS)
 
 
 @functools.cache
