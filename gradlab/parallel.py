@@ -2,24 +2,33 @@
 
 The contract:
 
-* Starts of a multi-start run, rates of a learning-rate sweep and chunks of a
-  grid are laid out along a mesh axis named ``"batch"`` that spans
-  ``jax.devices()``: every local device in one process, and every device of
-  every process once JAX runs as several processes (`initialize`).
+* Starts of a multi-start run, rates of a learning-rate sweep, the fits of a
+  batch (many starts, or many data sets) and blocks of a grid are laid out
+  along a mesh axis named ``"batch"`` that spans ``jax.devices()``: every
+  local device in one process, and every device of every process once JAX
+  runs as several processes (`initialize`).
 * Several processes run the same program (SPMD): each makes the same calls
   with the same arguments and builds the same whole batch (the same seed
   gives the same starts); `shard_rows` places only the rows its own devices
-  hold; the compiled computation runs over the global mesh; `gather` then
-  gives every process the complete result, once, at the end. Code written
-  for one process runs unchanged, and every process gets the same record.
+  hold; inside the compiled computation `map_rows` (``jax.shard_map``) lets
+  every device run its own loops over its own rows, stopping when its own
+  runs stop; `gather` then gives every process the complete result, once, at
+  the end. Code written for one process runs unchanged, and every process
+  gets the same record.
+* What is sent: a fingerprint of the arguments before the call
+  (`check_same_on_all_processes`, a few hundred bytes through the
+  coordinator), one all-gather of the result at the end (`gather`), and
+  nothing per step: the compiled loops hold no collective
+  (``tests/test_parallel.py`` reads the compiled programs to check).
 * Before a sharded computation the processes exchange a fingerprint of its
   arguments (`check_same_on_all_processes`): different arguments raise a
   ``ValueError`` that names them; a process that does not arrive within
   `timeout_seconds` raises a ``TimeoutError``. Nothing waits forever.
 * In one process with one device all of this is a no-op, so the same code
   runs on a laptop, a GPU, a pod or a cluster. Results do not depend on the
-  number of devices or processes: each row is computed by the same program
-  wherever it lands.
+  number of devices or processes: each row is computed by the same
+  arithmetic wherever it lands, and what is combined across rows (a grid's
+  best point) is combined by a rule that does not depend on the layout.
 
 Example:
   >>> import jax.numpy as jnp
