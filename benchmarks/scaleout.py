@@ -4,8 +4,7 @@ Each configuration runs in fresh processes. Two processes are joined on
 127.0.0.1 exactly as on a cluster (`gradlab.parallel.initialize` reads the
 ``JAX_*`` variables). On this machine both configurations share the same CPU
 cores, so the tables show the overhead of running as several processes (a
-second runtime, the argument check, gloo's collectives, the final gather),
-not a speed-up.
+second runtime, the argument check, the final gather), not a speed-up.
 """
 
 from __future__ import annotations
@@ -145,13 +144,10 @@ def run(quick: bool = False, out_dir=None) -> Study:
     study.notes.append(
         "Both layouts share this machine's 2 CPU cores: two processes cannot be faster than "
         "one here, and the ratios measure the overhead of being several processes (a second "
-        "runtime, the argument check, gloo's collectives, the final gather), not a speed-up.")
+        "runtime, the argument check, the final gather), not a speed-up.")
     study.notes.append(
         "Where the fixed cost per call comes from: the argument check and the final gather "
-        "(timed above), and the collectives inside the computation: a batch of descents "
-        "all-reduces one flag per step (does any run still run?); a grid kept to its best "
-        "point all-gathers each chunk's values (it reads the best at a traced index). Over "
-        "TCP on two busy cores each collective costs from tens of microseconds to a few "
-        "milliseconds. And one process on one device steps only the groups of starts still "
-        "running, which a sharded batch does not.")
+        "(timed above). Nothing is sent while the computation runs: each device loops over "
+        "its own starts or its own block of the grid (shard_map) and stops when they are done "
+        "(tests/test_parallel.py checks the compiled programs for collectives).")
     return study

@@ -366,8 +366,9 @@ def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
 # the groups that hold running runs: under plain vmap every run costs a full step
 # until the slowest is done. On 1000 starts of the sine fit most converge in 5
 # steps and a few take 11 (23 in float32), so most of that tail is skipped. One
-# group size means one compiled step. Not on several devices, where the
-# gathers would cross them, nor for small batches.
+# group size means one compiled step. Per device: under `parallel.map_rows` each
+# device groups its own runs; not on rows split by SPMD partitioning, where the
+# gathers would cross devices; nor for small batches.
 STEP_GROUPS = 8
 GROUPED_MIN_BATCH = 64
 
@@ -380,7 +381,7 @@ def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
     codes); ``groups``: how many groups the batch is cut into.
     """
     n = carry.stop.shape[0]
-    if n < GROUPED_MIN_BATCH or parallel.device_count() > 1:
+    if n < GROUPED_MIN_BATCH or not parallel.rows_are_local():
         return step(carry, hyperparams)
     size = -(-n // groups)
     running = carry.stop == Stop.RUNNING

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gradlab import _loop, stopping
+from gradlab import _loop, parallel, stopping
 from gradlab import progress as progress_
 from gradlab._checks import check_bounds, check_memory, check_positive, short
 from gradlab._loop import LoopConfig, Method
@@ -54,8 +54,21 @@ def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config
 @functools.partial(jax.jit, static_argnames=("method", "config"))
 def _descend_many(objective, x0s, hyperparams, box, tols, token, *, method, config):
     """One compiled call for a batch of starts (with one set of hyperparameters per run
-    if ``method.per_run``); ``token`` None or a `gradlab.progress` token."""
-    return _loop.run_many(objective, x0s, method, hyperparams, box, tols, config, token)
+    if ``method.per_run``); ``token`` None or a `gradlab.progress` token.
+
+    On several devices ``x0s`` (and per-run hyperparameters) must hold a multiple of
+    the device count of rows: each device runs the loop over its own rows
+    (`parallel.map_rows`), with no communication.
+    """
+    def run(rows, shared):
+        x0s, per_run = rows
+        objective, hyper, box, tols, token = shared
+        return _loop.run_many(objective, x0s, method, per_run if method.per_run else hyper,
+                              box, tols, config, token)
+
+    per_run = hyperparams if method.per_run else None
+    shared = None if method.per_run else hyperparams
+    return parallel.map_rows(run, (x0s, per_run), (objective, shared, box, tols, token))
 
 
 def resolve_options(cost: Cost, dtype, *, steps, record_every, bounds, gtol=None, xtol=None,

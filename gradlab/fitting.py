@@ -29,7 +29,9 @@ before anything is compiled, with a message naming the argument. The same
 compiled code serves new starts and new data of the same shapes. Batches:
 ``x0`` of shape ``(n, d)`` fits from ``n`` starts, ``datasets`` fits one
 model to many data sets; both in one compiled loop that steps only the runs
-still running. ``jax.jit`` and ``jax.vmap`` over `fit` work too.
+still running, split across every device of every process as `gradlab.parallel`
+describes (each device loops over its own fits; every process gets the whole
+`Fit`). ``jax.jit`` and ``jax.vmap`` over `fit` work too.
 
 Example:
   >>> import jax.numpy as jnp, gradlab as gl
@@ -48,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import leastsq, models, stopping
+from gradlab import leastsq, models, parallel, stopping
 from gradlab._checks import (
     check_bounds,
     check_points,
@@ -298,21 +300,55 @@ def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, abso
     return _statistics(sol, absolute_sigma, unit, box is not None)
 
 
-@functools.partial(jax.jit, static_argnames=("options", "absolute_sigma", "data_axis"))
+@functools.partial(jax.jit, static_argnames=("options", "absolute_sigma", "data_axis",
+                                             "per_device"))
 def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, absolute_sigma,
-              data_axis):
-    y = objective.data.y
-    if data_axis:  # one unit per data set, σ broadcast to the data sets' shape
-        units = jax.vmap(_unit)(y, sigma) if sigma is not None else jax.vmap(
-            lambda y: _unit(y, None))(y)
-        scaled = _scaled_sigma(sigma, units.reshape((-1,) + (1,) * (y.ndim - 1)))
-        scaled = jnp.broadcast_to(scaled, y.shape)
-    else:
-        units = jnp.broadcast_to(_unit(y, sigma), x0s.shape[:1])
-        scaled = _scaled_sigma(sigma, units[0])
-    sols = leastsq.run_many(objective, scaled, x0s, steps, box, tols, loop_tols, options,
+              data_axis, per_device=False):
+    """A batch of fits; ``per_device``: each device fits its own rows (`parallel.map_rows`),
+    the rows being the starts, and with ``data_axis`` the data sets and ``sigma``."""
+    def run(rows, shared):
+        (x0s, problem), ((steps, box, tols, loop_tols), same) = rows, shared
+        objective, sigma = problem if data_axis else same
+        y = objective.data.y
+        if data_axis:  # one unit per data set, σ broadcast to the data sets' shape
+            units = jax.vmap(_unit)(y, sigma) if sigma is not None else jax.vmap(
+                lambda y: _unit(y, None))(y)
+            scaled = jnp.broadcast_to(
+                _scaled_sigma(sigma, units.reshape((-1,) + (1,) * (y.ndim - 1))), y.shape)
+        else:
+            units = jnp.broadcast_to(_unit(y, sigma), x0s.shape[:1])
+            scaled = _scaled_sigma(sigma, units[0])
+        sols = leastsq.run_many(objective, scaled, x0s, steps, box, tols, loop_tols, options,
+                                data_axis=data_axis)
+        return jax.vmap(lambda s, u: _statistics(s, absolute_sigma, u, box is not None))(
+            sols, units)
+
+    problem = (objective, sigma)
+    rows = (x0s, problem if data_axis else None)
+    shared = ((steps, box, tols, loop_tols), None if data_axis else problem)
+    return (parallel.map_rows if per_device else lambda f, r, s: f(r, s))(run, rows, shared)
+
+
+def _fit_spread(name, objective, sigma, x0s, steps, box, tols, loop_tols, *, options,
+                absolute_sigma, data_axis):
+    """`_fit_many` with its rows split across every device of every process: the
+    processes' arguments compared first, rows padded to the device count, and the
+    whole `Fit` gathered onto every process at the end (nothing sent in between)."""
+    run = functools.partial(_fit_many, options=options, absolute_sigma=absolute_sigma,
                             data_axis=data_axis)
-    return jax.vmap(lambda s, u: _statistics(s, absolute_sigma, u, box is not None))(sols, units)
+    if parallel.device_count() == 1 or any(map(is_traced, jax.tree.leaves(
+            (objective, sigma, x0s, steps)))):  # under the caller's jit or vmap: as it is
+        return run(objective, sigma, x0s, steps, box, tols, loop_tols)
+    parallel.check_same_on_all_processes(
+        "a batch of fits", cost=name, data=objective.data, sigma=sigma, starts=x0s,
+        loop=(steps, box, tols, loop_tols, tuple(options), absolute_sigma, data_axis))
+    padded, n = parallel.pad_rows(x0s)
+    place = lambda a: parallel.shard_rows(parallel.pad_rows(a)[0])
+    if data_axis:
+        objective, sigma = jax.tree.map(place, (objective, sigma))
+    fits = parallel.gather(run(objective, sigma, parallel.shard_rows(padded), steps, box, tols,
+                               loop_tols, per_device=True))
+    return fits if padded.shape[0] == n else jax.tree.map(lambda a: a[:n], fits)
 
 
 def loop_xtol(dtype) -> float:
@@ -417,8 +453,8 @@ def fit(cost, x0, *, sigma=None, absolute_sigma: bool = False, bounds=None, data
     if k is None and not batch:
         return _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, options=options,
                         absolute_sigma=absolute_sigma)
-    return _fit_many(objective, sigma, x0, steps, box, tols, loop_tols, options=options,
-                     absolute_sigma=absolute_sigma, data_axis=k is not None)
+    return _fit_spread(cost.name, objective, sigma, x0, steps, box, tols, loop_tols,
+                       options=options, absolute_sigma=absolute_sigma, data_axis=k is not None)
 
 
 def _prepare(cost, x0, batch: bool):

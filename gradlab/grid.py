@@ -6,7 +6,8 @@ chunk is evaluated with ``vmap``, and chunks run one after another in a
 ``lax.scan`` — so memory is bounded by the chunk size, not the grid. The chunk
 size comes from a memory budget unless given. With ``keep_values=False`` only
 the running best is kept, so grids of 10⁸ points and more fit in a few hundred
-MB. On several devices each chunk is sharded across them.
+MB. On several devices each device walks its own block of the grid and keeps its
+own best; the bests are compared once, at the end.
 
 Example:
   >>> import gradlab as gl
@@ -119,8 +120,7 @@ def _fit_values(cost, points):
 
 
 def _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise=False):
-    index = start + jnp.arange(batch)
-    index = parallel.constrain_rows(index)
+    index = start + jnp.arange(batch, dtype=start.dtype)
     points = _coordinates(index, axes, shape)
     values = _fit_values(cost, points) if pointwise else jax.vmap(cost)(points)
     return values, index < total  # the last chunk's padding runs past the grid
@@ -133,42 +133,74 @@ def _lowest(values, inside):
 
 @functools.partial(jax.jit, static_argnames=("shape", "batch", "keep_values", "pointwise"))
 def _grid(cost, axes, token, *, shape, batch, keep_values, pointwise):
-    """The best point (NaN if none is finite), its value, whether it is finite, and the
-    table of values; chunks done are reported to a `gradlab.progress` ``token``."""
+    """Each block's values (None unless ``keep_values``), its best flat index and its
+    value, split by rows (one block per device, for `_combine` once gathered);
+    chunks done are reported to a `gradlab.progress` ``token``.
+
+    Each device walks its own contiguous block of the flat (row-major) grid, in
+    chunks of ``batch / devices`` points, and keeps its own best
+    (`parallel.map_rows`: nothing is sent while it runs). The blocks' bests are
+    compared once, at the end (`_combine`): the lowest value wins, NaN never, and
+    among equal values the lowest flat index — what one device walking the whole
+    grid in order keeps, so the answer does not depend on the number of devices.
+    """
     total = math.prod(shape)
-    n_chunks = -(-total // batch)
-    index_dtype = jnp.int64 if total >= 2**31 else jnp.int32
-    starts = jnp.arange(n_chunks, dtype=index_dtype) * batch
-    report = lambda k: progress_.maybe_report(token, k + 1, n_chunks)
+    devices = parallel.device_count()
+    local = -(-batch // devices)  # each device's share of a chunk
+    n_chunks = -(-total // (local * devices))  # chunks per device
+    block = n_chunks * local  # flat indices per device
+    index_dtype = jnp.int64 if block * devices >= 2**31 else jnp.int32
+    report = lambda k, token: progress_.maybe_report(token, k + 1, n_chunks)
 
-    if keep_values:
-        if n_chunks == 1:
-            values, _ = _evaluate_chunk(cost, axes, shape, total, starts[0], batch, pointwise)
-            report(0)
-        else:
-            def chunk(k):
-                report(k)
-                return _evaluate_chunk(cost, axes, shape, total, starts[k], batch, pointwise)[0]
+    def walk(_, shared):
+        cost, axes, token = shared
+        first = parallel.device_index().astype(index_dtype) * block
+        starts = first + jnp.arange(n_chunks, dtype=index_dtype) * local
+        evaluate = lambda k: _evaluate_chunk(cost, axes, shape, total, starts[k], local,
+                                             pointwise)
+        if keep_values:
+            if n_chunks == 1:
+                values, inside = evaluate(0)
+                report(0, token)
+            else:
+                def chunk(k):
+                    report(k, token)
+                    return evaluate(k)
 
-            values = jax.lax.map(chunk, jnp.arange(n_chunks, dtype=jnp.int32)).reshape(-1)
-        values = values[:total]
-        best = _lowest(values, True)
-        return (*_best_point(best, values[best], axes, shape), values.reshape(shape))
+                values, inside = (a.reshape(-1) for a in jax.lax.map(
+                    chunk, jnp.arange(n_chunks, dtype=jnp.int32)))
+            i = _lowest(values, inside)
+            return values, (first + i).astype(index_dtype)[None], values[i][None]
 
-    def keep_best(carry, k):
-        best_index, best_value = carry
-        start = starts[k]
-        report(k)
-        values, inside = _evaluate_chunk(cost, axes, shape, total, start, batch, pointwise)
-        i = _lowest(values, inside)
-        better = (values[i] < best_value) | jnp.isnan(best_value)  # the first of ties wins
-        better = better & inside[i] & ~jnp.isnan(values[i])
-        return (jnp.where(better, (start + i).astype(best_index.dtype), best_index),
-                jnp.where(better, values[i], best_value)), None
+        def keep_best(carry, k):
+            best_index, best_value = carry
+            report(k, token)
+            values, inside = evaluate(k)
+            i = _lowest(values, inside)
+            better = (values[i] < best_value) | jnp.isnan(best_value)  # the first of ties wins
+            better = better & inside[i] & ~jnp.isnan(values[i])
+            return (jnp.where(better, (starts[k] + i).astype(index_dtype), best_index),
+                    jnp.where(better, values[i], best_value)), None
 
-    init = (jnp.asarray(0, index_dtype), jnp.asarray(jnp.nan, axes[0].dtype))
-    (best, value), _ = jax.lax.scan(keep_best, init, jnp.arange(n_chunks, dtype=jnp.int32))
-    return (*_best_point(best, value, axes, shape), None)
+        init = (first, jnp.asarray(jnp.nan, axes[0].dtype))
+        (best, value), _ = jax.lax.scan(keep_best, init, jnp.arange(n_chunks, dtype=jnp.int32))
+        return None, best[None], value[None]
+
+    return parallel.map_rows(walk, None, (cost, axes, token))
+
+
+@functools.partial(jax.jit, static_argnames=("shape",))
+def _combine(values, best, value, axes, *, shape):
+    """`_grid`'s blocks made one grid: the best point (NaN if none is finite), its value,
+    whether it is finite, and the table of values (None if not kept).
+
+    Of the blocks' bests the lowest value wins (NaN as inf), and of equal values
+    the lowest flat index.
+    """
+    key = jnp.where(jnp.isnan(value), jnp.inf, value)
+    d = jnp.argmin(jnp.where(key == jnp.min(key), best, jnp.iinfo(best.dtype).max))
+    point = _best_point(best[d], value[d], axes, shape)
+    return (*point, None if values is None else values[:math.prod(shape)].reshape(shape))
 
 
 def _best_point(best, value, axes, shape):
@@ -303,9 +335,10 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     parallel.check_same_on_all_processes("grid_search", cost=cost.name, data=cost.data, axes=axes,
                                          chunks=(batch, keep_values, pointwise))
     with progress_.reporting(progress) as token:
-        out = parallel.gather(_grid(cost.objective, axes, token, shape=shape, batch=batch,
-                                    keep_values=keep_values, pointwise=pointwise))
-        grid_x, value, found, values = out if token is None else jax.block_until_ready(out)
+        blocks = parallel.gather(_grid(cost.objective, axes, token, shape=shape, batch=batch,
+                                       keep_values=keep_values, pointwise=pointwise))
+        blocks = blocks if token is None else jax.block_until_ready(blocks)
+    grid_x, value, found, values = _combine(*blocks, axes, shape=shape)
     result = GridResult(x=grid_x, fun=value, success=found, axes=axes, values=values,
                         nfev=total, grid_x=grid_x, grid_fun=value)
     if polish and bool(found):

@@ -2,24 +2,33 @@
 
 The contract:
 
-* Starts of a multi-start run, rates of a learning-rate sweep and chunks of a
-  grid are laid out along a mesh axis named ``"batch"`` that spans
-  ``jax.devices()``: every local device in one process, and every device of
-  every process once JAX runs as several processes (`initialize`).
+* Starts of a multi-start run, rates of a learning-rate sweep, the fits of a
+  batch (many starts, or many data sets) and blocks of a grid are laid out
+  along a mesh axis named ``"batch"`` that spans ``jax.devices()``: every
+  local device in one process, and every device of every process once JAX
+  runs as several processes (`initialize`).
 * Several processes run the same program (SPMD): each makes the same calls
   with the same arguments and builds the same whole batch (the same seed
   gives the same starts); `shard_rows` places only the rows its own devices
-  hold; the compiled computation runs over the global mesh; `gather` then
-  gives every process the complete result, once, at the end. Code written
-  for one process runs unchanged, and every process gets the same record.
+  hold; inside the compiled computation `map_rows` (``jax.shard_map``) lets
+  every device run its own loops over its own rows, stopping when its own
+  runs stop; `gather` then gives every process the complete result, once, at
+  the end. Code written for one process runs unchanged, and every process
+  gets the same record.
+* What is sent: a fingerprint of the arguments before the call
+  (`check_same_on_all_processes`, a few hundred bytes through the
+  coordinator), one all-gather of the result at the end (`gather`), and
+  nothing per step: the compiled loops hold no collective
+  (``tests/test_parallel.py`` reads the compiled programs to check).
 * Before a sharded computation the processes exchange a fingerprint of its
   arguments (`check_same_on_all_processes`): different arguments raise a
   ``ValueError`` that names them; a process that does not arrive within
   `timeout_seconds` raises a ``TimeoutError``. Nothing waits forever.
 * In one process with one device all of this is a no-op, so the same code
   runs on a laptop, a GPU, a pod or a cluster. Results do not depend on the
-  number of devices or processes: each row is computed by the same program
-  wherever it lands.
+  number of devices or processes: each row is computed by the same
+  arithmetic wherever it lands, and what is combined across rows (a grid's
+  best point) is combined by a rule that does not depend on the layout.
 
 Example:
   >>> import jax.numpy as jnp
@@ -114,11 +123,47 @@ def shard_rows(x: jax.Array) -> jax.Array:
     return jax.make_array_from_callback(host.shape, _rows(host.ndim), lambda index: host[index])
 
 
-def constrain_rows(x: jax.Array) -> jax.Array:
-    """Inside ``jit``: ask for ``x``'s rows to be split across the mesh."""
-    if device_count() == 1 or x.shape[0] % device_count():
-        return x
-    return jax.lax.with_sharding_constraint(x, _rows(x.ndim))
+_per_device = threading.local()  # set while a `map_rows` body is traced
+
+
+def map_rows(f, rows, shared):
+    """Inside ``jit``: ``f(rows, shared)`` run by every device on its own rows, and only them.
+
+    ``rows`` is a pytree whose every leaf has the batch's rows along axis 0 (as
+    many as a multiple of the device count: see `pad_rows`); ``shared`` a
+    pytree that every device sees whole. ``f`` must return a pytree whose every
+    leaf again has one row per input row. On several devices ``f`` runs under
+    ``jax.shard_map``: each device runs its own loops over its own rows, its
+    stopping conditions read only its own runs, and nothing is sent between
+    devices, during the loops or after them (the result stays split by rows,
+    for `gather`). On one device this is ``f(rows, shared)``.
+    """
+    if device_count() == 1:
+        return f(rows, shared)
+
+    def body(rows, shared):
+        depth = getattr(_per_device, "depth", 0)
+        _per_device.depth = depth + 1
+        try:
+            return f(rows, shared)
+        finally:
+            _per_device.depth = depth
+
+    return jax.shard_map(body, mesh=mesh(), in_specs=(PartitionSpec(AXIS), PartitionSpec()),
+                         out_specs=PartitionSpec(AXIS), check_vma=False)(rows, shared)
+
+
+def rows_are_local() -> bool:
+    """Whether the rows being traced all lie on one device: one device in all, or inside
+    a `map_rows` body (where a gather of rows by index crosses no device)."""
+    return device_count() == 1 or getattr(_per_device, "depth", 0) > 0
+
+
+def device_index():
+    """Inside a `map_rows` body: this device's place along the mesh (0 on one device)."""
+    if device_count() == 1:
+        return jnp.asarray(0, jnp.int32)
+    return jax.lax.axis_index(AXIS)
 
 
 @functools.cache

@@ -39,6 +39,7 @@ from gradlab._checks import short
 REPORTS = 100  # about this many reports per run
 
 _active: dict[int, Callable[[int, int], None]] = {}
+_reported: dict[int, int] = {}  # the last count passed on, per token
 _tokens = itertools.count()
 _lock = threading.Lock()
 
@@ -69,12 +70,19 @@ def reporting(progress):
     finally:
         with _lock:
             _active.pop(token, None)
+            _reported.pop(token, None)
 
 
 def _deliver(token, done, total):
-    callback = _active.get(int(token))
-    if callback is not None:
-        callback(int(done), int(total))
+    # on several devices each device runs its own loop and reports the same counts:
+    # pass each count on once, and never one below a count already passed on
+    token, done = int(token), int(done)
+    with _lock:
+        callback = _active.get(token)
+        if callback is None or done <= _reported.get(token, 0):
+            return
+        _reported[token] = done
+    callback(done, int(total))
 
 
 def every(total: int) -> int:

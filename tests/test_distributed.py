@@ -3,8 +3,9 @@
 Each layout (processes × simulated CPU devices per process) runs one worker
 script, as real processes on 127.0.0.1 with a coordinator on a free port: it
 makes every sharded call once (multistart, basin_map, sweep_learning_rates,
-grid_search) and saves every field of every record it got. Every process must
-hold the same records as a single-process run, bit for bit. The 2 × 1 layout
+grid_search, fit from many starts and on many data sets) and saves every
+field of every record it got. Every process must hold the same records as a
+single-process run, bit for bit. The 2 × 1 layout
 also checks what goes wrong: arguments that differ between processes, a
 process that never arrives. The command line runs as two processes, and a
 process alone, or one that cannot reach its coordinator, fails with a message.
@@ -54,6 +55,16 @@ keep("sweep", gl.sweep_learning_rates("bowl", [-1.0, -1.0], [0.01, 0.1, 0.5, 1.2
 keep("grid", gl.grid_search("rastrigin", num=301, batch_size=1000))  # 91 chunks, all values
 line = gl.fit_cost(gl.models.linear, gl.datasets.line(n=100, seed=0), bounds=[(-5, 5), (-5, 0)])
 keep("fit_grid", gl.grid_search(line, num=201, keep_values=False))  # the running best only
+t = np.linspace(0.0, 4.0, 30)  # least squares: an exponential decay, from many starts ...
+decay = gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x), (t, 3.0 * np.exp(-1.3 * t)
+                                                             + 0.01 * np.sin(37.0 * t)))
+rng = np.random.default_rng(0)
+# 70 starts: padded to the devices; one process on one device steps them in groups, and
+# more devices (35 or 9 each) step them all at once: the same bits either way
+keep("fit_starts", gl.fit(decay, rng.uniform([0.5, 0.1], [6.0, 4.0], (70, 2))))
+decays = 3.0 * np.exp(-rng.uniform(0.3, 3.0, (27, 1)) * t) + 0.02 * rng.standard_normal((27, 30))
+keep("fit_sets", gl.fit(decay, [1.0, 1.0], datasets=gl.Data(np.broadcast_to(t, (27, 30)),
+                                                            decays)))  # ... and on 27 data sets
 np.savez(os.path.join(sys.argv[1], f"process{me}.npz"), **fields)
 
 if several and os.environ.get("CHECK_FAILURES"):
@@ -177,6 +188,11 @@ def test_one_process_records_are_the_library_answers(one_process):
     assert one_process["sweep.status"].tolist() == [1, 1, 0, 2, 2]
     np.testing.assert_allclose(one_process["grid.x"], [0.0, 0.0], atol=1e-12)
     assert one_process["basins.labels"].shape == (16, 32)
+    # every fit from the 70 starts and on the 27 data sets converged; the starts all found
+    # the one minimum near (3, 1.3)
+    assert one_process["fit_starts.status"].tolist() == [0] * 70
+    assert one_process["fit_sets.status"].tolist() == [0] * 27
+    np.testing.assert_allclose(one_process["fit_starts.x"], [[3.0, 1.3]] * 70, atol=0.01)
 
 
 @pytest.mark.slow

@@ -110,3 +110,102 @@ def test_argument_descriptions_differ_whenever_the_arguments_do(x64):
     assert len({describe(starts), *map(describe, others)}) == 5
     assert describe((3, None, 0.5)) == "(3, None, 0.5)"  # small values are shown as they are
     assert describe("himmelblau") == "'himmelblau'"
+
+
+# -- no communication per step: read the compiled programs ----------------------------
+HLO_SCRIPT = r"""
+import importlib, json, re, jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp, numpy as np
+import gradlab as gl
+from gradlab import descent, fitting, leastsq, parallel
+from gradlab import grid as grid_
+multistart_ = importlib.import_module("gradlab.multistart")  # gl.multistart is the function
+
+COLLECTIVE = re.compile(r"= .*\b(all-reduce|all-gather|collective-permute|all-to-all|"
+                        r"reduce-scatter|collective-broadcast)(-start)?\(")
+CALLED = re.compile(r"\b(?:condition|body|calls|to_apply|true_computation|false_computation)"
+                    r"=%?([\w.\-]+)")
+
+def read(text):
+    # loops, collectives inside a loop (its condition, body and all they call), in all
+    computations, name = {}, None
+    for line in text.splitlines():
+        head = re.match(r"^(?:ENTRY )?%?([\w.\-]+) .*\{$", line)
+        if head:
+            name = head.group(1)
+            computations[name] = []
+        elif name is not None:
+            computations[name].append(line)
+    loops = [c for lines in computations.values() for line in lines if " while(" in line
+             for c in re.findall(r"\b(?:condition|body)=%?([\w.\-]+)", line)]
+    inside, todo = set(), list(loops)
+    while todo:
+        c = todo.pop()
+        if c in inside or c not in computations:
+            continue
+        inside.add(c)
+        for line in computations[c]:
+            todo += CALLED.findall(line)
+            for branches in re.findall(r"branch_computations=\{([^}]*)\}", line):
+                todo += [b.strip().lstrip("%") for b in branches.split(",")]
+    found = lambda names: [line.strip()[:100] for c in names for line in computations[c]
+                           if COLLECTIVE.search(line)]
+    return {"loops": len(loops), "in_loops": found(inside), "all": found(computations)}
+
+out = {"devices": parallel.device_count()}
+cost = gl.get_cost("himmelblau")
+starts = parallel.shard_rows(jnp.asarray(multistart_.sample_starts(cost.bounds, 512, 0)))
+method, hyper = multistart_._default_method(cost, starts.dtype)
+config, box, tols = descent.resolve_options(cost, starts.dtype, steps=100, record_every=10,
+                                            bounds=None)
+out["descents"] = read(descent._descend_many.lower(
+    cost.objective, starts, hyper, box, tols, None, method=method, config=config
+).compile().as_text())
+rastrigin = gl.get_cost("rastrigin")
+axes = grid_.grid_axes(rastrigin.bounds, (301, 301), jnp.float64)
+for keep in (False, True):
+    out[f"grid_keep_{keep}"] = read(grid_._grid.lower(
+        rastrigin.objective, axes, None, shape=(301, 301), batch=1000, keep_values=keep,
+        pointwise=False).compile().as_text())
+t = np.linspace(0.0, 4.0, 30)
+decay = gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x), (t, 3.0 * np.exp(-1.3 * t)))
+tols, loop_tols = fitting._tolerances(np.dtype("float64"), None, None, None)
+steps = jnp.asarray(100, jnp.int32)
+for axis, objective, x0s in [
+        (False, decay.objective, jnp.ones((256, 2))),
+        (True, type(decay.objective)(decay.fn, None, gl.Data(jnp.ones((256, 30)),
+                                                            jnp.ones((256, 30)))),
+         jnp.ones((256, 2)))]:
+    out[f"fits_data_axis_{axis}"] = read(fitting._fit_many.lower(
+        objective, None, x0s, steps, None, tols, loop_tols, options=leastsq.Options(),
+        absolute_sigma=False, data_axis=axis, per_device=True).compile().as_text())
+
+# the reader itself: a batch whose loop asks, every step, whether any row still runs
+rows = jax.device_put(jnp.arange(64.0), jax.sharding.NamedSharding(
+    parallel.mesh(), jax.sharding.PartitionSpec(parallel.AXIS)))
+out["spmd_any"] = read(jax.jit(lambda r: jax.lax.while_loop(
+    lambda r: jnp.any(r < 100.0), lambda r: r * 1.5 + 1.0, r)).lower(rows).compile().as_text())
+print(json.dumps(out))
+"""
+
+
+def test_sharded_programs_send_nothing_per_step():
+    # on 4 simulated devices, each device loops over its own rows (shard_map): no
+    # collective in any loop of the compiled descents, grids and fits, nor anywhere else
+    # in them (the one gather at the end is a program of its own, parallel.gather)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", HLO_SCRIPT], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out.pop("devices") == 4
+    spmd = out.pop("spmd_any")  # the reader finds the per-step all-reduce it is looking for
+    assert spmd["loops"] >= 1 and any("all-reduce" in line for line in spmd["in_loops"])
+    assert set(out) == {"descents", "grid_keep_False", "grid_keep_True",
+                        "fits_data_axis_False", "fits_data_axis_True"}
+    for program, seen in out.items():
+        assert seen["loops"] >= 1, program
+        assert seen["in_loops"] == [], f"{program} communicates per step: {seen['in_loops']}"
+        assert seen["all"] == [], f"{program} communicates: {seen['all']}"
