@@ -30,6 +30,7 @@ import csv
 import dataclasses
 import io
 import os
+import re
 import stat
 import unicodedata
 
@@ -161,12 +162,14 @@ def _separator(path, text: str):
                     "separated by commas, semicolons, tabs or spaces")
 
 
+# A number as a CSV file writes it, in ASCII: Python's float() also reads "1_000" and
+# full-width or Arabic-Indic digits, which no spreadsheet writes.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)",
+                     re.IGNORECASE | re.ASCII)
+
+
 def _is_number(cell: str, decimal_comma: bool) -> bool:
-    try:
-        float(_number_text(cell, decimal_comma))
-    except ValueError:
-        return False
-    return True
+    return _NUMBER.fullmatch(_number_text(cell, decimal_comma)) is not None
 
 
 def _number_text(cell: str, decimal_comma: bool) -> str:
@@ -272,15 +275,13 @@ def _chain(number, fields, rows):
 def _numbers(path, cells, lines, name, index, decimal_comma) -> np.ndarray:
     """A column's cells as float64; empty cells NaN; anything else not a number refused."""
     texts = [_number_text(c, decimal_comma) or "nan" for c in cells]
-    try:
+    if all(map(_NUMBER.fullmatch, texts)):
         return np.array(texts, dtype=np.float64)
-    except ValueError:
-        pass
     values = np.empty(len(texts))
     for k, (number, cell, t) in enumerate(zip(lines, cells, texts)):
-        try:
+        if _NUMBER.fullmatch(t):
             values[k] = float(t)
-        except ValueError:
+        else:
             hint = ""
             if not decimal_comma and "," in cell:
                 hint = " (a decimal comma? then separate the columns with ';')"

@@ -274,6 +274,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "fit.steps": {"en": "steps", "es": "pasos"},
     "fit.not_converged": {"en": "the fit did not converge: {message}",
                           "es": "el ajuste no convergió: {message}"},
+    "fit.not_identifiable": {
+        "en": "the fit converged, but not every parameter changes the curve: their values "
+              "mean nothing (check the model, or fix a parameter)",
+        "es": "el ajuste convergió, pero no todos los parámetros cambian la curva: sus valores "
+              "no significan nada (revisa el modelo, o fija un parámetro)"},
     "fit.plot_written": {"en": "figure written to {path}", "es": "figura escrita en {path}"},
     # How a run ended (gradlab.Status), in a legend or a label: short words.
     "status.CONVERGED": {"en": "converged", "es": "convergió"},
@@ -282,6 +287,49 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.NONFINITE": {"en": "nonfinite", "es": "no finito"},
     "status.STALLED": {"en": "stalled", "es": "estancado"},
     "status.NO_MINIMUM": {"en": "no_minimum", "es": "sin mínimo"},
+    # ... and in a sentence (`gradlab.result.status_message` is the English one).
+    "status.detail.CONVERGED": {
+        "en": "converged: the point is stationary at the problem's scale",
+        "es": "convergió: el punto es estacionario a la escala del problema"},
+    "status.detail.MAX_STEPS": {
+        "en": "stopped at the step limit before reaching a stationary point",
+        "es": "se detuvo en el límite de pasos antes de llegar a un punto estacionario"},
+    "status.detail.DIVERGED": {
+        "en": "diverged: the cost grew without bound, or ended above its start",
+        "es": "divergió: el costo creció sin límite, o terminó por encima del inicial"},
+    "status.detail.NONFINITE": {
+        "en": "a NaN or inf appeared; the last finite point is kept",
+        "es": "apareció un NaN o un inf; se conserva el último punto finito"},
+    "status.detail.STALLED": {
+        "en": "stalled: x stopped moving at a point that is not stationary "
+              "(a learning rate too small, or a step the optimiser cannot improve)",
+        "es": "estancado: x dejó de moverse en un punto que no es estacionario "
+              "(una tasa de aprendizaje demasiado pequeña, o un paso que el optimizador no "
+              "puede mejorar)"},
+    "status.detail.NO_MINIMUM": {
+        "en": "no minimum: the cost is unbounded below (its Hessian is not positive "
+              "semi-definite)",
+        "es": "sin mínimo: el costo no está acotado inferiormente (su hessiana no es "
+              "semidefinida positiva)"},
+    # What a fit's standard errors cannot say (`gradlab.fitting.notes`).
+    "fit.note.held": {
+        "en": "parameter(s) {params} held at a bound: their standard errors are undefined "
+              "(NaN), the others' conditional on them",
+        "es": "parámetro(s) {params} retenido(s) en una cota: sus errores estándar no están "
+              "definidos (NaN), los de los demás son condicionales a ellos"},
+    "fit.note.rank": {
+        "en": "the Jacobian is rank-deficient (rank {rank} of {free} free parameters): the "
+              "parameters are not all identifiable, and their standard errors are inf",
+        "es": "el jacobiano tiene rango deficiente (rango {rank} de {free} parámetros libres): "
+              "no todos los parámetros son identificables, y sus errores estándar son inf"},
+    "fit.note.nonfinite": {
+        "en": "the fit ended on NaN or inf residuals: no standard errors (NaN)",
+        "es": "el ajuste terminó con residuos NaN o inf: no hay errores estándar (NaN)"},
+    "fit.note.dof": {
+        "en": "no degrees of freedom left (dof = {dof}): the residual scale, and so the "
+              "standard errors, cannot be estimated",
+        "es": "no quedan grados de libertad (gl = {dof}): la escala de los residuos, y con "
+              "ella los errores estándar, no se puede estimar"},
 }
 
 
@@ -303,6 +351,11 @@ def status_word(lang: str, status) -> str:
     know yet reads as its name in lower case."""
     key = f"status.{status.name}"
     return text(lang, key) if key in MESSAGES else status.name.lower()
+
+
+def status_detail(lang: str, status) -> str:
+    """How a run ended (a `gradlab.Status`), in a sentence."""
+    return text(lang, f"status.detail.{status.name}")
 
 
 def kind_word(lang: str, kind: str) -> str:

@@ -442,18 +442,21 @@ def _fit_start(args, curve, x, y, user):
     else:
         try:
             p0 = curve.start(x, y)
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # the user's code may call sys.exit
             if not user:
                 raise
             raise DataError(f"--model {args.model}: its starting point p0(x, y) raised "
                             f"{_first_line(err)}") from None
     try:
         first = np.asarray(jax.jit(curve.model)(p0, x))
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # the user's code may call sys.exit
         if not user:
             raise
         raise DataError(f"--model {args.model}: calling it as model(params, x) raised "
                         f"{_first_line(err)}") from None
+    if not np.issubdtype(first.dtype, np.floating):
+        raise DataError(f"--model {args.model} returned values of dtype {first.dtype}; a model "
+                        "must return real numbers (floats), one per x")
     if first.shape != x.shape:
         raise DataError(f"--model {args.model} returned a prediction of shape {first.shape} "
                         f"for {x.size} points; it must return one value per x")
@@ -475,6 +478,7 @@ def _number(v):
 def _fit_report(args, curve, cols, p0, fit) -> dict:
     import numpy as np
 
+    from gradlab import fitting
     from gradlab.result import Status
 
     ci = fit.conf_int(FIT_LEVEL)
@@ -491,7 +495,7 @@ def _fit_report(args, curve, cols, p0, fit) -> dict:
         "level": FIT_LEVEL, "p0": [float(v) for v in p0],
         "rss": _number(fit.rss), "residual_sd": _number(fit.residual_sd), "dof": int(fit.dof),
         "status": Status(int(fit.status)).name, "success": bool(fit.success),
-        "message": str(fit.message), "nit": int(fit.nit),
+        "message": str(fit.message), "notes": fitting.notes(fit), "nit": int(fit.nit),
         "cov": [[_number(v) for v in row] for row in np.asarray(fit.cov)],
     }
 
@@ -523,11 +527,18 @@ def _print_fit(console, args, report) -> None:
                        ("fit.steps", str(report["nit"]))):
         summary.add_row(Text(t(key)), Text(_files.printable(value)))
     console.print(summary)
-    console.print(_text(t("fit.status", status=status,
-                          message=report["message"].partition(": ")[2])))
+    detail = "; ".join([_i18n.status_detail(lang, Status[report["status"]])]
+                       + [t(f"fit.note.{key}", **values) for key, values in report["notes"]])
+    console.print(_text(t("fit.status", status=status, message=detail)))
     if not report["success"]:
-        console.print("[red]" + _text(t("fit.not_converged", message=report["message"]))
-                      + "[/red]")
+        console.print("[red]" + _text(t("fit.not_converged", message=detail)) + "[/red]")
+    elif not _identifiable(report):
+        console.print("[red]" + _text(t("fit.not_identifiable")) + "[/red]")
+
+
+def _identifiable(report) -> bool:
+    """Every free parameter moves the curve (a rank-deficient Jacobian: some do not)."""
+    return all(key != "rank" for key, _ in report["notes"])
 
 
 def cmd_fit(args):
@@ -564,7 +575,7 @@ def cmd_fit(args):
     cost = gl.fit_cost(curve.model, (x, y), names=curve.names, name=curve.name)
     try:
         fit = gl.fit(cost, p0.tolist(), sigma=sigma, absolute_sigma=args.absolute_sigma)
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # the user's code may call sys.exit
         if not user:
             raise
         raise DataError(f"--model {args.model}: fitting it raised {_first_line(err)}") from None
@@ -584,7 +595,7 @@ def cmd_fit(args):
         _print_fit(console, args, report)
         if plot_path is not None:
             console.print(_text(_i18n.text(args.lang, "fit.plot_written", path=plot_path)))
-    return 0 if report["success"] else 1
+    return 0 if report["success"] and _identifiable(report) else 1
 
 
 # -- the parser ----------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import leastsq, models, parallel, stopping
+from gradlab import _i18n, leastsq, models, parallel, stopping
 from gradlab._checks import (
     check_bounds,
     check_points,
@@ -200,23 +200,27 @@ def _host(a):
     return a if is_traced(a) else np.asarray(a)
 
 
-def _message(f: Fit, i) -> str:
+def notes(f: Fit, i=()) -> list[tuple[str, dict]]:
+    """Why some standard errors of fit ``i`` (an index into a batch; ``()`` for one fit)
+    are not finite: `gradlab._i18n` keys ``fit.note.*`` with their values."""
     pick = lambda a: np.asarray(a)[i]
-    parts = [status_message(pick(f.status))]
+    found = []
     held = np.flatnonzero(pick(f.at_bound))
     free = pick(f.at_bound).size - held.size
     if held.size:
-        parts.append(f"parameter(s) {', '.join(map(str, held))} held at a bound: their "
-                     "standard errors are undefined (NaN), the others' conditional on them")
+        found.append(("held", {"params": ", ".join(map(str, held))}))
     if int(pick(f.rank)) < free:
-        parts.append(f"the Jacobian is rank-deficient (rank {int(pick(f.rank))} of {free} "
-                     "free parameters): the parameters are not all identifiable, and their "
-                     "standard errors are inf")
+        found.append(("rank", {"rank": int(pick(f.rank)), "free": free}))
     if not (np.all(np.isfinite(pick(f.jac))) and np.all(np.isfinite(pick(f.residuals)))):
-        parts.append("the fit ended on NaN or inf residuals: no standard errors (NaN)")
+        found.append(("nonfinite", {}))
     elif f.dof <= 0 and not np.all(np.isfinite(pick(f.cov))):
-        parts.append(f"no degrees of freedom left (dof = {f.dof}): the residual "
-                     "scale, and so the standard errors, cannot be estimated")
+        found.append(("dof", {"dof": f.dof}))
+    return found
+
+
+def _message(f: Fit, i) -> str:
+    parts = [status_message(np.asarray(f.status)[i])]
+    parts += [_i18n.text("en", f"fit.note.{key}", **values) for key, values in notes(f, i)]
     return "; ".join(parts)
 
 

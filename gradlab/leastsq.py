@@ -397,10 +397,16 @@ def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
     """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix."""
     pt = c.point
     jac = jnp.where(pt.free, pt.jac, 0.0)
+    # judged in the scaled parameters D·x (D: the columns' norms at x), as the loop
+    # steps: the same test, but JᵀJ cannot overflow (parameters of 1e-200) or underflow
+    norms = stopping.norm(jac.T)
+    d = jnp.where(norms > 0, norms, 1.0)
+    scaled = jac / d
+    box = None if box is None else tuple(b * d for b in box)
     # ½‖r‖²'s rounding error (the point's `noise` is FLAT times it, relative to ‖r‖²)
     floor = 0.5 * pt.noise * pt.rr / FLAT
-    at_rest = stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, jac.T @ pt.r, jac.T @ jac, tols, box,
-                                  floor=floor)
+    at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ pt.r,
+                                  scaled.T @ scaled, tols, box, floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
     return Solution(pt.x, pt.r, pt.jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)

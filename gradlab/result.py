@@ -18,6 +18,8 @@ import enum
 import jax
 import numpy as np
 
+from gradlab import _i18n
+
 
 class Status(enum.IntEnum):
     """Why a solver stopped; only CONVERGED is a success."""
@@ -30,24 +32,15 @@ class Status(enum.IntEnum):
     NO_MINIMUM = 5  # the cost has no minimum (unbounded below)
 
 
-_MESSAGES = {
-    Status.CONVERGED: "converged: the point is stationary at the problem's scale",
-    Status.MAX_STEPS: "stopped at the step limit before reaching a stationary point",
-    Status.DIVERGED: "diverged: the cost grew without bound, or ended above its start",
-    Status.NONFINITE: "a NaN or inf appeared; the last finite point is kept",
-    Status.STALLED: "stalled: x stopped moving at a point that is not stationary "
-                    "(a learning rate too small, or a step the optimiser cannot improve)",
-    Status.NO_MINIMUM: "no minimum: the cost is unbounded below "
-                       "(its Hessian is not positive semi-definite)",
-}
 
 
 def status_message(status) -> str | np.ndarray:
     """Human-readable message for a status code, or an array of them for a batch."""
     codes = np.asarray(status)
     if codes.ndim == 0:
-        return _MESSAGES[Status(int(codes))]
-    return np.vectorize(lambda c: _MESSAGES[Status(int(c))], otypes=[object])(codes)
+        return _i18n.status_detail("en", Status(int(codes)))
+    return np.vectorize(lambda c: _i18n.status_detail("en", Status(int(c))),
+                        otypes=[object])(codes)
 
 
 def record(cls):

@@ -167,10 +167,36 @@ def test_the_table_is_printed_in_english_or_spanish(capsys, data):
     code, out, _ = run(capsys, "fit", data[0] / "decay.csv", "--model", "exp")
     assert code == 0
     for word in ("parameter", "± stderr", "95% low", "RSS", "degrees of freedom", "converged",
-                 "y = a·exp(−k·x) + c"):
+                 "y = a·exp(−k·x) + c", "the point is stationary at the problem's scale"):
         assert word in out
     code, out, _ = run(capsys, "fit", data[0] / "decay.csv", "--model", "exp", "--lang", "es")
     assert code == 0 and "parámetro" in out and "grados de libertad" in out and "convergió" in out
+    assert "estacionario a la escala del problema" in out and "stationary" not in out
+
+
+def test_every_status_and_note_has_its_sentence_in_each_language():
+    from gradlab import _i18n
+    from gradlab.fitting import notes  # noqa: F401  (the keys it returns are these)
+
+    keys = [f"status.detail.{s.name}" for s in gl.Status]
+    keys += [f"fit.note.{k}" for k in ("held", "rank", "nonfinite", "dof")]
+    values = {"params": "0", "rank": 1, "free": 2, "dof": 0}
+    for key in keys:
+        for lang in _i18n.LANGUAGES:
+            assert _i18n.text(lang, key, **values).strip()
+        assert _i18n.text("en", key, **values) != _i18n.text("es", key, **values)
+
+
+def test_parameters_the_curve_ignores_are_reported_and_exit_1(capsys, user_dir, data):
+    x = data[1]
+    write_csv(user_dir / "line.csv", x, 2 * x + 1)
+    code, out, _ = run(capsys, "fit", "line.csv", "--model", "fitmodels:ignores_b",
+                       "--p0", "1,1", "--json")
+    report = json.loads(out)
+    assert code == 1 and [k for k, _ in report["notes"]] == ["rank"]
+    code, out, _ = run(capsys, "fit", "line.csv", "--model", "fitmodels:ignores_b", "--p0", "1,1",
+                       "--lang", "es")
+    assert code == 1 and "no todos los parámetros cambian la curva" in out
 
 
 def test_plot_writes_a_png_and_keeps_the_output_rules(capsys, data, tmp_path):
@@ -215,6 +241,18 @@ def wrong_shape(p, x):
 
 def raises(p, x):
     raise RuntimeError("my bug")
+
+
+def exits(p, x):
+    raise SystemExit(3)
+
+
+def complex_valued(p, x):
+    return p[0] * x + 1j * p[1]
+
+
+def ignores_b(p, x):  # b never reaches the curve: not identifiable
+    return p[0] * x + 0.0 * p[1]
 
 
 number = 3
@@ -263,6 +301,14 @@ def test_a_fit_that_does_not_converge_says_so_and_exits_1(capsys, user_dir, data
 # -- every mistake: one line, exit 2, nothing fitted ----------------------------------------------
 LINE = "x,y\n1,2\n2,4.1\n3,5.9\n4,8.2\n"
 MISTAKES = [  # (file name, its content or None, options, what stderr says)
+    ("d.csv", LINE, ["--model", "fitmodels:exits", "--p0", "1,1"],
+     "--model fitmodels:exits: calling it as model(params, x) raised SystemExit: 3"),
+    ("d.csv", LINE, ["--model", "fitmodels:complex_valued", "--p0", "1,1"],
+     "--model fitmodels:complex_valued returned values of dtype complex"),
+    ("u.csv", "x,y\n1,1_000\n2,2\n3,3\n", [], "u.csv, line 2, column 'y' (2): '1_000' is not "
+     "a number"),
+    ("w.csv", "x,y\n1,\uff12\n2,2\n3,3\n", [], "w.csv, line 2, column 'y' (2): "),
+    ("m.csv", "x,y\n1,\u22122\n2,2\n3,3\n", [], "m.csv, line 2, column 'y' (2): "),
     ("missing.csv", None, [], "missing.csv: no such file"),
     ("folder", "<dir>", [], "folder is a folder, not a CSV file"),
     ("empty.csv", "", [], "empty.csv is empty"),
