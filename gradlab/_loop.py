@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 import optax.tree_utils as otu
 
-from gradlab import derivatives, parallel, progress, stopping
+from gradlab import derivatives, models, parallel, progress, stopping
 from gradlab.optimizers import TrustNewtonState
 from gradlab.result import Status, Trajectory
 from gradlab.stopping import STALL_PATIENCE, Stop, Tolerances
@@ -241,7 +241,8 @@ def _judged_status(cost, stop, x, x0, f, f0, tols, box):
         hessian = None
     else:
         _, g, hessian = derivatives.value_grad_hessian(cost, x)
-    at_rest = stopping.stationary(x, x0, f, g, hessian, tols, box)
+    at_rest = stopping.stationary(x, x0, f, g, hessian, tols, box,
+                                  floor=models.rounding(cost, x))  # known for fits
     return stopping.verdict(stop, at_rest, f, f0), g
 
 

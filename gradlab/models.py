@@ -87,6 +87,25 @@ PER_ELEMENT = {
 }
 
 
+def rounding(objective, x):
+    """About how much rounding error a fit's cost holds at ``x`` (MSE and MAE fits), or None.
+
+    Each residual is a difference of terms of the size of ``y`` and of the
+    prediction, so the cost carries ``eps`` times those sizes: the decrease a
+    step predicts below this cannot be told from rounding (`stopping.stationary`).
+    """
+    fn = getattr(objective, "fn", None)
+    if not isinstance(fn, FitObjective) or fn.loss not in (mse, mae):
+        return None
+    y = objective.data.y
+    r = fn.model(x, objective.data.x) - y
+    eps = jnp.finfo(r.dtype).eps
+    size = jnp.abs(y) + jnp.abs(r)
+    if fn.loss is mse:
+        return eps * jnp.mean(jnp.abs(r) * (jnp.abs(r) + 2 * size))
+    return eps * jnp.mean(jnp.abs(r) + size)
+
+
 @dataclasses.dataclass(frozen=True)
 class FitObjective:
     """``loss(model(params, data.x), data.y)``: a hashable cost function.
