@@ -71,6 +71,26 @@ def test_scaling_or_shifting_the_cost_does_not_change_the_verdict(width, scale, 
     np.testing.assert_allclose(traj.x, [1.0, 1.0], atol=100 * width.sqrt_eps)
 
 
+# Costs in small units (1e-20 in float32, 1e-160 in float64): their gradients squared
+# underflow, and an exact-zero test on ‖g‖² read every start as stationary.
+@pytest.mark.parametrize("exponent", [0.25, 0.5, 0.55, 0.6])
+@pytest.mark.parametrize("method", ["sgd", "lbfgs", "trust_newton"])
+def test_a_cost_in_small_units_is_never_converged_away_from_its_minimum(width, exponent, method):
+    scale = float(np.finfo(width.dtype).tiny) ** exponent  # down past sqrt(tiny)
+    bowl = lambda p: scale * ((p[0] - 1.0) ** 2 + (p[1] + 2.0) ** 2)
+    kw = {"sgd": dict(learning_rate=0.1 / scale), "lbfgs": dict(optimizer=LBFGS),
+          "trust_newton": dict(optimizer=gl.optimizers.trust_newton())}[method]
+    traj = gl.descend(bowl, [0.0, 0.0], steps=300, **kw)
+    if bool(traj.success):
+        np.testing.assert_allclose(traj.x, [1.0, -2.0], atol=100 * width.sqrt_eps)
+    else:
+        assert _status(traj) in (S.STALLED, S.MAX_STEPS), traj.message
+    batch = gl.multistart(gl.Cost("small-bowl", bowl, bounds=[(-3.0, 3.0)] * 2), n_starts=16,
+                          steps=100)
+    found = np.asarray(batch.minima.points)[np.asarray(batch.minima.is_global)]
+    assert np.all(np.abs(found - [1.0, -2.0]) <= 100 * width.sqrt_eps), found  # none, or right
+
+
 @pytest.mark.parametrize("optimizer", [LBFGS, gl.optimizers.trust_newton(radius=1e3)],
                          ids=["lbfgs", "trust_newton"])
 def test_a_far_minimum_is_found_not_diverged(width, optimizer):
