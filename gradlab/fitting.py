@@ -221,7 +221,7 @@ def _check_level(level) -> float:
 
 
 # -- the statistics --------------------------------------------------------------------------
-def _statistics(sol: leastsq.Solution, absolute_sigma: bool) -> Fit:
+def _statistics(sol: leastsq.Solution, absolute_sigma: bool, vectorised: bool = False) -> Fit:
     """The `Fit` of one solution: the covariance from the SVD of the loop's own ``R``.
 
     ``J·D⁻¹ = Q·R`` and ``R = U·Σ·Vᵀ`` give ``(JᵀJ)⁻¹ = D⁻¹·V·Σ⁻²·Vᵀ·D⁻¹``: one SVD
@@ -232,11 +232,11 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool) -> Fit:
     dtype = sol.x.dtype
     dof = n - d
     s2 = sol.rr / dof if dof > 0 else jnp.asarray(jnp.nan, dtype)
-    sv, vt, _ = leastsq.singular_values(sol.factors)
+    sv, v, _ = leastsq.singular_values(sol.factors, vectorised)
     kept = leastsq.kept(sv)
     held = ~sol.free
     rank = jnp.sum(kept) - jnp.sum(held)  # held parameters are pinned: one unit value each
-    inverse = (vt.T * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0) ** 2, 0.0)) @ vt
+    inverse = (v * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0) ** 2, 0.0)) @ v.T
     inverse = inverse / sol.scale[:, None] / sol.scale[None, :]
     cov = inverse if absolute_sigma else s2 * inverse
     unknown = (rank < jnp.sum(sol.free)) | (jnp.isnan(s2) & (not absolute_sigma))
@@ -257,7 +257,7 @@ def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, ab
               data_axis):
     sols = leastsq.run_many(objective, sigma, x0s, steps, box, tols, loop_tols, options,
                             data_axis=data_axis)
-    return jax.vmap(lambda s: _statistics(s, absolute_sigma))(sols)
+    return jax.vmap(lambda s: _statistics(s, absolute_sigma, vectorised=True))(sols)
 
 
 def loop_xtol(dtype) -> float:
