@@ -86,9 +86,12 @@ LAMBDA_ITERATIONS = 10  # ... in at most this many iterations
 FLAT = 4.0  # changes below FLAT × the rounding of ‖r‖² are noise
 # A batch steps its running runs in groups of GROUP runs, but in no more than
 # GROUPS groups: a few slow runs then cost a group of 32, not an eighth of the batch
-# (1000 starts on NIST's Thurber: 2.7 s against 5.0 s with 8 groups; 128 groups:
-# 3.3 s), while a big batch that runs evenly does not pay each group's own
-# overhead too often (10⁴ data sets: 1.1 s in 32 groups, 1.7 s in 313).
+# (1000 starts on NIST's Thurber, with LAPACK's SVD: 2.7 s against 5.0 s with 8
+# groups; 128 groups: 3.3 s), while a big batch that runs evenly does not pay each
+# group's own overhead too often (10⁴ data sets, with the vectorised SVD: 0.47–0.52 s
+# in 32 groups, 0.71 s in 16, 0.58 s in 64; 2 cores under load). A smaller group
+# for the last few runs (16 of 1000 Thurber starts) saved nothing measurable and
+# doubled the batch's compile time.
 GROUP, GROUPS = 32, 32
 
 
