@@ -233,7 +233,8 @@ def _check_level(level) -> float:
 
 
 # -- the statistics --------------------------------------------------------------------------
-def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool) -> Fit:
+def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
+                vectorised: bool = False) -> Fit:
     """The `Fit` of one solution: the covariance from an SVD of ``J``'s triangle.
 
     ``D`` here is the column norms of ``J`` at the solution (not the loop's
@@ -251,11 +252,13 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool)
     dof = n - d
     norms = stopping.norm(jnp.where(sol.free, sol.jac, 0.0).T)
     scale = jnp.where(norms > 0, norms, 1.0)
-    sv, vt, _ = leastsq.singular_values(leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned))
+    sv, v, _ = leastsq.singular_values(leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned,
+                                                      vectorised),
+                                       vectorised)
     kept = leastsq.kept(sv)
     held = ~sol.free
     rank = jnp.sum(kept) - jnp.sum(held)  # held parameters are pinned: one unit value each
-    a = vt.T * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0), 0.0) / scale[:, None]
+    a = v * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0), 0.0) / scale[:, None]
     root = stopping.norm(a)  # sqrt(diag (JᵀJ)⁻¹) in the loop's units
     rows = a / jnp.where(root > 0, root, 1.0)[:, None]
     correlation = rows @ rows.T
@@ -324,8 +327,8 @@ def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, ab
             scaled = _scaled_sigma(sigma, units[0])
         sols = leastsq.run_many(objective, scaled, x0s, steps, box, tols, loop_tols, options,
                                 data_axis=data_axis)
-        return jax.vmap(lambda s, u: _statistics(s, absolute_sigma, u, box is not None))(
-            sols, units)
+        return jax.vmap(lambda s, u: _statistics(s, absolute_sigma, u, box is not None,
+                                                 vectorised=True))(sols, units)
 
     problem = (objective, sigma)
     rows = (x0s, problem if data_axis else None)

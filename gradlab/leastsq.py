@@ -34,7 +34,13 @@ so a step's accuracy depends on ``κ(J)``, not ``κ(J)²`` as with ``JᵀJ``
 A rank-deficient Jacobian (singular values below ``8·d·eps·σ₁``) gets the
 minimum-norm step; every λ > 0 still gives a unique damped step, so the trust
 region carries on. The covariance `gradlab.fit` reports comes from the same
-SVD at the last point.
+SVD at the last point. A single fit calls LAPACK (``geqrf``, ``trsm``,
+``gesdd``); a batch (`run_many`) keeps LAPACK's QR but takes the SVD of ``R``
+by one-sided Jacobi and ``R⁻¹b`` by back-substitution (`gradlab._linalg`),
+vectorised over the group: a batched LAPACK call pays a fixed cost per matrix
+(about 10 µs for the SVD of a 7 × 7 triangle) that dwarfs the arithmetic.
+One-sided Jacobi on ``R`` keeps the singular values to high relative
+accuracy, and never forms ``RᵀR``.
 
 **Bounds** (an active-set rule): parameters held at a bound by a gradient
 pointing out of the box (`stopping.free_parameters`) are fixed for the step
@@ -71,6 +77,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
 from gradlab import stopping
+from gradlab._linalg import back_substitute, jacobi_svd
 from gradlab.stopping import Stop, Tolerances
 
 ACCEPT = 1e-4  # MINPACK: a step is taken when its actual decrease is this share of the predicted
@@ -79,9 +86,12 @@ LAMBDA_ITERATIONS = 10  # ... in at most this many iterations
 FLAT = 4.0  # changes below FLAT × the rounding of ‖r‖² are noise
 # A batch steps its running runs in groups of GROUP runs, but in no more than
 # GROUPS groups: a few slow runs then cost a group of 32, not an eighth of the batch
-# (1000 starts on NIST's Thurber: 2.7 s against 5.0 s with 8 groups; 128 groups:
-# 3.3 s), while a big batch that runs evenly does not pay each group's own
-# overhead too often (10⁴ data sets: 1.1 s in 32 groups, 1.7 s in 313).
+# (1000 starts on NIST's Thurber, with LAPACK's SVD: 2.7 s against 5.0 s with 8
+# groups; 128 groups: 3.3 s), while a big batch that runs evenly does not pay each
+# group's own overhead too often (10⁴ data sets, with the vectorised SVD: 0.47–0.52 s
+# in 32 groups, 0.71 s in 16, 0.58 s in 64; 2 cores under load). A smaller group
+# for the last few runs (16 of 1000 Thurber starts) saved nothing measurable and
+# doubled the batch's compile time.
 GROUP, GROUPS = 32, 32
 
 
@@ -89,11 +99,14 @@ class Options(NamedTuple):
     """What the compiled loop is specialised on (static under jit).
 
     ``damped=False`` promises that every step is the Gauss–Newton one (`needs_svd` is
-    false): the code for damped steps, and its SVD, is left out.
+    false): the code for damped steps, and its SVD, is left out. ``vectorised``: the
+    SVD and the triangular solves by `gradlab._linalg`'s kernels, vectorised over a
+    batch, instead of one LAPACK call per matrix (`run_many`).
     """
 
     gauss_newton: bool = False
     damped: bool = True
+    vectorised: bool = False
 
 
 # -- residuals ---------------------------------------------------------------------------------
@@ -143,7 +156,7 @@ class Factors(NamedTuple):
     gn: jax.Array  # (d,) −R⁻¹·b, the Gauss–Newton step z = D·p (not finite when R is singular)
 
 
-def factor(jac, r, scale, free, pinned: bool) -> Factors:
+def factor(jac, r, scale, free, pinned: bool, vectorised: bool = False) -> Factors:
     """The `Factors` of ``[J·D⁻¹ | r]``, by one Householder QR.
 
     Held parameters (``~free``) get a pin row ``zᵢ = 0`` instead of their column
@@ -159,25 +172,30 @@ def factor(jac, r, scale, free, pinned: bool) -> Factors:
         m = jnp.concatenate([m, jnp.zeros((d + 1 - m.shape[0], d + 1), m.dtype)])
     top = jnp.linalg.qr(m, mode="r")[:d + 1]
     tri, b = top[:d, :d], top[:d, d]
-    return Factors(tri, b, solve_triangular(tri, -b))
+    return Factors(tri, b, back_substitute(tri, -b) if vectorised else solve_triangular(tri, -b))
 
 
-def singular_values(f: Factors):
-    """``(σ, Vᵀ, c)`` with ``R = U·diag(σ)·Vᵀ`` and ``c = −Uᵀ·b``: ``J·D⁻¹``'s own SVD."""
+def singular_values(f: Factors, vectorised: bool = False):
+    """``(σ, V, w)`` with ``R = U·diag(σ)·Vᵀ`` and ``w = −diag(σ)·Uᵀ·b``: ``J·D⁻¹``'s own
+    SVD (``σ`` in no particular order). ``vectorised``: by one-sided Jacobi
+    (`gradlab._linalg.jacobi_svd`), else by LAPACK."""
+    if vectorised:
+        sv, v, u_sv = jacobi_svd(f.tri)
+        return sv, v, -(u_sv.T @ f.b)
     u, sv, vt = jnp.linalg.svd(f.tri)
-    return sv, vt, -(u.T @ f.b)
+    return sv, vt.T, -sv * (u.T @ f.b)
 
 
 def kept(sv):
     """Singular values above ``8·d·eps`` of the largest: the numerical rank."""
-    return sv > jnp.finfo(sv.dtype).eps * 8 * sv.shape[0] * sv[0]
+    return sv > jnp.finfo(sv.dtype).eps * 8 * sv.shape[0] * jnp.max(sv)
 
 
 def _regular(f: Factors):
     return jnp.all(jnp.isfinite(f.gn))
 
 
-def lm_step(f: Factors, radius):
+def lm_step(f: Factors, radius, vectorised: bool = False):
     """The scaled step ``z = D·p`` and its λ for the region ``‖z‖ ≤ Δ`` (MINPACK's lmpar).
 
     The Gauss–Newton step (λ = 0) when it exists and lies within ``1.1·Δ``;
@@ -188,7 +206,7 @@ def lm_step(f: Factors, radius):
     step when that lies within the region.
     """
     return jax.lax.cond(_inside(f, radius), lambda: (f.gn, jnp.zeros((), f.b.dtype)),
-                        lambda: _damped(f, radius))
+                        lambda: _damped(f, radius, vectorised))
 
 
 def _inside(f: Factors, radius):
@@ -202,13 +220,12 @@ def needs_svd(c, options: Options):
     return (c.stop == Stop.RUNNING) & (c.nit >= 0) & ~plain
 
 
-def _damped(f: Factors, radius):
-    sv, vt, c = singular_values(f)
+def _damped(f: Factors, radius, vectorised: bool = False):
+    sv, v, w = singular_values(f, vectorised)  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
     keep = kept(sv)
-    gn = vt.T @ jnp.where(keep, c / jnp.where(keep, sv, 1.0), 0.0)  # minimum-norm
-    inside = jnp.linalg.norm(gn) <= (1 + RADIUS_FIT) * radius
-    w = sv * c  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
     s2 = sv * sv
+    gn = v @ jnp.where(keep, w / jnp.where(keep, s2, 1.0), 0.0)  # minimum-norm
+    inside = jnp.linalg.norm(gn) <= (1 + RADIUS_FIT) * radius
 
     def norm_and_slope(lam):
         shifted = jnp.maximum(s2 + lam, _tiny(lam))
@@ -227,13 +244,13 @@ def _damped(f: Factors, radius):
         return ~inside & (k < LAMBDA_ITERATIONS) & (jnp.abs(norm - radius) > RADIUS_FIT * radius)
 
     lam, _ = jax.lax.while_loop(unfinished, newton, (jnp.zeros((), w.dtype), 0))
-    damped = vt.T @ (w / jnp.maximum(s2 + lam, _tiny(lam)))
+    damped = v @ (w / jnp.maximum(s2 + lam, _tiny(lam)))
     return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam)
 
 
-def gauss_newton(f: Factors):
+def gauss_newton(f: Factors, vectorised: bool = False):
     """The undamped step: ``−R⁻¹·b``, or the minimum-norm one when ``R`` is singular."""
-    return jax.lax.cond(_regular(f), lambda: f.gn, lambda: _damped(f, jnp.inf)[0])
+    return jax.lax.cond(_regular(f), lambda: f.gn, lambda: _damped(f, jnp.inf, vectorised)[0])
 
 
 # -- the loop ----------------------------------------------------------------------------------
@@ -282,9 +299,9 @@ def _propose(c: _Carry, box, options: Options):
     if not options.damped:
         z, lam = f.gn, jnp.zeros((), pt.rr.dtype)
     elif options.gauss_newton:
-        z, lam = gauss_newton(f), jnp.zeros((), pt.rr.dtype)
+        z, lam = gauss_newton(f, options.vectorised), jnp.zeros((), pt.rr.dtype)
     else:
-        z, lam = lm_step(f, c.radius)
+        z, lam = lm_step(f, c.radius, options.vectorised)
     z = jnp.where(c.nit < 0, 0.0, z)  # the first trial is x0 itself
     x_new = pt.x + z / pt.scale
     projected = jnp.asarray(False)
@@ -322,14 +339,15 @@ def assess(rr, rr_new, predicted, direction, pnorm, lam, radius, first_trial):
     return actual, ratio, radius
 
 
-def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols) -> _Point:
+def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
+            vectorised: bool) -> _Point:
     """The loop's view of a newly accepted point: its factors, scaling, rounding, and
     whether the caller's tolerances stop the run there."""
     g = jac.T @ r
     free = stopping.free_parameters(x, g, box)
     norms = jnp.linalg.norm(jac, axis=0)
     scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
-    f = factor(jac, r, scale, free, box is not None)
+    f = factor(jac, r, scale, free, box is not None, vectorised)
     size = jnp.linalg.norm(scale * x)
     # the Gauss–Newton step from the point, the decrease it predicts (‖b‖² of ‖r‖²:
     # MINPACK's tests) or the gradient
@@ -361,7 +379,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     point = jax.lax.cond(
         accept & finite,
         lambda: _arrive(objective, sigma, c.point.scale, first, x_new, r_new, jac_new, rr_new,
-                        box, loop_tols),
+                        box, loop_tols, options.vectorised),
         lambda: c.point)
     radius = jnp.where(first, jnp.where(point.size > 0, point.size, 1.0), radius)
     stalled = ~first & ((radius <= eps * point.size) | (flat & ~shrinking)
@@ -446,6 +464,7 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
     """
     axis = 0 if data_axis else None
     problems = (objective, sigma)
+    options = options._replace(vectorised=True)
     c0 = jax.vmap(lambda p, x0: _carry0(p[0], p[1], x0), in_axes=(axis, 0))(problems, x0s)
 
     def vstep(opts):

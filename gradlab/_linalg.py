@@ -1,0 +1,105 @@
+"""Small dense factorisations in `jax.numpy`, for the least-squares loop's batches.
+
+Contract: `jacobi_svd` (the SVD of a small square matrix) and `back_substitute`
+(an upper-triangular solve) take one matrix and return what LAPACK's ``gesdd``
+and ``trsm`` would, to the same accuracy class; under ``vmap`` they become a
+few fused elementwise operations per rotation round (or row) over the whole
+batch. Matrices with more than `SMALL` columns go to LAPACK.
+
+Why: on CPU a batched LAPACK call loops over the batch and pays a fixed cost
+per matrix, which for the tiny matrices of a fit dwarfs the arithmetic: an SVD
+of a 7 × 7 triangle costs about 16 µs (one-sided Jacobi on 32 at once: about
+10 µs each; on 313 triangles of 3 × 3, 1.2 µs against 5 µs). LAPACK's QR
+(``geqrf``, 1–2.5 µs for 50 × 4 and 37 × 8) stays: a Householder QR written in
+`jax.numpy` took 2–4 µs per matrix, vectorised or not (measured on 2 CPU cores).
+
+* `jacobi_svd`: one-sided (Hestenes) Jacobi: plane rotations of the columns
+  until every pair is orthogonal to working precision. It gives the singular
+  values of a triangle ``R`` to high *relative* accuracy (Demmel & Veselić 1992)
+  — better than bidiagonalisation — and never forms ``RᵀR``. The pairs of each
+  sweep are rotated ``d/2`` at a time (the round-robin ordering).
+* `back_substitute`: ``R⁻¹·b`` row by row from the bottom; a zero on the
+  diagonal gives inf/NaN, as ``trsm`` does.
+
+Example:
+  >>> import jax.numpy as jnp
+  >>> from gradlab import _linalg
+  >>> sv, v, av = _linalg.jacobi_svd(jnp.array([[3.0, 4.0], [0.0, 5.0]]))
+  >>> sorted(round(float(s), 6) for s in sv)
+  [2.236068, 6.708204]
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
+
+SMALL = 16  # the most columns factored here; wider matrices go to LAPACK
+JACOBI_SWEEPS = 30  # one-sided Jacobi converges quadratically: 5–8 sweeps in float64
+
+
+def jacobi_svd(a):
+    """``(σ, V, A·V)`` with ``a = U·diag(σ)·Vᵀ`` (``a``: ``d × d``), ``A·V = U·diag(σ)``.
+
+    ``σ`` are not sorted (``V``'s columns and ``A·V``'s follow them); they are the
+    column norms of ``A·V``. Returning ``A·V`` rather than ``U`` spares a division
+    where ``σ`` is tiny: ``Uᵀ·b·σ = (A·V)ᵀ·b``.
+    """
+    d = a.shape[0]
+    if d > SMALL:
+        u, sv, vt = jnp.linalg.svd(a)
+        return sv, vt.T, u * sv
+    m = (d + 1) // 2  # pairs per round; an odd d gets a zero column, never rotated
+    x = jnp.concatenate([a, jnp.eye(d, dtype=a.dtype)])  # [A; V], rotated together
+    x = jnp.pad(x, ((0, 0), (0, 2 * m - d)))
+    tol = jnp.finfo(a.dtype).eps * d
+    tiny = jnp.finfo(a.dtype).tiny
+
+    def rotate(p, q):
+        """Rotate each column pair (p[:, i], q[:, i]) to orthogonality; the largest cosine."""
+        alpha, beta = jnp.sum(p[:d] * p[:d], 0), jnp.sum(q[:d] * q[:d], 0)
+        gamma = jnp.sum(p[:d] * q[:d], 0)
+        off = jnp.abs(gamma) / jnp.sqrt(jnp.maximum(alpha * beta, tiny))
+        turn = off > tol
+        zeta = (beta - alpha) / (2 * jnp.where(turn, gamma, 1.0))
+        t = jnp.where(zeta >= 0, 1.0, -1.0) / (jnp.abs(zeta) + jnp.sqrt(1 + zeta * zeta))
+        c = jnp.where(turn, 1 / jnp.sqrt(1 + t * t), 1.0)
+        s = jnp.where(turn, c * t, 0.0)
+        return c * p - s * q, s * p + c * q, jnp.max(jnp.where(turn, off, 0.0))
+
+    def sweep(state):
+        """2m − 1 rounds of m disjoint pairs: every pair meets once (the circle method:
+        column 0 of p stays, the others turn one place)."""
+        p, q, _, k = state
+        worst = jnp.zeros((), a.dtype)
+        for _ in range(2 * m - 1):
+            p, q, off = rotate(p, q)
+            worst = jnp.maximum(worst, off)
+            if m > 1:
+                p, q = (jnp.concatenate([p[:, :1], q[:, :1], p[:, 1:-1]], axis=1),
+                        jnp.concatenate([q[:, 1:], p[:, -1:]], axis=1))
+        return p, q, worst, k + 1
+
+    p, q, _, _ = jax.lax.while_loop(lambda s: (s[2] > tol) & (s[3] < JACOBI_SWEEPS), sweep,
+                                    (x[:, 0::2], x[:, 1::2], jnp.asarray(jnp.inf, a.dtype), 0))
+    x = jnp.stack([p, q], axis=2).reshape(2 * d, 2 * m)[:, :d]  # a sweep ends where it began
+    av, v = x[:d], x[d:]
+    return jnp.sqrt(jnp.sum(av * av, 0)), v, av
+
+
+def back_substitute(tri, b):
+    """``tri⁻¹·b`` for an upper-triangular ``tri`` (``d × d``)."""
+    d = tri.shape[0]
+    if d > SMALL:
+        return solve_triangular(tri, b)
+
+    def row(k, x):
+        i = d - 1 - k
+        t = jax.lax.dynamic_index_in_dim(tri, i, keepdims=False)
+        done = jnp.arange(d) > i
+        value = (jax.lax.dynamic_index_in_dim(b, i, keepdims=False)
+                 - jnp.sum(jnp.where(done, t * x, 0.0))) / t[i]
+        return x.at[i].set(value)
+
+    return jax.lax.fori_loop(0, d, row, jnp.zeros_like(b))
