@@ -241,8 +241,9 @@ def _judged_status(cost, stop, x, x0, f, f0, tols, box):
         hessian = None
     else:
         _, g, hessian = derivatives.value_grad_hessian(cost, x)
+    rounding = models.rounding(cost, x)  # known for fits
     at_rest = stopping.stationary(x, x0, f, g, hessian, tols, box,
-                                  floor=models.rounding(cost, x))  # known for fits
+                                  floor=None if rounding is None else stopping.NOISE * rounding)
     return stopping.verdict(stop, at_rest, f, f0), g
 
 

@@ -72,7 +72,9 @@ __all__ = ["UsageError", "build_parser", "console", "main"]
 def _console():
     from rich.console import Console
 
-    return Console(emoji=False)
+    # soft_wrap: lines are never broken by rich (a path broken in two cannot be copied);
+    # tables still fit the terminal
+    return Console(emoji=False, soft_wrap=True)
 
 
 def _text(value) -> str:

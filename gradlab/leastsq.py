@@ -421,8 +421,8 @@ def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
     d = jnp.where(norms > 0, norms, 1.0)
     scaled = jac / d
     box = None if box is None else tuple(b * d for b in box)
-    # ½‖r‖²'s rounding error (the point's `noise` is FLAT times it, relative to ‖r‖²)
-    floor = 0.5 * pt.noise * pt.rr / FLAT
+    # the noise of ½‖r‖² (the point's `noise` is FLAT times its rounding, relative to ‖r‖²)
+    floor = 0.5 * pt.noise * pt.rr / FLAT * stopping.NOISE
     at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ pt.r,
                                   scaled.T @ scaled, tols, box, floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)

@@ -62,6 +62,10 @@ from gradlab.result import Status
 # line search is not a stop.
 STALL_PATIENCE = 8
 
+# Changes of a cost below this many times its estimated rounding error are noise
+# (the estimate counts the terms each residual is a difference of, not their signs).
+NOISE = 4.0
+
 # Past this many parameters no Hessian is formed to judge a run (d² numbers).
 HESSIAN_MAX_DIM = 1000
 
@@ -278,7 +282,8 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
         (too many parameters): then only ``g = 0`` or ``‖g‖ ≤ gtol`` count.
       tols: the `Tolerances`.
       box: optional ``(low, high)`` arrays: the run was projected into this box.
-      floor: optional, the rounding error of ``f`` (known for least squares): then a
+      floor: optional, the size below which changes of ``f`` are rounding noise
+        (`NOISE` times its estimated rounding error; known for least squares): then a
         small step counts only where the decrease left is also below
         ``max(xtol·|f|, floor)``, and a decrease below ``floor`` counts too. (A
         parameter far larger than the others, a data offset of 1e4 say, makes
@@ -291,9 +296,14 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
         return zero
     diagonal = jnp.abs(jnp.diagonal(hessian))
     s, curvatures = _step_and_curvatures(g_free, held)
-    weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * jnp.max(diagonal)))
+    # D from the diagonal, floored at eps of the curvature's scale: a Hessian with a zero
+    # diagonal (the saddle x·y) must not weigh every step as nothing
+    curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
+    weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * curvature))
     weighted = lambda v: norm(weights * v)
-    small_step = weighted(s) <= tols.xtol * jnp.maximum(weighted(x), weighted(x0))
+    size = jnp.maximum(weighted(x), weighted(x0))
+    # no curvature at all (a slope, or the kink of |x|): only a zero step is small
+    small_step = jnp.where(size > 0, weighted(s) <= tols.xtol * size, jnp.all(s == 0))
     decrease = 0.5 * jnp.abs(g_free @ s)
     small_decrease = decrease <= tols.ftol * jnp.abs(f)
     if floor is not None:
