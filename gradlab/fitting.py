@@ -250,7 +250,7 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
     n, d = sol.jac.shape
     dtype = sol.x.dtype
     dof = n - d
-    norms = stopping.norm(jnp.where(sol.free, sol.jac, 0.0).T)
+    norms = stopping.column_norms(jnp.where(sol.free, sol.jac, 0.0))
     scale = jnp.where(norms > 0, norms, 1.0)
     sv, v, _ = leastsq.singular_values(leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned,
                                                       vectorised),

@@ -345,7 +345,7 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
     whether the caller's tolerances stop the run there."""
     g = jac.T @ r
     free = stopping.free_parameters(x, g, box)
-    norms = jnp.linalg.norm(jac, axis=0)
+    norms = stopping.column_norms(jac)  # the same bits in a batch of any size
     scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
     f = factor(jac, r, scale, free, box is not None, vectorised)
     size = jnp.linalg.norm(scale * x)
@@ -417,7 +417,7 @@ def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
     jac = jnp.where(pt.free, pt.jac, 0.0)
     # judged in the scaled parameters D·x (D: the columns' norms at x), as the loop
     # steps: the same test, but JᵀJ cannot overflow (parameters of 1e-200) or underflow
-    norms = stopping.norm(jac.T)
+    norms = stopping.column_norms(jac)
     d = jnp.where(norms > 0, norms, 1.0)
     scaled = jac / d
     box = None if box is None else tuple(b * d for b in box)

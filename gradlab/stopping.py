@@ -267,6 +267,19 @@ def reduced(x, g, hessian, box=None):
     return g_free, jnp.where(both, hessian, 0.0) + jnp.diag(jnp.where(free, 0.0, fill))
 
 
+def column_norms(a):
+    """The norms of the columns of a 2-D array, like `norm` without underflow.
+
+    As a product with a vector of ones rather than a sum over the leading axis:
+    under ``vmap``, XLA:CPU adds up a reduction over a non-minor axis in an order
+    that depends on the batch's size, and a run's bits would depend on its batch.
+    """
+    big = jnp.max(jnp.abs(a), axis=0)
+    unit = a / jnp.where(big == 0, 1, big)
+    sums = jnp.ones(a.shape[0], a.dtype) @ (unit * unit)
+    return jnp.where(big == 0, jnp.zeros((), a.dtype), big * jnp.sqrt(sums))
+
+
 def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: bool = False,
                floor=None):
     """Whether ``x`` is stationary at the problem's scale (the tests of the module docstring).
