@@ -150,6 +150,24 @@ LONG_RUN = ["minimize", "himmelblau", "--method", "multistart", "--starts", "200
             "--optimizer", "sgd", "--lr", "1e-7", "--steps", "1000", "--plot", "out.png"]
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc/PID/status")
+@pytest.mark.parametrize(("signum", "code", "line"), [
+    (signal.SIGINT, 130, "gradlab: interrupted"), (signal.SIGTERM, 143, "gradlab: terminated")])
+def test_a_signal_while_the_command_line_loads_is_one_line(tmp_path, signum, code, line):
+    proc = subprocess.Popen([SCRIPT, "list"], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _handles(proc.pid, signal.SIGTERM):  # the console script's first lines ran
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.002)
+        proc.send_signal(signum)  # while gradlab and JAX are still being imported
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code and err == line + "\n"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc/PID/status")
 @pytest.mark.parametrize(("signum", "code", "line"), [
