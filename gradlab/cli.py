@@ -803,6 +803,8 @@ def _hide_output(args, stack: contextlib.ExitStack) -> None:
     for name in ("out", "plot"):
         if getattr(args, name, None):
             setattr(args, name, str(Path(scratch, Path(getattr(args, name)).name)))
+    if args.command == "landscape" and args.out is None:  # its default name, in the scratch
+        args.out = scratch
 
 
 def _draw_without_a_screen() -> None:

@@ -442,3 +442,23 @@ def test_library_messages_are_said_in_flags(command, library, cli):
     said = to_cli_words(library, command)
     assert said == cli and not LIBRARY_WORDS.search(said)
 
+
+
+@pytest.mark.parametrize("argv", [["landscape", "bowl"], ["landscape", "bowl", "--out", "x.png"],
+                                  ["minimize", "bowl", "--plot", "p.png"],
+                                  ["tour", "--quick"], ["fit", "d.csv", "--model", "linear",
+                                                        "--plot", "f.png"]])
+def test_processes_other_than_0_write_only_in_a_scratch_folder(argv, tmp_path, monkeypatch):
+    # several processes compute; only process 0 writes where the user asked (README)
+    import contextlib
+    from pathlib import Path
+
+    from gradlab import cli
+
+    monkeypatch.chdir(tmp_path)
+    args = cli._parse(argv)
+    with contextlib.ExitStack() as stack:
+        cli._hide_output(args, stack)
+        outputs = [getattr(args, name, None) for name in ("out", "plot")]
+        outputs = [Path(o) for o in outputs if o is not None]
+        assert outputs and all(tmp_path not in [o, *o.parents] for o in outputs)
