@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gradlab as gl
-from benchmarks.harness import Study, Target, fmt_seconds, run_json_subprocess
+from benchmarks.harness import Study, Target, fmt_seconds, run_json_subprocess, time_call
 from gradlab import nist
 
 CERTIFIED_DIGITS = 6.0
@@ -267,8 +267,9 @@ def _starts_study(study: Study, quick: bool):
     ours = lambda: gl.fit(cost, starts)
     budget = lambda: gl.fit(cost, starts, steps=256)
     rows = [["method", "time", "reached the certified minimum", "ratio to gradlab"]]
-    timings = {"gradlab fit, one batch": _time(ours),
-               "gradlab fit, one batch, steps=256 (optimistix's budget)": _time(budget)}
+    median = lambda fn: time_call(fn, repeats=3).median
+    timings = {"gradlab fit, one batch": median(ours),
+               "gradlab fit, one batch, steps=256 (optimistix's budget)": median(budget)}
     found = {"gradlab fit, one batch": _found(ours().x, p),
              "gradlab fit, one batch, steps=256 (optimistix's budget)": _found(budget().x, p)}
     if _installed("optimistix"):
@@ -283,9 +284,9 @@ def _starts_study(study: Study, quick: bool):
         args = (jnp.asarray(p.x), jnp.asarray(p.y))
         vmapped = jax.jit(jax.vmap(lambda x0: optx.least_squares(
             lambda b, a: p.model(b, a[0]) - a[1], solver, x0, args=args, throw=False).value))
-        timings["optimistix LM, Python loop of a jitted solve"] = _time(loop)
+        timings["optimistix LM, Python loop of a jitted solve"] = median(loop)
         found["optimistix LM, Python loop of a jitted solve"] = _found(np.stack(loop()), p)
-        timings["optimistix LM, vmapped"] = _time(lambda: vmapped(starts), repeats=1)
+        timings["optimistix LM, vmapped"] = time_call(lambda: vmapped(starts), repeats=1).median
         found["optimistix LM, vmapped"] = _found(vmapped(starts), p)
         study.targets.append(Target(f"{n} starts on Thurber vs optimistix LM loop",
                                     timings["optimistix LM, Python loop of a jitted solve"]
@@ -303,16 +304,6 @@ def _found(xs, p) -> int:
     return int(sum(nist.digits(x, p.certified).min() >= CERTIFIED_DIGITS for x in xs))
 
 
-def _time(fn, repeats: int = 3) -> float:
-    jax.block_until_ready(fn())
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
-
-
 # -- 3. many data sets -------------------------------------------------------------------------
 def decay(b, x):
     return b[0] * jnp.exp(-b[1] * x) + b[2]
@@ -328,7 +319,7 @@ def _datasets_study(study: Study, quick: bool):
     cost = gl.fit_cost(decay, (x, ys[0]))
     batch = gl.Data(jnp.broadcast_to(jnp.asarray(x), (k, 50)), jnp.asarray(ys))
     ours = lambda: gl.fit(cost, x0, datasets=batch)
-    t_ours = _time(ours)
+    t_ours = time_call(ours, repeats=3).median
     rows = [["method", f"time for {k} data sets", "per data set", "ratio to gradlab"],
             ["gradlab fit, one batch", fmt_seconds(t_ours), fmt_seconds(t_ours / k), "1.00×"]]
     if _installed("scipy"):

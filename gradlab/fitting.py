@@ -318,8 +318,7 @@ def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, ab
         objective, sigma = problem if data_axis else same
         y = objective.data.y
         if data_axis:  # one unit per data set, σ broadcast to the data sets' shape
-            units = jax.vmap(_unit)(y, sigma) if sigma is not None else jax.vmap(
-                lambda y: _unit(y, None))(y)
+            units = jax.vmap(_unit)(y, sigma)  # sigma None: a pytree without leaves
             scaled = jnp.broadcast_to(
                 _scaled_sigma(sigma, units.reshape((-1,) + (1,) * (y.ndim - 1))), y.shape)
         else:

@@ -83,7 +83,7 @@ from gradlab.stopping import Stop, Tolerances
 ACCEPT = 1e-4  # MINPACK: a step is taken when its actual decrease is this share of the predicted
 RADIUS_FIT = 0.1  # ... and λ is searched until ‖D·p‖ is within 10% of Δ,
 LAMBDA_ITERATIONS = 10  # ... in at most this many iterations
-FLAT = 4.0  # changes below FLAT × the rounding of ‖r‖² are noise
+FLAT = stopping.NOISE  # changes below FLAT × the rounding of ‖r‖² are noise
 # A batch steps its running runs in groups of GROUP runs, but in no more than
 # GROUPS groups: a few slow runs then cost a group of 32, not an eighth of the batch
 # (1000 starts on NIST's Thurber, with LAPACK's SVD: 2.7 s against 5.0 s with 8
@@ -421,8 +421,8 @@ def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
     d = jnp.where(norms > 0, norms, 1.0)
     scaled = jac / d
     box = None if box is None else tuple(b * d for b in box)
-    # the noise of ½‖r‖² (the point's `noise` is FLAT times its rounding, relative to ‖r‖²)
-    floor = 0.5 * pt.noise * pt.rr / FLAT * stopping.NOISE
+    # the noise of ½‖r‖² (the point's `noise` is relative to ‖r‖²)
+    floor = 0.5 * pt.noise * pt.rr
     at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ pt.r,
                                   scaled.T @ scaled, tols, box, floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)

@@ -174,16 +174,17 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
 
     say("exact")
     line_fit = fit(line, exact.x)
-    level = "95%"
-    header = [t(f"tour.exact.header.{h}", level=level)
+    level = 0.95
+    shown = f"{100 * level:g}%"
+    header = [t(f"tour.exact.header.{h}", level=shown)
               for h in ("parameter", "value", "stderr", "low", "high")]
     status = (t("tour.exact.converged") if bool(line_fit.success)
               else t("tour.exact.not_converged", message=line_fit.message))
     w.add(t("tour.exact.title"),
           t("tour.exact.text", m=float(exact.x[0]), b=float(exact.x[1]), cost=float(exact.fun))
           + " " + t("tour.exact.uncertainty", sd=float(line_fit.residual_sd),
-                         dof=int(line_fit.dof), level=level, status=status),
-          table=[header, *line_fit.table(line.param_names, level=0.95)[1:]])
+                         dof=int(line_fit.dof), level=shown, status=status),
+          table=[header, *line_fit.table(line.param_names, level=level)[1:]])
 
     say("gradcheck")
     rows = [[t(f"tour.gradcheck.header.{h}") for h in ("cost", "analytic", "fd", "passed")]]

@@ -13,10 +13,10 @@ import signal
 import textwrap
 
 import pytest
+from in_process import run
 
 import gradlab as gl
 from gradlab._cli_checks import to_cli_words
-from gradlab.cli import main
 
 COSTS = '''
 import jax.numpy as jnp
@@ -79,16 +79,6 @@ def costs_dir(tmp_path_factory):
 def in_costs_dir(costs_dir, monkeypatch):
     monkeypatch.chdir(costs_dir)
     return costs_dir
-
-
-def run(capsys, *argv):
-    """``gradlab argv`` in process: (exit status, stdout, stderr); argparse's exit included."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 # -- what works --------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ import textwrap
 import jax
 import numpy as np
 import pytest
+from in_process import run
 
 import gradlab as gl
 from gradlab import curves
-from gradlab.cli import main
 
 N = 80
 X = np.linspace(0.0, 5.0, N)
@@ -74,15 +74,6 @@ def test_the_sine_is_tidied_to_one_form_with_its_covariance():
 
 
 # -- the command line ---------------------------------------------------------------------------
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def write_csv(path, x, y, *, header="x,y", sep=",", extra=None):
     rows = [header] if header else []
     for i, (a, b) in enumerate(zip(x, y)):
