@@ -8,6 +8,7 @@ checked for shape and dtype.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -89,9 +90,10 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
             raise TypeError(f"{name} must be numbers; got {short(x)}") from None
         arr = arr.astype(float_dtype())
     elif isinstance(x, np.ndarray | jax.Array):
-        if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        kind = _kind(x.dtype)
+        if kind == "complex":
             raise TypeError(f"{name} must be real; got a complex array {short(x)}")
-        if not jnp.issubdtype(x.dtype, jnp.floating):
+        if kind != "float":
             raise TypeError(
                 f"{name} must be a floating array; got dtype {x.dtype} "
                 f"(cast it, e.g. jnp.asarray({name}, dtype=float))"
@@ -110,7 +112,7 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
             f"{name} must have {dim} entries per point (the cost has {dim} parameters); "
             f"got shape {arr.shape}"
         )
-    if not is_traced(arr) and not np.all(np.isfinite(np.asarray(arr))):  # on the host: no compile
+    if not is_traced(arr) and not np.isfinite(np.asarray(arr)).all():  # on the host: no compile
         raise ValueError(f"{name} must be finite; got {short(np.asarray(arr))}")
     if not convert:
         return x
@@ -118,6 +120,14 @@ def check_points(x, name: str, dim: int | None, *, batch: bool = False, convert:
         # the width in force: float64 data become float32 unless x64 is on
         return jax.device_put(arr.astype(jax.dtypes.canonicalize_dtype(arr.dtype)))
     return arr
+
+
+@functools.lru_cache(maxsize=64)
+def _kind(dtype) -> str:
+    """"float", "complex" or "other" (cached: JAX's subtype test is slow next to a solver call)."""
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        return "complex"
+    return "float" if jnp.issubdtype(dtype, jnp.floating) else "other"
 
 
 def _all_real_numbers(x) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Hashable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -207,10 +208,17 @@ def computation_dtype(cost, x_dtype=None):
     Data made under float64 and an ``x0`` of float32 compute in float64, rather
     than failing inside XLA on mixed widths.
     """
-    dtypes = [a.dtype for a in jax.tree.leaves(cost.data)
-              if jnp.issubdtype(getattr(a, "dtype", np.float64), jnp.floating)]
-    dtypes.append(x_dtype if x_dtype is not None else jnp.result_type(float))
-    return jnp.result_type(*dtypes)
+    dtypes = tuple(getattr(a, "dtype", np.dtype(np.float64)) for a in jax.tree.leaves(cost.data))
+    return _promoted_float(dtypes, None if x_dtype is None else np.dtype(x_dtype),
+                           jax.config.jax_enable_x64)
+
+
+@functools.lru_cache(maxsize=256)
+def _promoted_float(data_dtypes: tuple, x_dtype, x64: bool):
+    # cached: every solver call asks, and JAX's promotion costs tens of microseconds
+    del x64  # part of the key only: the default width depends on it
+    floating = [d for d in data_dtypes if jnp.issubdtype(d, jnp.floating)]
+    return jnp.result_type(*floating, x_dtype if x_dtype is not None else jnp.result_type(float))
 
 
 def check_output(cost, x) -> None:
@@ -221,10 +229,11 @@ def check_output(cost, x) -> None:
     shapes, dtypes): asking again with new values is a dictionary lookup, not a
     new trace.
     """
-    x = jax.ShapeDtypeStruct(tuple(x.shape), x.dtype)
     leaves, treedef = jax.tree.flatten(cost.data)
-    data = tuple(jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)) for a in leaves)
-    key = (cost.fn, cost.grad, x.shape, np.dtype(x.dtype), treedef, data)
+    # (shape, dtype) pairs, not ShapeDtypeStructs: building those costs more than the lookup
+    data = tuple((np.shape(a), a.dtype if isinstance(a, np.ndarray | jax.Array)
+                  else jnp.result_type(a)) for a in leaves)
+    key = (cost.fn, cost.grad, tuple(x.shape), np.dtype(x.dtype), treedef, data)
     if not isinstance(cost.fn, Hashable) or not isinstance(cost.grad, Hashable):
         _check_output(cost.name, *key)  # unhashable functions: checked every time
     else:
@@ -237,7 +246,7 @@ def _checked_output(fn, grad, shape, dtype, treedef, data, *, name):
 
 
 def _check_output(name, fn, grad, shape, dtype, treedef, data):
-    data = jax.tree.unflatten(treedef, data)
+    data = jax.tree.unflatten(treedef, [jax.ShapeDtypeStruct(*leaf) for leaf in data])
     x = jax.ShapeDtypeStruct(shape, dtype)
 
     def traced(x, data):
@@ -318,8 +327,15 @@ def prepare(cost, x0, bounds=None, *, name: str = "x0", batch: bool = False):
     dtype = computation_dtype(cost, x0.dtype)
     if x0.dtype != dtype:
         x0 = x0.astype(dtype)
-    check_output(cost, jax.ShapeDtypeStruct(x0.shape[-1:], x0.dtype))
+    check_output(cost, _Point(x0.shape[-1:], x0.dtype))
     return cost, x0
+
+
+class _Point(NamedTuple):
+    """The shape and dtype of one point: what `check_output` reads of an ``x``."""
+
+    shape: tuple
+    dtype: np.dtype
 
 
 # -- the registry -----------------------------------------------------------

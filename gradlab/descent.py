@@ -35,6 +35,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from gradlab import _loop, parallel, stopping
@@ -94,7 +95,7 @@ def run_bytes(dim: int, config: LoopConfig, dtype) -> int:
     records = config.steps // config.record_every + 1
     history = records * (dim + 2) * (3 if config.record_every == 1 else 1)
     state = 4 * dim * dim + 32 * dim + 16
-    return jnp.dtype(dtype).itemsize * (history + state)
+    return np.dtype(dtype).itemsize * (history + state)
 
 
 def check_runs_fit(n_runs: int, dim: int, config: LoopConfig, dtype, what: str,
@@ -118,7 +119,7 @@ def check_optimizer(optimizer, learning_rate):
         )
     if learning_rate is not None:
         check_positive(learning_rate, "learning_rate")
-        if jnp.ndim(learning_rate) != 0:
+        if np.ndim(learning_rate) != 0:
             raise ValueError(
                 "learning_rate must be a scalar (to try several, use "
                 f"gl.sweep_learning_rates); got shape {jnp.shape(learning_rate)}"

@@ -49,15 +49,18 @@ projected into the box, and its predicted decrease is that of the projected step
 
 **Stopping.** The loop stops when no step can improve ``x`` any more: the
 Gauss–Newton step is below ``loop_tols.xtol`` of ``‖D·x‖`` (`gradlab.fit`'s
-default: ``eps^(3/4)``); the radius shrank below ``eps·‖D·x‖``; or, at the
-rounding floor of ``‖r‖²`` (where the actual decrease is noise), steps
-stopped shrinking — there, steps whose actual and predicted changes are both
-below the rounding of ``‖r‖²`` (estimated from the sizes of the terms each
-residual is a difference of) are taken while they keep shrinking, since the
-model still improves ``x`` where ``‖r‖²`` cannot tell. With ``ftol`` or
-``gtol`` of your own the loop also stops once the decrease the Gauss–Newton
-step predicts, or the gradient, falls below them (MINPACK's tests). A trial
-with NaN/inf residuals is refused like any bad step. Every such stop is a
+default: ``eps^(3/4)``) and the decrease it predicts is below that share of
+``‖r‖²`` or the rounding of ``‖r‖²`` (a data offset of 1e4 makes ``‖D·x‖`` so
+large that any step looks small next to it); the radius shrank below
+``eps·‖D·x‖``; or, at the rounding floor of ``‖r‖²`` (where the actual decrease
+is noise), steps stopped shrinking — there, steps whose actual and predicted
+changes are both below the rounding of ``‖r‖²`` (estimated from the sizes of
+the terms each residual is a difference of: `stopping.rounding_of_squares`) are
+taken while they keep shrinking, since the model still improves ``x`` where
+``‖r‖²`` cannot tell. With ``ftol`` or ``gtol`` of your own the loop also stops
+once the decrease the Gauss–Newton step predicts, or the gradient, falls below
+them (MINPACK's tests). A trial with NaN/inf residuals is refused like any bad
+step. Every such stop is a
 `stopping.Stop.STALL`: whatever stopped it, the `Status` is
 `stopping.verdict` at the last point, judged by `stopping.stationary` with
 the Gauss–Newton matrix ``JᵀJ`` (CONVERGED only where the point is stationary
@@ -136,11 +139,12 @@ def residuals_and_jacobian(objective, x, sigma):
 
 
 def _rounding(objective, sigma, r):
-    """About how much rounding ``‖r‖²`` holds: each residual is a difference of
-    terms of size about ``|Y|/σ`` (the data and the prediction)."""
+    """About how much rounding ``‖r‖²`` holds (`stopping.rounding_of_squares`): each
+    residual is a difference of terms of size about ``|Y|/σ`` (the data and the
+    prediction)."""
     y = jnp.abs(objective.data.y)
     size = (y if sigma is None else y / sigma).ravel()
-    return jnp.finfo(r.dtype).eps * (r @ r + 2 * (jnp.abs(r) @ size))
+    return stopping.rounding_of_squares(r, size)
 
 
 # -- the linear algebra ------------------------------------------------------------------------
@@ -352,9 +356,14 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
     # the Gauss–Newton step from the point, the decrease it predicts (‖b‖² of ‖r‖²:
     # MINPACK's tests) or the gradient
     g = jnp.where(free, g, 0.0)
-    rest = ((jnp.linalg.norm(f.gn) <= loop_tols.xtol * size) | (f.b @ f.b <= loop_tols.ftol * rr)
-            | stopping.small_gradient(stopping.norm(g), loop_tols))
     noise = FLAT * _rounding(objective, sigma, r) / jnp.maximum(rr, _tiny(rr))
+    # a small step stops the run only where what it would gain is small too (as in
+    # `stopping.stationary`): a large parameter (a data offset) makes ‖D·x‖ large
+    gain = f.b @ f.b
+    small_step = ((jnp.linalg.norm(f.gn) <= loop_tols.xtol * size)
+                  & (gain <= jnp.maximum(loop_tols.xtol, noise) * rr))
+    rest = (small_step | (gain <= loop_tols.ftol * rr)
+            | stopping.small_gradient(stopping.norm(g), loop_tols))
     return _Point(x, r, jac, rr, noise, free, f, scale, size, rest)
 
 

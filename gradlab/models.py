@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import jax.numpy as jnp
 
+from gradlab import stopping
 from gradlab._checks import ModelShapeError, short
 from gradlab.costs import Cost
 from gradlab.datasets import as_data
@@ -98,12 +99,11 @@ def rounding(objective, x):
     if not isinstance(fn, FitObjective) or fn.loss not in (mse, mae):
         return None
     y = objective.data.y
-    r = fn.model(x, objective.data.x) - y
-    eps = jnp.finfo(r.dtype).eps
-    size = jnp.abs(y) + jnp.abs(r)
+    r = (fn.model(x, objective.data.x) - y).ravel()
+    size = jnp.abs(y).ravel() + jnp.abs(r)
     if fn.loss is mse:
-        return eps * jnp.mean(jnp.abs(r) * (jnp.abs(r) + 2 * size))
-    return eps * jnp.mean(jnp.abs(r) + size)
+        return stopping.rounding_of_squares(r, size) / r.shape[0]
+    return stopping.rounding_of_abs(r, size) / r.shape[0]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -63,7 +63,7 @@ from gradlab.result import Status
 STALL_PATIENCE = 8
 
 # Changes of a cost below this many times its estimated rounding error are noise
-# (the estimate counts the terms each residual is a difference of, not their signs).
+# (`rounding_of_squares`: the errors of the residuals add as a root sum of squares).
 NOISE = 4.0
 
 # Past this many parameters no Hessian is formed to judge a run (d² numbers).
@@ -105,20 +105,15 @@ def tolerances(dtype, *, xtol=None, ftol=None, gtol=None, divergence=1e6) -> Tol
     Raises a `ValueError` naming the argument for a negative, NaN or
     non-numeric value; ``divergence`` must be greater than 1.
     """
-    eps = float(jnp.finfo(dtype).eps)
     given = {"xtol": xtol, "ftol": ftol, "gtol": gtol}
-    defaults = {"xtol": default_xtol(dtype), "ftol": default_ftol(dtype), "gtol": 0.0}
-    values = {}
     for name, value in given.items():
         if value is None:
-            values[name] = defaults[name]
             continue
         if isinstance(value, bool) or not isinstance(value, int | float | np.floating
                                                      | np.integer):
             raise TypeError(f"{name} must be a number; got {short(value)}")
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a non-negative finite number; got {short(value)}")
-        values[name] = float(value)
     if isinstance(divergence, bool) or not isinstance(divergence, int | float | np.floating
                                                       | np.integer):
         raise TypeError(f"divergence must be a number; got {short(divergence)}")
@@ -128,8 +123,19 @@ def tolerances(dtype, *, xtol=None, ftol=None, gtol=None, divergence=1e6) -> Tol
             f"cost may grow over its start before the run counts as diverged); got "
             f"{short(divergence)}"
         )
-    return Tolerances(*(scalar(v, dtype) for v in (values["xtol"], values["ftol"],
-                                                   values["gtol"], 4 * eps, divergence)))
+    number = lambda v: None if v is None else float(v)
+    return _tolerances(np.dtype(dtype), number(xtol), number(ftol), number(gtol),
+                       float(divergence))
+
+
+@functools.lru_cache(maxsize=256)
+def _tolerances(dtype: np.dtype, xtol, ftol, gtol, divergence: float) -> Tolerances:
+    # made once per set of values: every solver call asks, and most ask for the defaults
+    eps = float(jnp.finfo(dtype).eps)
+    xtol = default_xtol(dtype) if xtol is None else xtol
+    ftol = default_ftol(dtype) if ftol is None else ftol
+    gtol = 0.0 if gtol is None else gtol
+    return Tolerances(*(scalar(v, dtype) for v in (xtol, ftol, gtol, 4 * eps, divergence)))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -278,6 +284,26 @@ def column_norms(a):
     unit = a / jnp.where(big == 0, 1, big)
     sums = jnp.ones(a.shape[0], a.dtype) @ (unit * unit)
     return jnp.where(big == 0, jnp.zeros((), a.dtype), big * jnp.sqrt(sums))
+
+
+def rounding_of_squares(r, size):
+    """About how much rounding ``Σ rᵢ²`` holds when each residual ``rᵢ`` is a difference
+    of terms of size ``sizeᵢ`` (so is wrong by about ``eps·sizeᵢ``).
+
+    The errors of different residuals have their own signs, so they add as a root
+    sum of squares, ``2·eps·‖r ⊙ size‖``, not as the worst case ``2·eps·Σ|rᵢ|·sizeᵢ``
+    (√N times larger: with a data offset of 1e4 next to a signal of 1e-2 in float32,
+    that bound called a start that a step could improve 50-fold stationary). Plus
+    ``eps·Σ rᵢ²``, the rounding of the sum itself.
+    """
+    eps = jnp.finfo(r.dtype).eps
+    return eps * (jnp.square(norm(r)) + 2 * norm(r * size))
+
+
+def rounding_of_abs(r, size):
+    """The same for ``Σ |rᵢ|``: ``eps·(‖size‖ + Σ|rᵢ|)``."""
+    eps = jnp.finfo(r.dtype).eps
+    return eps * (norm(size) + jnp.sum(jnp.abs(r)))
 
 
 def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: bool = False,

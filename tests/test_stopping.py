@@ -123,6 +123,48 @@ def test_a_small_cost_fit_does_not_stop_early(x64):
     np.testing.assert_allclose(traj.x, ref, rtol=1e-6)
 
 
+def _offset_sine(width, resolution):
+    """A small signal (amplitude 1e-2, noise 1e-3) on an offset whose rounding in the width
+    is ``resolution``: ``‖D·x‖`` is all offset, so any step looks small next to it."""
+    offset = resolution / width.eps
+    rng = np.random.default_rng(2)
+    x = np.linspace(1.0, 2.0, 30)
+    y = (offset + 0.01 * np.sin(3 * x) + 1e-3 * rng.standard_normal(30)).astype(width.dtype)
+    model = lambda p, x: p[0] + p[1] * jnp.sin(p[2] * x)
+    return offset, x.astype(width.dtype), y, model
+
+
+@pytest.mark.parametrize(("solver", "resolution"), [
+    ("fit", 1e-4), ("descend", 1e-4),
+    ("fit", 1e-3),  # the data rounded as coarsely as their noise: least squares still fits
+])
+def test_a_large_parameter_does_not_make_a_poor_fit_converged(width, solver, resolution):
+    # an offset of 1e4 in float32: a start whose RSS was 50 times the best one was
+    # CONVERGED at once
+    offset, x, y, model = _offset_sine(width, resolution)
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    residuals = lambda p: p[0] + p[1] * np.sin(p[2] * x.astype(float)) - y.astype(float)
+    ref = scipy_optimize.least_squares(residuals, [offset, 0.01, 3.0], x_scale="jac").x
+    cost = gl.fit_cost(model, (x, y))
+    best = float(np.sum(np.square(np.asarray(model(jnp.asarray(ref, width.dtype), x)) - y)))
+    for start in ([offset, 0.02, 3.1], [offset, 0.05, 2.5], [offset, 0.0, 3.0],
+                  [offset * (1 + 100 * width.eps), 0.02, 3.1]):
+        if solver == "fit":
+            result = gl.fit(cost, start)
+            rss = float(result.rss)
+        else:
+            result = gl.descend(cost, start, optimizer=LBFGS, steps=500)
+            rss = float(result.fun) * x.size
+        status = _status(result)
+        assert status in (S.CONVERGED, S.STALLED, S.MAX_STEPS), (start, status)
+        if status == S.CONVERGED:
+            # the best RSS the width can hold is the reference's, rounded: twice it is not
+            # a minimum (the starts are at 1.5 to 20 times it)
+            assert rss <= 2 * best, (start, rss, best)
+        if solver == "fit":  # least squares gets there from every one of these starts
+            assert status == S.CONVERGED, (start, result.message)
+
+
 # -- CONVERGED only at stationary points: the whole table, both widths -------------------------
 CASES = [
     # cost, x0, options, expected status
