@@ -41,13 +41,14 @@ import optax
 from gradlab import _loop, parallel, stopping
 from gradlab import progress as progress_
 from gradlab._checks import check_bounds, check_memory, check_positive, short
+from gradlab._compile import loop_jit
 from gradlab._loop import LoopConfig, Method
 from gradlab.costs import Cost, bounds_array, prepare
 from gradlab.result import Trajectory
 from gradlab.stopping import Tolerances
 
 
-@functools.partial(jax.jit, static_argnames=("method", "config"))
+@loop_jit(static_argnames=("method", "config"))
 def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config):
     return _loop.run_one(objective, x0, method, hyperparams, box, tols, config, token)
 

@@ -59,6 +59,7 @@ from gradlab._checks import (
     is_traced,
     short,
 )
+from gradlab._compile import loop_jit
 from gradlab._tdist import t_quantile
 from gradlab.costs import Objective, as_cost, check_output
 from gradlab.datasets import Data
@@ -299,43 +300,7 @@ def _scaled_sigma(sigma, unit):
     return unit if sigma is None else sigma * unit
 
 
-def _quick_codegen() -> dict:
-    """XLA:CPU's older kernel emitters for the fit's loops, where this XLA has them.
-
-    The loop is a hundred-odd tiny fused kernels, and XLA:CPU compiles each one
-    through MLIR by default (about 30 ms apiece on 2 cores); the LLVM IR emitters
-    compile the same program in about 55% of the time (NIST Thurber: 2.1 s against
-    3.7 s) and run it as fast (1,000 starts, 10⁴ data sets: within noise). The
-    option is per program, not global; it exists in every jaxlib this was measured
-    on (0.10), and XLA retires an option by warning, not by refusing it. JAX takes
-    compiler options only at the top level: inside a caller's ``jit`` the fit is
-    compiled as part of the caller's program (`_compiled`).
-    """
-    import jaxlib
-
-    version = tuple(int(v) for v in jaxlib.__version__.split(".")[:2])
-    return {"xla_cpu_use_fusion_emitters": False} if version >= (0, 10) else {}
-
-
-QUICK_CODEGEN = _quick_codegen()
-
-
-def _compiled(fn, static_argnames):
-    """``fn`` jitted with `QUICK_CODEGEN` when called at the top level, plainly when
-    traced by a caller's ``jit`` (where compiler options are refused)."""
-    quick = jax.jit(fn, static_argnames=static_argnames, compiler_options=QUICK_CODEGEN)
-    nested = jax.jit(fn, static_argnames=static_argnames)
-
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        # pjit's own test for a nested jit; without it (another JAX), the plain jit
-        top = getattr(jax._src.core, "trace_state_clean", lambda: False)()
-        return (quick if top else nested)(*args, **kwargs)
-
-    call.lower = quick.lower
-    return call
-
-
+@loop_jit(static_argnames=("options", "absolute_sigma"))
 def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, absolute_sigma):
     unit = _unit(objective.data.y, sigma)
     sol = leastsq.run_one(objective, _scaled_sigma(sigma, unit), x0, steps, box, tols,
@@ -343,9 +308,7 @@ def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, abso
     return _statistics(sol, absolute_sigma, unit, box is not None)
 
 
-_fit_one = _compiled(_fit_one, ("options", "absolute_sigma"))
-
-
+@loop_jit(static_argnames=("options", "absolute_sigma", "data_axis", "per_device"))
 def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, absolute_sigma,
               data_axis, per_device=False):
     """A batch of fits; ``per_device``: each device fits its own rows (`parallel.map_rows`),
@@ -370,9 +333,6 @@ def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, ab
     rows = (x0s, problem if data_axis else None)
     shared = ((steps, box, tols, loop_tols), None if data_axis else problem)
     return (parallel.map_rows if per_device else lambda f, r, s: f(r, s))(run, rows, shared)
-
-
-_fit_many = _compiled(_fit_many, ("options", "absolute_sigma", "data_axis", "per_device"))
 
 
 def _fit_spread(name, objective, sigma, x0s, steps, box, tols, loop_tols, *, options,
