@@ -16,6 +16,7 @@ import gradlab as gl
 from gradlab import stopping
 
 LBFGS = optax.lbfgs()
+TRUST_NEWTON = gl.optimizers.trust_newton()
 S = gl.Status
 
 
@@ -62,10 +63,28 @@ def _rosenbrock(p):
     return (1.0 - p[0]) ** 2 + 100.0 * (p[1] - p[0] ** 2) ** 2
 
 
+def _shifted_bowl(p):
+    return (p[0] - 1.0) ** 2 + (p[1] + 2.0) ** 2
+
+
+def _times_plus(fn):
+    """``p, (scale, offset) -> scale·fn(p) + offset``, made once per ``fn``."""
+    return _SCALED.setdefault(fn, lambda p, d: d[0] * fn(p) + d[1])
+
+
+_SCALED = {}
+
+
+def _scaled(fn, scale, offset=0.0, **kwargs):
+    """``fn`` times a scale plus an offset, both data: one compiled program serves them all."""
+    return gl.Cost("scaled", _times_plus(fn), data=(jnp.asarray(scale, float),
+                                                    jnp.asarray(offset, float)), **kwargs)
+
+
 @pytest.mark.parametrize("scale", [1e-8, 1.0, 1e8])
 @pytest.mark.parametrize("offset", [0.0, 1e3])
 def test_scaling_or_shifting_the_cost_does_not_change_the_verdict(width, scale, offset):
-    traj = gl.descend(lambda p: scale * _rosenbrock(p) + offset, [-1.2, 1.0], optimizer=LBFGS,
+    traj = gl.descend(_scaled(_rosenbrock, scale, offset), [-1.2, 1.0], optimizer=LBFGS,
                       steps=300)
     assert _status(traj) == S.CONVERGED, traj.message
     np.testing.assert_allclose(traj.x, [1.0, 1.0], atol=100 * width.sqrt_eps)
@@ -77,16 +96,15 @@ def test_scaling_or_shifting_the_cost_does_not_change_the_verdict(width, scale, 
 @pytest.mark.parametrize("method", ["sgd", "lbfgs", "trust_newton"])
 def test_a_cost_in_small_units_is_never_converged_away_from_its_minimum(width, exponent, method):
     scale = float(np.finfo(width.dtype).tiny) ** exponent  # down past sqrt(tiny)
-    bowl = lambda p: scale * ((p[0] - 1.0) ** 2 + (p[1] + 2.0) ** 2)
+    bowl = _scaled(_shifted_bowl, scale, bounds=[(-3.0, 3.0)] * 2)
     kw = {"sgd": dict(learning_rate=0.1 / scale), "lbfgs": dict(optimizer=LBFGS),
-          "trust_newton": dict(optimizer=gl.optimizers.trust_newton())}[method]
+          "trust_newton": dict(optimizer=TRUST_NEWTON)}[method]
     traj = gl.descend(bowl, [0.0, 0.0], steps=300, **kw)
     if bool(traj.success):
         np.testing.assert_allclose(traj.x, [1.0, -2.0], atol=100 * width.sqrt_eps)
     else:
         assert _status(traj) in (S.STALLED, S.MAX_STEPS), traj.message
-    batch = gl.multistart(gl.Cost("small-bowl", bowl, bounds=[(-3.0, 3.0)] * 2), n_starts=16,
-                          steps=100)
+    batch = gl.multistart(bowl, n_starts=16, steps=100)
     found = np.asarray(batch.minima.points)[np.asarray(batch.minima.is_global)]
     assert np.all(np.abs(found - [1.0, -2.0]) <= 100 * width.sqrt_eps), found  # none, or right
 
