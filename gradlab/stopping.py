@@ -55,6 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab._checks import short
+from gradlab._linalg import symmetric_eigh
 from gradlab.result import Status
 
 # A run stops once this many steps in a row moved no parameter by more than
@@ -234,7 +235,7 @@ def newton_step(g, hessian):
 
 
 def _step_and_curvatures(g, hessian):
-    eigenvalues, vectors = jnp.linalg.eigh((hessian + hessian.T) / 2)
+    eigenvalues, vectors = symmetric_eigh(hessian)  # 1 × 1 and 2 × 2: without LAPACK
     eps = jnp.finfo(g.dtype).eps
     curvature = jnp.maximum(jnp.abs(eigenvalues), eps * jnp.max(jnp.abs(eigenvalues)))
     slope = vectors.T @ g
