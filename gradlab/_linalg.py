@@ -125,8 +125,9 @@ def symmetric_eigh(h):
     a, b, c = h[0, 0], h[0, 1], h[1, 1]
     turn = b != 0
     zeta = (c - a) / (2 * jnp.where(turn, b, 1.0))
-    t = jnp.where(turn, jnp.where(zeta >= 0, 1.0, -1.0) / (jnp.abs(zeta) + jnp.hypot(1.0, zeta)),
-                  0.0)
+    # past |zeta| ~ 1e154 the square overflows and t = 0: h is diagonal to working precision
+    root = jnp.sqrt(1 + zeta * zeta)
+    t = jnp.where(turn, jnp.where(zeta >= 0, 1.0, -1.0) / (jnp.abs(zeta) + root), 0.0)
     cos = 1 / jnp.sqrt(1 + t * t)
     sin = cos * t
     low, high = a - t * b, c + t * b  # [[cos, sin], [-sin, cos]] turns h into diag(low, high)

@@ -258,6 +258,8 @@ def reduced(x, g, hessian, box=None):
     the Hessian's own scale, so no step moves them and they never look like
     saddle or flat directions.
     """
+    if box is None:  # every parameter is free
+        return g, hessian
     free = free_parameters(x, g, box)
     g_free = jnp.where(free, g, 0.0)
     if hessian is None:
