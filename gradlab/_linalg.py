@@ -1,10 +1,12 @@
 """Small dense factorisations in `jax.numpy`, for the least-squares loop's batches.
 
-Contract: `jacobi_svd` (the SVD of a small square matrix) and `back_substitute`
-(an upper-triangular solve) take one matrix and return what LAPACK's ``gesdd``
-and ``trsm`` would, to the same accuracy class; under ``vmap`` they become a
-few fused elementwise operations per rotation round (or row) over the whole
-batch. Matrices with more than `SMALL` columns go to LAPACK.
+Contract: `jacobi_svd` (the SVD of a small square matrix), `back_substitute`
+(an upper-triangular solve) and `symmetric_eigh` (the eigenvalues and vectors
+of a symmetric matrix) take one matrix and return what LAPACK's ``gesdd``,
+``trsm`` and ``syevd`` would, to the same accuracy class; under ``vmap`` they
+become a few fused elementwise operations per rotation round (or row) over the
+whole batch. Matrices with more than `SMALL` columns (`symmetric_eigh`: more
+than 2) go to LAPACK.
 
 Why: on CPU a batched LAPACK call loops over the batch and pays a fixed cost
 per matrix, which for the tiny matrices of a fit dwarfs the arithmetic: an SVD
@@ -18,6 +20,11 @@ of a 7 × 7 triangle costs about 16 µs (one-sided Jacobi on 32 at once: about
   values of a triangle ``R`` to high *relative* accuracy (Demmel & Veselić 1992)
   — better than bidiagonalisation — and never forms ``RᵀR``. The pairs of each
   sweep are rotated ``d/2`` at a time (the round-robin ordering).
+* `symmetric_eigh`: of a 1 × 1 or 2 × 2 matrix, one Jacobi rotation (Golub & Van
+  Loan, ``symSchur2``), exact to rounding. The course's costs have one or two
+  parameters, and every descent ends with this decomposition of its Hessian
+  (`gradlab.stopping`); on CPU, JAX reaches LAPACK's ``syevd`` through scipy,
+  whose import alone cost a command line 0.2–0.3 s.
 * `back_substitute`: ``R⁻¹·b`` row by row from the bottom; a zero on the
   diagonal gives inf/NaN, as ``trsm`` does.
 
@@ -103,3 +110,30 @@ def back_substitute(tri, b):
         return x.at[i].set(value)
 
     return jax.lax.fori_loop(0, d, row, jnp.zeros_like(b))
+
+
+def symmetric_eigh(h):
+    """``(λ, V)`` of the symmetric part of ``h`` (``d × d``): ``λ`` ascending, ``V``'s columns
+    the orthonormal eigenvectors, as ``jnp.linalg.eigh``. A 2 × 2 with a NaN or inf
+    gives NaN throughout (LAPACK's answer then is partly NaN, partly arbitrary)."""
+    h = (h + h.T) / 2
+    d = h.shape[0]
+    if d == 1:
+        return h[0], jnp.ones_like(h)
+    if d > 2:
+        return jnp.linalg.eigh(h)
+    a, b, c = h[0, 0], h[0, 1], h[1, 1]
+    turn = b != 0
+    zeta = (c - a) / (2 * jnp.where(turn, b, 1.0))
+    # past |zeta| ~ 1e154 the square overflows and t = 0: h is diagonal to working precision
+    root = jnp.sqrt(1 + zeta * zeta)
+    t = jnp.where(turn, jnp.where(zeta >= 0, 1.0, -1.0) / (jnp.abs(zeta) + root), 0.0)
+    cos = 1 / jnp.sqrt(1 + t * t)
+    sin = cos * t
+    low, high = a - t * b, c + t * b  # [[cos, sin], [-sin, cos]] turns h into diag(low, high)
+    swap = low > high
+    values = jnp.where(swap, jnp.stack([high, low]), jnp.stack([low, high]))
+    first, second = jnp.stack([cos, -sin]), jnp.stack([sin, cos])
+    vectors = jnp.where(swap, jnp.stack([second, first]), jnp.stack([first, second])).T
+    known = jnp.all(jnp.isfinite(h))
+    return jnp.where(known, values, jnp.nan), jnp.where(known, vectors, jnp.nan)

@@ -101,7 +101,10 @@ def _table(title, header, rows, *, total=None, limit=SHOWN_ROWS):
 
 
 def _fmt(v, digits=6):
-    return "[" + ", ".join(f"{float(x):.{digits}g}" for x in v) + "]"
+    import numpy as np
+
+    # through numpy: iterating over a JAX array would compile (or load) a program of its own
+    return "[" + ", ".join(f"{float(x):.{digits}g}" for x in np.asarray(v)) + "]"
 
 
 # -- what each command needs, checked before it computes --------------------------------------

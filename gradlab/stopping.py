@@ -55,6 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab._checks import short
+from gradlab._linalg import symmetric_eigh
 from gradlab.result import Status
 
 # A run stops once this many steps in a row moved no parameter by more than
@@ -240,7 +241,7 @@ def newton_step(g, hessian):
 
 
 def _step_and_curvatures(g, hessian):
-    eigenvalues, vectors = jnp.linalg.eigh((hessian + hessian.T) / 2)
+    eigenvalues, vectors = symmetric_eigh(hessian)  # 1 × 1 and 2 × 2: without LAPACK
     eps = jnp.finfo(g.dtype).eps
     curvature = jnp.maximum(jnp.abs(eigenvalues), eps * jnp.max(jnp.abs(eigenvalues)))
     slope = vectors.T @ g
@@ -263,6 +264,8 @@ def reduced(x, g, hessian, box=None):
     the Hessian's own scale, so no step moves them and they never look like
     saddle or flat directions.
     """
+    if box is None:  # every parameter is free
+        return g, hessian
     free = free_parameters(x, g, box)
     g_free = jnp.where(free, g, 0.0)
     if hessian is None:
