@@ -244,6 +244,15 @@ def _axis(low: float, high: float, num: int, dtype) -> jax.Array:
     return jnp.asarray(np.linspace(low, high, num), dtype)
 
 
+def _even_chunks(total: int, most: int) -> int:
+    """The chunk size that covers ``total`` points in as few chunks of at most ``most``
+    as possible, split evenly: the last chunk's padding is what it costs (500² points
+    in chunks of 2¹⁶ evaluated 12,144 padded points and ran 1.25× slower than in
+    four chunks of 62,500)."""
+    chunks = -(-total // most)
+    return -(-total // chunks)
+
+
 def _bytes_per_point(cost, dim: int, itemsize: int, pointwise: bool) -> int:
     """A generous estimate of one grid point's intermediates: the data it reads, a few times
     (a pointwise fit reads one data point at a time)."""
@@ -324,9 +333,9 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
         check_pointwise(cost, dim, dtype)
     if not chunked:
         batch = total
-    elif batch_size is None:  # a power of two: XLA's loops run best on even chunks
+    elif batch_size is None:
         per_point = _bytes_per_point(cost, dim, itemsize, pointwise)
-        batch = min(total, 2 ** int(np.log2(max(1, budget * CHUNK_SHARE // per_point))))
+        batch = _even_chunks(total, max(1, int(budget * CHUNK_SHARE // per_point)))
     else:
         batch = min(total, batch_size)
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
