@@ -50,15 +50,13 @@ def loop_jit(fn=None, *, static_argnames=()):
     if fn is None:
         return functools.partial(loop_jit, static_argnames=static_argnames)
     plain = jax.jit(fn, static_argnames=static_argnames)
-    quick = []  # made on the first top-level call
+
+    @functools.cache  # made on the first top-level call
+    def quick():
+        return jax.jit(fn, static_argnames=static_argnames, compiler_options=_quick_options())
 
     def pick():
-        if not _top_level() or not _quick_options():
-            return plain
-        if not quick:
-            quick.append(jax.jit(fn, static_argnames=static_argnames,
-                                 compiler_options=_quick_options()))
-        return quick[0]
+        return quick() if _top_level() and _quick_options() else plain
 
     @functools.wraps(fn)
     def call(*args, **kwargs):

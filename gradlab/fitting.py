@@ -141,7 +141,7 @@ class Fit:
         xp, r = _namespace(self.residuals), _host(self.residuals)
         if self.dof <= 0:
             return xp.full(r.shape[:-1], xp.nan, r.dtype)
-        return _safe_norm(xp, r) / xp.sqrt(xp.asarray(self.dof, r.dtype))
+        return stopping.norm(r, xp=xp) / xp.sqrt(xp.asarray(self.dof, r.dtype))
 
     @property
     def message(self):
@@ -183,13 +183,6 @@ class Fit:
                                          ci, strict=True):
             rows.append([name] + [f"{u:.6g}" for u in (v, se, lo, hi)])
         return rows
-
-
-def _safe_norm(xp, v):
-    """‖v‖ over the last axis, scaled by its largest entry (no underflow; `stopping.norm`)."""
-    big = xp.max(xp.abs(v), axis=-1, keepdims=True)
-    n = big[..., 0] * xp.sqrt(xp.sum(xp.square(v / xp.where(big == 0, 1, big)), axis=-1))
-    return xp.where(big[..., 0] == 0, 0, n)
 
 
 def _namespace(a):

@@ -186,7 +186,7 @@ def small_gradient(gnorm, tols: Tolerances):
     return gnorm <= tols.gtol
 
 
-def norm(v, axis=-1):
+def norm(v, axis=-1, xp=jnp):
     """The Euclidean norm without underflow or overflow (MINPACK's ``enorm``).
 
     ``sqrt(Σ vᵢ²)`` underflows to 0 once the entries fall below the square root
@@ -200,11 +200,13 @@ def norm(v, axis=-1):
       >>> v = jnp.array([3e-30, 4e-30], jnp.float32)
       >>> float(jnp.sqrt(jnp.sum(v * v))), f"{float(norm(v)):.3g}"
       (0.0, '5e-30')
+
+    ``xp``: the array namespace, ``numpy`` for concrete values on the host.
     """
-    big = jnp.max(jnp.abs(v), axis=axis, keepdims=True)
-    safe = jnp.where(big == 0, 1, big)
-    n = jnp.squeeze(big, axis) * jnp.sqrt(jnp.sum(jnp.square(v / safe), axis=axis))
-    return jnp.where(jnp.squeeze(big, axis) == 0, jnp.zeros((), n.dtype), n)
+    big = xp.max(xp.abs(v), axis=axis, keepdims=True)
+    safe = xp.where(big == 0, 1, big)
+    n = xp.squeeze(big, axis) * xp.sqrt(xp.sum(xp.square(v / safe), axis=axis))
+    return xp.where(xp.squeeze(big, axis) == 0, xp.zeros((), n.dtype), n)
 
 
 def runaway_limit(f0, tols: Tolerances):
