@@ -23,6 +23,7 @@ import math
 from collections.abc import Sequence
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -253,11 +254,39 @@ def _even_chunks(total: int, most: int) -> int:
     return -(-total // chunks)
 
 
-def _bytes_per_point(cost, dim: int, itemsize: int, pointwise: bool) -> int:
-    """A generous estimate of one grid point's intermediates: the data it reads, a few times
-    (a pointwise fit reads one data point at a time)."""
-    data_elements = 0 if pointwise else sum(np.size(leaf) for leaf in jax.tree.leaves(cost.data))
-    return itemsize * (4 * data_elements + 4 * dim + 16)
+def _bytes_per_point(cost, dim: int, dtype, pointwise: bool, *, grad: bool = False) -> int:
+    """An upper bound on one grid point's intermediates under ``vmap``: every value one
+    evaluation of the cost (of its gradient, with ``grad``) computes, all alive at once.
+
+    Read from the cost's own program (its jaxpr), not guessed from its data: the data
+    are read by every point, not copied, and XLA fuses most of what is counted here,
+    so chunks this size stay well inside their share of the budget. A pointwise fit
+    (`_fit_values`) holds one data point's terms at a time.
+    """
+    itemsize = jnp.dtype(dtype).itemsize
+    if pointwise:
+        return itemsize * (4 * dim + 16)
+    objective = cost.objective
+    leaves, tree = jax.tree.flatten(objective)
+    shapes = tuple(jax.ShapeDtypeStruct(np.shape(v), jnp.result_type(v)) for v in leaves)
+    return itemsize * dim + _intermediate_bytes(tree, shapes, dim, jnp.dtype(dtype).name, grad)
+
+
+@functools.lru_cache(maxsize=64)  # keyed on the cost's functions and data shapes, not values
+def _intermediate_bytes(tree, shapes, dim: int, dtype: str, grad: bool) -> int:
+    def value(x, leaves):
+        return jax.tree.unflatten(tree, leaves)(x)
+
+    program = jax.make_jaxpr(jax.grad(value) if grad else value)(
+        jax.ShapeDtypeStruct((dim,), dtype), list(shapes))
+    return _values_bytes(program.jaxpr)
+
+
+def _values_bytes(jaxpr) -> int:
+    """Bytes of every value a jaxpr computes, its inner programs' (a loop's body: once) included."""
+    total = sum(v.aval.size * v.aval.dtype.itemsize for eqn in jaxpr.eqns for v in eqn.outvars
+                if hasattr(v.aval, "dtype"))
+    return total + sum(_values_bytes(inner) for inner in jax.extend.core.subjaxprs(jaxpr))
 
 
 def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
@@ -321,7 +350,7 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     if batch_size is not None:
         batch_size = check_positive(batch_size, "batch_size", integer=True)
     if not chunked:  # judged on the generic path's memory, before anything is traced
-        per_point = _bytes_per_point(cost, dim, itemsize, pointwise=False)
+        per_point = _bytes_per_point(cost, dim, dtype, pointwise=False)
         if total * per_point > budget:
             raise ValueError(
                 f"without chunking the grid's {total:.3g} points need about "
@@ -334,7 +363,7 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     if not chunked:
         batch = total
     elif batch_size is None:
-        per_point = _bytes_per_point(cost, dim, itemsize, pointwise)
+        per_point = _bytes_per_point(cost, dim, dtype, pointwise)
         batch = _even_chunks(total, max(1, int(budget * CHUNK_SHARE // per_point)))
     else:
         batch = min(total, batch_size)
@@ -407,7 +436,7 @@ def gradient_field(cost, num=20, *, points=None, bounds=None) -> GradientField:
     dtype = jnp.result_type(float)
     total = math.prod(shape)
     # every point's gradient at once: the field itself and each point's intermediates
-    per_point = _bytes_per_point(cost, dim, jnp.dtype(dtype).itemsize, pointwise=False)
+    per_point = _bytes_per_point(cost, dim, dtype, pointwise=False, grad=True)
     check_memory(float(total) * (per_point + 2 * dim * jnp.dtype(dtype).itemsize),
                  f"a gradient field of {' x '.join(map(str, shape))} points over {dim} "
                  "parameters", "a coarser grid (num=), or gl.gradient_field(cost, points=...) "

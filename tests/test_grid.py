@@ -2,6 +2,7 @@
 
 import itertools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -113,3 +114,41 @@ def test_grid_points_are_exactly_linspace(width):
         x = jnp.array([result.axes[0][i], result.axes[1][j]])
         assert float(result.values[i, j]) == float(gl.get_cost("bowl")(x))
     assert result.axes[0].dtype == width.dtype
+
+
+def _scan_cost(p, data):  # a cost with a loop inside: its body's values count once
+    x, y = data
+    def step(acc, xy):
+        return acc + (p[0] * jnp.sin(p[1] * xy[0]) - xy[1]) ** 2, None
+    return jax.lax.scan(step, jnp.zeros((), p.dtype), (x, y))[0] / x.size
+
+
+_MEMORY_CASES = {
+    "bowl": lambda: gl.get_cost("bowl"),
+    "sine": lambda: gl.get_cost("sine"),
+    "rastrigin": lambda: gl.get_cost("rastrigin"),
+    "fit_cost of a lambda": lambda: gl.fit_cost(
+        lambda p, x: p[0] * x + p[1], gl.datasets.line(), bounds=[(-5, 5), (-5, 5)]),
+    "two outputs per point": lambda: gl.fit_cost(
+        lambda p, x: jnp.stack([p[0] * x, p[1] * x * x], -1),
+        (jnp.linspace(0, 1, 300), jnp.ones((300, 2))), bounds=[(-1, 1), (-1, 1)]),
+    "a scan over the data": lambda: gl.Cost(
+        "scan", _scan_cost, bounds=[(-2, 2), (-2, 2)],
+        data=(jnp.linspace(0, 1, 500), jnp.linspace(1, 2, 500))),
+}
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["values", "gradients"])
+@pytest.mark.parametrize("case", list(_MEMORY_CASES))
+def test_a_chunks_memory_estimate_bounds_what_xla_allocates(case, grad, width):
+    """The chunk size comes from an estimate per point: XLA's own memory analysis of a
+    chunk (its temporaries and outputs) must never exceed it."""
+    from gradlab import grid
+
+    cost = _MEMORY_CASES[case]()
+    batch = 2048
+    per_point = grid._bytes_per_point(cost, cost.dim, width.dtype, pointwise=False, grad=grad)
+    one = jax.grad(cost.objective) if grad else cost.objective
+    points = jnp.zeros((batch, cost.dim), width.dtype)
+    used = jax.jit(jax.vmap(one)).lower(points).compile().memory_analysis()
+    assert used.temp_size_in_bytes + used.output_size_in_bytes <= batch * per_point
