@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 import optax.tree_utils as otu
 
-from gradlab import derivatives, models, parallel, progress, stopping
+from gradlab import _static, derivatives, models, parallel, progress, stopping
 from gradlab.optimizers import TrustNewtonState
 from gradlab.result import Status, Trajectory
 from gradlab.stopping import STALL_PATIENCE, Stop, Tolerances
@@ -66,6 +66,17 @@ class Method(NamedTuple):
     transformation: optax.GradientTransformation | None = None
     factory: Callable | None = None
     per_run: bool = False
+
+    # compared by what the optimiser computes (`gradlab._static.key`), not by identity:
+    # ``optax.adam(0.1)`` built afresh for every call must not compile afresh
+    def __eq__(self, other):
+        return isinstance(other, Method) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def _key(self):
+        return (_static.key(self.transformation), _static.key(self.factory), self.per_run)
 
 
 def _optimizer(method: Method, hyperparams) -> optax.GradientTransformationExtraArgs:

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gradlab import _static
 from gradlab._checks import ModelShapeError, check_bounds, check_points, short
 
 
@@ -51,7 +52,8 @@ class Objective:
     gradlab's solvers pass this, never the `Cost`, to their jitted functions, so
     a cost's name, bounds, minima or description are not part of any compile
     key: renaming a cost, or refitting to new data of the same shapes, reuses
-    the compiled code.
+    the compiled code. The functions are keyed by what they compute
+    (`gradlab._static.key`), so the same lambda made again reuses it too.
     """
 
     __slots__ = ("__weakref__", "data", "fn", "grad")
@@ -69,11 +71,13 @@ class Objective:
         return self.grad(x) if self.data is None else self.grad(x, self.data)
 
     def tree_flatten(self):
-        return (self.data,), (self.fn, self.grad)
+        # compiled code is keyed on what the functions compute, not on their identity
+        # (`gradlab._static`): a cell's lambda run again does not compile again
+        return (self.data,), (_static.Keyed(self.fn), _static.Keyed(self.grad))
 
     @classmethod
     def tree_unflatten(cls, static, children):
-        return cls(static[0], static[1], children[0])
+        return cls(static[0].value, static[1].value, children[0])
 
 
 @jax.tree_util.register_pytree_node_class

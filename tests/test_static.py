@@ -1,0 +1,153 @@
+"""Compiled code is reused for functions that compute the same, and never for ones that do not.
+
+gradlab keys its compiled solvers on what a user's optimiser and cost compute
+(`gradlab._static`), so ``optimizer=optax.adam(0.1)`` built afresh on every
+call, or a notebook cell's lambda run again, compiles once. The danger of such
+a key is a stale program: every pair below computes something different, and
+the second of each pair, run right after the first, must give exactly what it
+gives alone.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gradlab as gl
+from gradlab._static import key
+
+SCALE = 2.0  # read as a global by some costs below; changed between two calls
+
+
+def _scaled(p):  # a module-level helper that reads a global
+    return SCALE * jnp.sum(p * p)
+
+
+def _with_scale(value, make):
+    def run():
+        global SCALE
+        SCALE = value
+        return make()
+    return run
+
+
+def _closure(c):
+    return lambda p: jnp.sum((p - c) ** 2)
+
+
+def _signed(zero):  # atan2(±0, −1) = ±π
+    return lambda p: jnp.sum(p * p) + jnp.arctan2(zero, -1.0)
+
+
+def _capturing(array):
+    return lambda p: jnp.sum((p - array[:2]) ** 2)
+
+
+shared = np.array([1.0, 2.0])
+listed = [1.0]
+
+
+def _tagged(tag):
+    def f(p):
+        return jnp.sum(p * p) * (3.0 if getattr(f, "tag", None) == "steep" else 1.0)
+    f.tag = tag
+    return f
+
+
+def _mutate(array, value):
+    def run():
+        array[0] = value
+        return _capturing(array)
+    return run
+
+
+def _append(value):
+    def run():
+        listed[0] = value
+        return lambda p: jnp.sum((p - listed[0]) ** 2)
+    return run
+
+
+# (name, first, second): each makes a cost or an optimiser; both run on the bowl-like cost
+PAIRS = [
+    ("adam's learning rate", lambda: optax.adam(0.1), lambda: optax.adam(0.2)),
+    ("sgd with momentum", lambda: optax.sgd(0.1), lambda: optax.sgd(0.1, momentum=0.9)),
+    ("a schedule", lambda: optax.sgd(optax.constant_schedule(0.1)),
+     lambda: optax.sgd(optax.exponential_decay(0.1, 5, 0.5))),
+    ("a chain's order", lambda: optax.chain(optax.clip(0.5), optax.scale(-0.1)),
+     lambda: optax.chain(optax.scale(-0.1), optax.clip(0.5))),
+    ("a captured number", lambda: _closure(1.0), lambda: _closure(2.0)),
+    ("a captured int, then float", lambda: _closure(1), lambda: _closure(1.5)),
+    ("zero, then minus zero", lambda: _signed(0.0), lambda: _signed(-0.0)),
+    ("a default argument", lambda: (lambda p, c=1.0: jnp.sum((p - c) ** 2)),
+     lambda: (lambda p, c=3.0: jnp.sum((p - c) ** 2))),
+    ("a global changed", _with_scale(2.0, lambda: (lambda p: _scaled(p))),
+     _with_scale(5.0, lambda: (lambda p: _scaled(p)))),
+    ("a numpy array changed in place", _mutate(shared, 1.0), _mutate(shared, -3.0)),
+    ("a list changed in place", _append(1.0), _append(4.0)),
+    ("a function attribute", lambda: _tagged("flat"), lambda: _tagged("steep")),
+    ("a partial's argument", lambda: functools.partial(lambda p, c: jnp.sum((p - c) ** 2), c=1.0),
+     lambda: functools.partial(lambda p, c: jnp.sum((p - c) ** 2), c=2.0)),
+]
+
+
+def _run(made):
+    x0 = jnp.array([0.5, -1.5])
+    if isinstance(made, optax.GradientTransformation):
+        traj = gl.descend("bowl", x0, optimizer=made, steps=30)
+    else:
+        traj = gl.descend(made, x0, learning_rate=0.1, steps=30)
+    return [np.asarray(leaf) for leaf in jax.tree.leaves(traj)]
+
+
+@pytest.mark.parametrize(("first", "second"), [p[1:] for p in PAIRS], ids=[p[0] for p in PAIRS])
+def test_a_new_computation_never_runs_a_stale_program(first, second):
+    jax.clear_caches()
+    alone = _run(second())
+    jax.clear_caches()
+    _run(first())
+    after = _run(second())
+    for a, b in zip(after, alone, strict=True):
+        np.testing.assert_array_equal(a, b)
+    shared[:] = [1.0, 2.0]
+    listed[0] = 1.0
+
+
+SAME = [
+    ("optax.adam(0.1)", lambda: optax.adam(0.1)),
+    ("optax.lbfgs()", lambda: optax.lbfgs()),
+    ("a chain with clipping", lambda: optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1))),
+    ("a lambda", lambda: (lambda p: jnp.sum((p - 1.0) ** 2))),
+    ("a closure over a number", lambda: _closure(2.0)),
+    ("a fit_cost of a lambda", lambda: gl.fit_cost(lambda p, x: p[0] * x + p[1],
+                                                    gl.datasets.line(n=20, seed=0))),
+]
+
+
+@pytest.mark.parametrize("make", [s[1] for s in SAME], ids=[s[0] for s in SAME])
+def test_the_same_computation_made_again_compiles_once(make, count_compiles):
+    _run(make())
+    with count_compiles() as c:
+        _run(make())
+    assert c["n"] == 0
+
+
+def test_keys_of_values_that_can_change_are_identities():
+    array = np.zeros(2)
+    a, b = (lambda p: p + array), (lambda p: p + array)
+    assert key(a) != key(b) and key(a) == key(a)  # by identity: either may see a change
+    assert key(_closure(1.0)) == key(_closure(1.0)) != key(_closure(1.0000001))
+    assert key(_closure(0.0)) != key(_closure(-0.0))
+    assert key(_closure(float("nan"))) == key(_closure(float("nan")))
+    assert key(_closure(1)) != key(_closure(1.0)) != key(_closure(True))
+
+
+def test_a_recursive_closure_is_keyed():
+    def make():
+        def fact(n):
+            return 1 if n <= 1 else n * fact(n - 1)
+        return fact
+    assert key(make()) == key(make())
