@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -230,23 +230,22 @@ def check_output(cost, x) -> None:
     analytic gradient does not return one real number per parameter.
 
     ``x`` is an array or a ``jax.ShapeDtypeStruct``. Checked once per (functions,
-    shapes, dtypes): asking again with new values is a dictionary lookup, not a
-    new trace.
+    as `gradlab._static` keys them, shapes, dtypes): asking again with new values
+    is a dictionary lookup, not a new trace.
     """
     leaves, treedef = jax.tree.flatten(cost.data)
     # (shape, dtype) pairs, not ShapeDtypeStructs: building those costs more than the lookup
     data = tuple((np.shape(a), a.dtype if isinstance(a, np.ndarray | jax.Array)
                   else jnp.result_type(a)) for a in leaves)
-    key = (cost.fn, cost.grad, tuple(x.shape), np.dtype(x.dtype), treedef, data)
-    if not isinstance(cost.fn, Hashable) or not isinstance(cost.grad, Hashable):
-        _check_output(cost.name, *key)  # unhashable functions: checked every time
-    else:
-        _checked_output(*key, name=cost.name)
+    # the functions by what they compute (`gradlab._static`): a lambda made again is
+    # not traced again
+    _checked_output(_static.Keyed(cost.fn), _static.Keyed(cost.grad), tuple(x.shape),
+                    np.dtype(x.dtype), treedef, data, name=cost.name)
 
 
 @functools.lru_cache(maxsize=512)
 def _checked_output(fn, grad, shape, dtype, treedef, data, *, name):
-    _check_output(name, fn, grad, shape, dtype, treedef, data)
+    _check_output(name, fn.value, grad.value, shape, dtype, treedef, data)
 
 
 def _check_output(name, fn, grad, shape, dtype, treedef, data):
