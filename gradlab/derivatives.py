@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import models
+from gradlab import _static, models
 
 # One reduction carries 1 + d + d(d+1)/2 sums; past this many parameters the
 # generic derivatives are used.
@@ -64,11 +64,13 @@ def check_pointwise(cost, dim: int, dtype) -> None:
     synthetic rows (reading the data would cost a transfer per call): the model
     applied to the rows together must equal it applied to each row alone.
     """
-    _check_pointwise(cost.fn.model, dim, tuple(cost.data.x.shape[1:]), np.dtype(dtype))
+    _check_pointwise(_static.Keyed(cost.fn.model), dim, tuple(cost.data.x.shape[1:]),
+                     np.dtype(dtype))
 
 
-@functools.lru_cache(maxsize=256)
-def _check_pointwise(model, dim, row_shape, dtype):
+@functools.lru_cache(maxsize=256)  # the model as `gradlab._static` keys it
+def _check_pointwise(keyed, dim, row_shape, dtype):
+    model = keyed.value
     with jax.ensure_compile_time_eval():
         size = int(np.prod(row_shape, dtype=int))
         rows = jnp.asarray(np.linspace(0.35, 1.7, 4 * size).reshape(4, *row_shape), dtype)
