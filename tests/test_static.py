@@ -151,3 +151,26 @@ def test_a_recursive_closure_is_keyed():
             return 1 if n <= 1 else n * fact(n - 1)
         return fact
     assert key(make()) == key(make())
+
+
+def _fit_of_a_new_lambda():
+    return gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x), gl.datasets.line(n=20, seed=0),
+                       bounds=[(0.1, 5.0), (0.1, 3.0)])
+
+
+SOLVERS = {
+    "fit": lambda: gl.fit(_fit_of_a_new_lambda(), [1.0, 0.5]),
+    "grid_search": lambda: gl.grid_search(_fit_of_a_new_lambda(), num=20),
+    "multistart": lambda: gl.multistart(_fit_of_a_new_lambda(), n_starts=8, seed=0,
+                                        optimizer=optax.adam(0.05), steps=20),
+    "sweep_learning_rates": lambda: gl.sweep_learning_rates(
+        lambda p: jnp.sum((p - 1.0) ** 2), [0.0, 0.0], [0.1, 0.2], steps=10),
+}
+
+
+@pytest.mark.parametrize("call", list(SOLVERS.values()), ids=list(SOLVERS))
+def test_every_solver_reuses_its_program_for_a_lambda_made_again(call, count_compiles):
+    jax.block_until_ready(jax.tree.leaves(call()))
+    with count_compiles() as c:
+        jax.block_until_ready(jax.tree.leaves(call()))
+    assert c["n"] == 0
