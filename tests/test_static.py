@@ -174,3 +174,36 @@ def test_every_solver_reuses_its_program_for_a_lambda_made_again(call, count_com
     with count_compiles() as c:
         jax.block_until_ready(jax.tree.leaves(call()))
     assert c["n"] == 0
+
+
+class _Model:  # an object with state, and a method used as the cost
+    def __init__(self, centre):
+        self.centre = centre
+
+    def cost(self, p):
+        return jnp.sum((p - self.centre) ** 2)
+
+
+class _ValueCost:  # a callable that says itself when two are the same (a JAX idiom)
+    def __init__(self, centre):
+        self.centre = centre
+
+    def __call__(self, p):
+        return jnp.sum((p - self.centre) ** 2)
+
+    def __eq__(self, other):
+        return isinstance(other, _ValueCost) and other.centre == self.centre
+
+    def __hash__(self):
+        return hash(self.centre)
+
+
+def test_objects_are_keyed_as_jax_keys_them(count_compiles):
+    model = _Model(1.0)
+    _run(model.cost)
+    with count_compiles() as c:  # a bound method is a new object at every access
+        _run(model.cost)
+        _run(_ValueCost(2.0))
+        _run(_ValueCost(2.0))  # its own == and hash
+    assert c["n"] == 1
+    assert key(model.cost) != key(_Model(1.0).cost)  # another instance: it may differ
