@@ -11,7 +11,8 @@ defaults, attributes, closure cells and referenced globals, compared
 recursively. Only values that cannot change after the key is taken are
 compared by value: numbers, strings, bytes, None, numpy scalars, tuples,
 frozen dataclasses and ``functools.partial`` of such values; ``jax.Array``
-(immutable), dtypes, modules, classes and builtins by identity. Anything else
+(immutable), dtypes, classes and builtins by identity; a module by identity
+and the attributes the code may read of it (`_module_key`). Anything else
 — a numpy array, a list, an object with state — could be changed in place
 between two calls, where a new trace would see the change: a function that
 reaches one is keyed by its identity, and such an object handed over itself
@@ -92,8 +93,8 @@ def _walked(obj):
 
 
 def _scalar_key(obj):
-    # repr keeps what == loses: -0.0 from 0.0, 1 from 1.0 from True, and NaN equal to itself
-    return (type(obj), repr(obj))
+    # the type keeps 1, 1.0 and True apart; repr keeps -0.0 from 0.0, and NaN equal to itself
+    return (type(obj), repr(obj) if type(obj) in (float, complex) else obj)
 
 
 def _frozen_dataclass(obj) -> bool:
@@ -139,10 +140,36 @@ def _function_key(fn: types.FunctionType, seen: dict):
     cells = tuple(_key(cell.cell_contents, seen) if _filled(cell) else ("empty",)
                   for cell in fn.__closure__ or ())
     found = fn.__globals__
-    used = tuple((name, _key(found[name], seen)) for name in _global_names(fn.__code__)
-                 if name in found)
+    names = _global_names(fn.__code__)
+    used = tuple((name, _module_key(found[name], names) if isinstance(found[name], types.ModuleType)
+                  else _key(found[name], seen)) for name in names if name in found)
     return ("function", fn.__code__, _Identity(found), cells, _key(fn.__defaults__, seen),
             _items_key(fn.__kwdefaults__, seen), _items_key(fn.__dict__, seen), used)
+
+
+def _module_key(module: types.ModuleType, names: tuple[str, ...]):
+    """A module, and what the code may read of it (``config.SCALE`` as well as ``jnp.sum``).
+
+    Its attributes named in the code (attribute names are among the code's names):
+    numbers and strings by value, functions, classes, modules and other callables by
+    identity — not walked: a library's internals reach mutable state everywhere —,
+    and anything else (an array, a list) makes the function keyed by identity.
+    """
+    attrs, found = [], vars(module)  # not getattr: a module's __getattr__ may warn or import
+    for name in names:
+        value = found.get(name, _ABSENT)
+        if value is _ABSENT:
+            continue
+        if type(value) in _SCALARS or isinstance(value, np.generic):
+            attrs.append((name, _key(value, {})))
+        elif isinstance(value, _BY_IDENTITY) or callable(value):
+            attrs.append((name, _Identity(value)))
+        else:
+            raise _Mutable
+    return ("module", _Identity(module), tuple(attrs))
+
+
+_ABSENT = object()
 
 
 def _filled(cell) -> bool:

@@ -9,6 +9,7 @@ gives alone.
 """
 
 import functools
+import types
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,17 @@ import gradlab as gl
 from gradlab._static import key
 
 SCALE = 2.0  # read as a global by some costs below; changed between two calls
+
+
+settings = types.ModuleType("settings")  # a module whose attributes a cost reads
+settings.SCALE, settings.CENTRE = 2.0, np.array([1.0, 1.0])
+
+
+def _setting(name, value):
+    def run():
+        setattr(settings, name, value)
+        return lambda p: settings.SCALE * jnp.sum((p - settings.CENTRE) ** 2)
+    return run
 
 
 def _scaled(p):  # a module-level helper that reads a global
@@ -87,6 +99,9 @@ PAIRS = [
     ("a global changed", _with_scale(2.0, lambda: (lambda p: _scaled(p))),
      _with_scale(5.0, lambda: (lambda p: _scaled(p)))),
     ("a numpy array changed in place", _mutate(shared, 1.0), _mutate(shared, -3.0)),
+    ("a module's number changed", _setting("SCALE", 2.0), _setting("SCALE", 7.0)),
+    ("a module's array replaced", _setting("CENTRE", np.array([1.0, 1.0])),
+     _setting("CENTRE", np.array([0.0, 3.0]))),
     ("a list changed in place", _append(1.0), _append(4.0)),
     ("a function attribute", lambda: _tagged("flat"), lambda: _tagged("steep")),
     ("a partial's argument", lambda: functools.partial(lambda p, c: jnp.sum((p - c) ** 2), c=1.0),
@@ -114,6 +129,7 @@ def test_a_new_computation_never_runs_a_stale_program(first, second):
         np.testing.assert_array_equal(a, b)
     shared[:] = [1.0, 2.0]
     listed[0] = 1.0
+    settings.SCALE, settings.CENTRE = 2.0, np.array([1.0, 1.0])
 
 
 SAME = [
