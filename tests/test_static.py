@@ -30,7 +30,9 @@ settings.SCALE, settings.CENTRE = 2.0, np.array([1.0, 1.0])
 def _setting(name, value):
     def run():
         setattr(settings, name, value)
-        return lambda p: settings.SCALE * jnp.sum((p - settings.CENTRE) ** 2)
+        if name == "SCALE":  # a number: keyed by value
+            return lambda p: settings.SCALE * jnp.sum(p * p)
+        return lambda p: jnp.sum((p - settings.CENTRE) ** 2)  # an array: by identity
     return run
 
 
