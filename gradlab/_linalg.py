@@ -38,6 +38,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
@@ -46,19 +48,38 @@ SMALL = 16  # the most columns factored here; wider matrices go to LAPACK
 JACOBI_SWEEPS = 30  # one-sided Jacobi converges quadratically: 5–8 sweeps in float64
 
 
-def jacobi_svd(a):
+def jacobi_svd(a, v0=None):
     """``(σ, V, A·V)`` with ``a = U·diag(σ)·Vᵀ`` (``a``: ``d × d``), ``A·V = U·diag(σ)``.
 
     ``σ`` are not sorted (``V``'s columns and ``A·V``'s follow them); they are the
     column norms of ``A·V``. Returning ``A·V`` rather than ``U`` spares a division
     where ``σ`` is tiny: ``Uᵀ·b·σ = (A·V)ᵀ·b``.
+
+    ``v0``: an orthogonal ``d × d`` guess at ``V`` (the last ``V`` of a matrix that
+    changed little): the rotations start from ``A·v0`` and take fewer sweeps (3
+    instead of 6–7 on a fit's consecutive triangles). ``v0`` is first made orthogonal
+    to working precision (one Newton–Schulz step), so a guess carried through many
+    factorisations does not drift; one further than ``√eps`` from orthogonal is
+    replaced by the identity (a cold start). The result is then as accurate as
+    LAPACK's (errors of order ``eps·‖A‖``), not to the high relative accuracy of a
+    cold start.
     """
     d = a.shape[0]
     if d > SMALL:
         u, sv, vt = jnp.linalg.svd(a)
         return sv, vt.T, u * sv
     m = (d + 1) // 2  # pairs per round; an odd d gets a zero column, never rotated
-    x = jnp.concatenate([a, jnp.eye(d, dtype=a.dtype)])  # [A; V], rotated together
+    if v0 is None:
+        x = jnp.concatenate([a, jnp.eye(d, dtype=a.dtype)])  # [A; V], rotated together
+    else:
+        dot = functools.partial(jnp.dot, precision=jax.lax.Precision.HIGHEST)
+        eye = jnp.eye(d, dtype=a.dtype)
+        error = dot(v0.T, v0) - eye
+        # Newton–Schulz squares the error: from √eps it reaches rounding; a guess further
+        # from orthogonal (or not finite) is dropped for the identity
+        usable = jnp.all(jnp.abs(error) <= jnp.sqrt(jnp.finfo(a.dtype).eps))
+        v0 = jnp.where(usable, dot(v0, eye - 0.5 * error), eye)
+        x = jnp.concatenate([dot(a, v0), v0])
     x = jnp.pad(x, ((0, 0), (0, 2 * m - d)))
     tol = jnp.finfo(a.dtype).eps * d
     tiny = jnp.finfo(a.dtype).tiny
@@ -88,7 +109,10 @@ def jacobi_svd(a):
                         jnp.concatenate([q[:, 1:], p[:, -1:]], axis=1))
         return p, q, worst, k + 1
 
-    p, q, _, _ = jax.lax.while_loop(lambda s: (s[2] > tol) & (s[3] < JACOBI_SWEEPS), sweep,
+    # a sweep whose pairs were all within √tol of orthogonal leaves them within about tol
+    # (Jacobi converges quadratically): a warm start skips the sweep that would only check
+    done = tol if v0 is None else jnp.sqrt(tol)
+    p, q, _, _ = jax.lax.while_loop(lambda s: (s[2] > done) & (s[3] < JACOBI_SWEEPS), sweep,
                                     (x[:, 0::2], x[:, 1::2], jnp.asarray(jnp.inf, a.dtype), 0))
     x = jnp.stack([p, q], axis=2).reshape(2 * d, 2 * m)[:, :d]  # a sweep ends where it began
     av, v = x[:d], x[d:]
