@@ -11,15 +11,21 @@ than 2) go to LAPACK.
 Why: on CPU a batched LAPACK call loops over the batch and pays a fixed cost
 per matrix, which for the tiny matrices of a fit dwarfs the arithmetic: an SVD
 of a 7 × 7 triangle costs about 16 µs (one-sided Jacobi on 32 at once: about
-10 µs each; on 313 triangles of 3 × 3, 1.2 µs against 5 µs). LAPACK's QR
-(``geqrf``, 1–2.5 µs for 50 × 4 and 37 × 8) stays: a Householder QR written in
-`jax.numpy` took 2–4 µs per matrix, vectorised or not (measured on 2 CPU cores).
+10 µs each, 3–7 µs from a nearby ``V``; on 313 triangles of 3 × 3, 1.2 µs against
+5 µs). LAPACK's QR (``geqrf``, 1–2.5 µs for 50 × 4 and 37 × 8) stays: a
+Householder QR written in `jax.numpy` took 2–4 µs per matrix, vectorised or not
+(measured on 2 CPU cores; again on 2026-11-29, fastest of 30: 32 matrices of
+37 × 8 in 104 µs against LAPACK's 76, in 301 µs with the batch on the minor
+axis and the columns unrolled; 313 of 50 × 4 in 265–307 µs against 367, under a
+tenth of a data-set step's time, and slower on the starts).
 
 * `jacobi_svd`: one-sided (Hestenes) Jacobi: plane rotations of the columns
   until every pair is orthogonal to working precision. It gives the singular
   values of a triangle ``R`` to high *relative* accuracy (Demmel & Veselić 1992)
   — better than bidiagonalisation — and never forms ``RᵀR``. The pairs of each
-  sweep are rotated ``d/2`` at a time (the round-robin ordering).
+  sweep are rotated ``d/2`` at a time (the round-robin ordering). Given the ``V``
+  of a nearby matrix (a fit's previous triangle) it starts from ``A·V`` and needs
+  about half the sweeps, to LAPACK's (normwise) accuracy.
 * `symmetric_eigh`: of a 1 × 1 or 2 × 2 matrix, one Jacobi rotation (Golub & Van
   Loan, ``symSchur2``), exact to rounding. The course's costs have one or two
   parameters, and every descent ends with this decomposition of its Hessian
