@@ -277,7 +277,8 @@ class _Point(NamedTuple):
 
     Not the residuals and Jacobian themselves: `_finish` evaluates them once more at
     the last point. A batch moves its carry in and out of groups at every step, and
-    ``r`` and ``J`` were most of it (10⁴ data sets of 50 points: 11 of 14 ms a pass).
+    ``r`` and ``J`` were most of it (10⁴ data sets of 50 points: a pass of the groups'
+    gathers and scatters took 10.8 ms with them, 2.8 ms without).
     """
 
     x: jax.Array  # (d,)
