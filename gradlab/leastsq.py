@@ -39,8 +39,11 @@ SVD at the last point. A single fit calls LAPACK (``geqrf``, ``trsm``,
 by one-sided Jacobi and ``R⁻¹b`` by back-substitution (`gradlab._linalg`),
 vectorised over the group: a batched LAPACK call pays a fixed cost per matrix
 (about 10 µs for the SVD of a 7 × 7 triangle) that dwarfs the arithmetic.
-One-sided Jacobi on ``R`` keeps the singular values to high relative
-accuracy, and never forms ``RᵀR``.
+One-sided Jacobi on ``R`` never forms ``RᵀR``; each run keeps the ``V`` of
+its last SVD and starts the next one from it (consecutive triangles differ
+little: 2–4 sweeps instead of 6–8, to the accuracy of LAPACK's SVD). The
+covariance's SVD starts cold and keeps the singular values to high relative
+accuracy.
 
 **Bounds** (an active-set rule): parameters held at a bound by a gradient
 pointing out of the box (`stopping.free_parameters`) are fixed for the step
@@ -179,12 +182,13 @@ def factor(jac, r, scale, free, pinned: bool, vectorised: bool = False) -> Facto
     return Factors(tri, b, back_substitute(tri, -b) if vectorised else solve_triangular(tri, -b))
 
 
-def singular_values(f: Factors, vectorised: bool = False):
+def singular_values(f: Factors, vectorised: bool = False, basis=None):
     """``(σ, V, w)`` with ``R = U·diag(σ)·Vᵀ`` and ``w = −diag(σ)·Uᵀ·b``: ``J·D⁻¹``'s own
     SVD (``σ`` in no particular order). ``vectorised``: by one-sided Jacobi
-    (`gradlab._linalg.jacobi_svd`), else by LAPACK."""
+    (`gradlab._linalg.jacobi_svd`, started from the orthogonal ``basis`` when given),
+    else by LAPACK."""
     if vectorised:
-        sv, v, u_sv = jacobi_svd(f.tri)
+        sv, v, u_sv = jacobi_svd(f.tri, basis)
         return sv, v, -(u_sv.T @ f.b)
     u, sv, vt = jnp.linalg.svd(f.tri)
     return sv, vt.T, -sv * (u.T @ f.b)
@@ -199,8 +203,9 @@ def _regular(f: Factors):
     return jnp.all(jnp.isfinite(f.gn))
 
 
-def lm_step(f: Factors, radius, vectorised: bool = False):
-    """The scaled step ``z = D·p`` and its λ for the region ``‖z‖ ≤ Δ`` (MINPACK's lmpar).
+def lm_step(f: Factors, radius, vectorised: bool = False, basis=None):
+    """The scaled step ``z = D·p``, its λ and ``V`` for the region ``‖z‖ ≤ Δ`` (MINPACK's
+    lmpar).
 
     The Gauss–Newton step (λ = 0) when it exists and lies within ``1.1·Δ``;
     else, from the SVD of ``R`` (computed only then), ``z(λ) =
@@ -208,9 +213,18 @@ def lm_step(f: Factors, radius, vectorised: bool = False):
     Moré's Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` finds λ, monotone from
     λ = 0, to within 10%. A singular ``R`` gets the minimum-norm Gauss–Newton
     step when that lies within the region.
+
+    ``V``: the right singular vectors of ``R`` when they were computed, else ``basis``
+    (the identity when None); ``basis`` starts the vectorised SVD (the last point's
+    ``V``: fewer Jacobi sweeps).
     """
-    return jax.lax.cond(_inside(f, radius), lambda: (f.gn, jnp.zeros((), f.b.dtype)),
-                        lambda: _damped(f, radius, vectorised))
+    inside = _inside(f, radius)
+    if vectorised:  # under vmap (`run_many`) both sides run: keep the SVD's V for everyone
+        z, lam, v = _damped(f, radius, vectorised, basis)
+        return jnp.where(inside, f.gn, z), jnp.where(inside, 0.0, lam), v
+    kept_basis = jnp.eye(f.b.shape[0], dtype=f.b.dtype) if basis is None else basis
+    return jax.lax.cond(inside, lambda: (f.gn, jnp.zeros((), f.b.dtype), kept_basis),
+                        lambda: _damped(f, radius, vectorised, basis))
 
 
 def _inside(f: Factors, radius):
@@ -224,8 +238,8 @@ def needs_svd(c, options: Options):
     return (c.stop == Stop.RUNNING) & (c.nit >= 0) & ~plain
 
 
-def _damped(f: Factors, radius, vectorised: bool = False):
-    sv, v, w = singular_values(f, vectorised)  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
+def _damped(f: Factors, radius, vectorised: bool = False, basis=None):
+    sv, v, w = singular_values(f, vectorised, basis)  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
     keep = kept(sv)
     s2 = sv * sv
     gn = v @ jnp.where(keep, w / jnp.where(keep, s2, 1.0), 0.0)  # minimum-norm
@@ -249,7 +263,7 @@ def _damped(f: Factors, radius, vectorised: bool = False):
 
     lam, _ = jax.lax.while_loop(unfinished, newton, (jnp.zeros((), w.dtype), 0))
     damped = v @ (w / jnp.maximum(s2 + lam, _tiny(lam)))
-    return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam)
+    return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam), v
 
 
 def gauss_newton(f: Factors, vectorised: bool = False):
@@ -259,11 +273,15 @@ def gauss_newton(f: Factors, vectorised: bool = False):
 
 # -- the loop ----------------------------------------------------------------------------------
 class _Point(NamedTuple):
-    """What the loop keeps of its current point, made by `_arrive` when a trial is accepted."""
+    """What the loop keeps of its current point, made by `_arrive` when a trial is accepted.
+
+    Not the residuals and Jacobian themselves: `_finish` evaluates them once more at
+    the last point. A batch moves its carry in and out of groups at every step, and
+    ``r`` and ``J`` were most of it (10⁴ data sets of 50 points: a pass of the groups'
+    gathers and scatters took 10.8 ms with them, 2.8 ms without).
+    """
 
     x: jax.Array  # (d,)
-    r: jax.Array  # (N,) residuals
-    jac: jax.Array  # (N, d) their Jacobian
     rr: jax.Array  # ‖r‖²
     noise: jax.Array  # the rounding error of rr, relative to rr, times FLAT
     free: jax.Array  # (d,) parameters not held at a bound
@@ -279,33 +297,38 @@ class _Carry(NamedTuple):
     nit: jax.Array  # trials so far; −1 before the start is evaluated
     stop: jax.Array  # a stopping.Stop code; RUNNING while the run runs
     flat_step: jax.Array  # ‖D·p‖ of the last step taken at the rounding floor (inf: none)
+    basis: jax.Array  # (d, d) V of the last SVD of R (the identity before any): its next start
     rr0: jax.Array  # ‖r(x0)‖²
     x0: jax.Array
 
 
-def _init(x0, n: int) -> _Carry:
+def _init(x0) -> _Carry:
     """The carry before anything is evaluated: the first trial evaluates ``x0`` itself."""
     d, dtype = x0.shape[0], x0.dtype
     zero = jnp.zeros((), dtype)
     inf = jnp.asarray(jnp.inf, dtype)
     factors = Factors(jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype), jnp.zeros(d, dtype))
-    point = _Point(x=x0, r=jnp.zeros((n,), dtype), jac=jnp.zeros((n, d), dtype), rr=inf,
-                   noise=zero, free=jnp.ones(d, bool), factors=factors,
+    point = _Point(x=x0, rr=inf, noise=zero, free=jnp.ones(d, bool), factors=factors,
                    scale=jnp.ones(d, dtype), size=zero, rest=jnp.asarray(False))
     return _Carry(point=point, radius=inf, nit=jnp.asarray(-1, jnp.int32),
-                  stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf, rr0=inf, x0=x0)
+                  stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf,
+                  basis=jnp.eye(d, dtype=dtype), rr0=inf, x0=x0)
 
 
 def _propose(c: _Carry, box, options: Options):
-    """The trial point, its scaled step ``D·p``, λ, and the predicted relative decreases."""
+    """The trial point, its scaled step ``D·p``, λ, the predicted relative decreases, and
+    the next SVD's start (`lm_step`)."""
     pt = c.point
     f = pt.factors
+    basis = c.basis
     if not options.damped:
         z, lam = f.gn, jnp.zeros((), pt.rr.dtype)
     elif options.gauss_newton:
         z, lam = gauss_newton(f, options.vectorised), jnp.zeros((), pt.rr.dtype)
     else:
-        z, lam = lm_step(f, c.radius, options.vectorised)
+        z, lam, basis = lm_step(f, c.radius, options.vectorised,
+                                c.basis if options.vectorised else None)
+        basis = jnp.where(jnp.all(jnp.isfinite(basis)), basis, c.basis)
     z = jnp.where(c.nit < 0, 0.0, z)  # the first trial is x0 itself
     x_new = pt.x + z / pt.scale
     projected = jnp.asarray(False)
@@ -314,7 +337,7 @@ def _propose(c: _Carry, box, options: Options):
         projected = jnp.any(clipped != x_new)
         x_new = clipped
     z = jnp.where(projected, pt.scale * (x_new - pt.x), z)
-    return (x_new, z, lam, *predict(f, z, lam, pt.rr, projected))
+    return (x_new, z, lam, *predict(f, z, lam, pt.rr, projected), basis)
 
 
 def predict(f: Factors, z, lam, rr, projected=False):
@@ -364,7 +387,7 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
                   & (gain <= jnp.maximum(loop_tols.xtol, noise) * rr))
     rest = (small_step | (gain <= loop_tols.ftol * rr)
             | stopping.small_gradient(stopping.norm(g), loop_tols))
-    return _Point(x, r, jac, rr, noise, free, f, scale, size, rest)
+    return _Point(x, rr, noise, free, f, scale, size, rest)
 
 
 def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Options) -> _Carry:
@@ -373,7 +396,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     eps = jnp.finfo(c.x0.dtype).eps
     rr = c.point.rr
     first = c.nit < 0
-    x_new, z, lam, predicted, direction = _propose(c, box, options)
+    x_new, z, lam, predicted, direction, basis = _propose(c, box, options)
     r_new, jac_new = residuals_and_jacobian(objective, x_new, sigma)
     rr_new = r_new @ r_new
     finite = jnp.isfinite(rr_new + jnp.sum(jac_new))  # NaN and inf survive the sum
@@ -396,6 +419,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     code = jnp.select([first & ~finite, stalled | point.rest], [Stop.NONFINITE, Stop.STALL],
                       Stop.RUNNING)
     return c._replace(point=point, radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
+                      basis=basis,
                       flat_step=jnp.where(flat, jnp.minimum(pnorm, c.flat_step), jnp.inf),
                       rr0=jnp.where(first, point.rr, c.rr0))
 
@@ -420,10 +444,14 @@ class Solution(NamedTuple):
     scale: jax.Array  # (d,) D
 
 
-def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
-    """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix."""
+def _finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
+    """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix, and the
+    residuals and Jacobian there (zero where no point was reached: a start not finite)."""
     pt = c.point
-    jac = jnp.where(pt.free, pt.jac, 0.0)
+    r, jac = residuals_and_jacobian(objective, pt.x, sigma)
+    reached = jnp.isfinite(pt.rr)
+    r, full_jac = jnp.where(reached, r, 0.0), jnp.where(reached, jac, 0.0)
+    jac = jnp.where(pt.free, full_jac, 0.0)
     # judged in the scaled parameters D·x (D: the columns' norms at x), as the loop
     # steps: the same test, but JᵀJ cannot overflow (parameters of 1e-200) or underflow
     norms = stopping.column_norms(jac)
@@ -432,16 +460,11 @@ def _finish(c: _Carry, box, tols: Tolerances) -> Solution:
     box = None if box is None else tuple(b * d for b in box)
     # the noise of ½‖r‖² (the point's `noise` is relative to ‖r‖²)
     floor = 0.5 * pt.noise * pt.rr
-    at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ pt.r,
+    at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ r,
                                   scaled.T @ scaled, tols, box, floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
-    return Solution(pt.x, pt.r, pt.jac, pt.rr, status.astype(jnp.int32),
+    return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
-
-
-def _carry0(objective, sigma, x0):
-    n = jax.eval_shape(lambda x: residuals(objective, x, sigma), x0).shape[0]
-    return _init(x0, n)
 
 
 def _running(c: _Carry, steps):
@@ -457,8 +480,8 @@ def run_one(objective, sigma, x0, steps, box, tols: Tolerances, loop_tols: Toler
     last = jax.lax.while_loop(
         lambda c: _running(c, steps),
         lambda c: _step(objective, sigma, c, box, loop_tols, options),
-        _carry0(objective, sigma, x0))
-    return _finish(last, box, tols)
+        _init(x0))
+    return _finish(objective, sigma, last, box, tols)
 
 
 def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tolerances,
@@ -474,7 +497,7 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
     axis = 0 if data_axis else None
     problems = (objective, sigma)
     options = options._replace(vectorised=True)
-    c0 = jax.vmap(lambda p, x0: _carry0(p[0], p[1], x0), in_axes=(axis, 0))(problems, x0s)
+    c0 = jax.vmap(_init)(x0s)
 
     def vstep(opts):
         return jax.vmap(lambda c, p: _step_running(p[0], p[1], c, box, loop_tols, opts),
@@ -494,4 +517,5 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
     last = jax.lax.while_loop(
         lambda c: jnp.any(_running(c, steps)),
         lambda c: _step_batch(step, c, problems, data_axis, groups), c0)
-    return jax.vmap(lambda c: _finish(c, box, tols))(last)
+    return jax.vmap(lambda c, p: _finish(p[0], p[1], c, box, tols), in_axes=(0, axis))(
+        last, problems)

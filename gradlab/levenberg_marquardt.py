@@ -84,7 +84,7 @@ def levenberg_marquardt() -> optax.GradientTransformationExtraArgs:
         size = jnp.linalg.norm(scale * params)
         radius = jnp.where(first, jnp.where(size > 0, size, 1.0), state.radius)
         f = leastsq.factor(jac, r, scale, jnp.ones(params.shape, bool), False)
-        z, lam = leastsq.lm_step(f, radius)
+        z, lam, _ = leastsq.lm_step(f, radius)
         rr = r @ r
         predicted, direction = leastsq.predict(f, z, lam, rr)
         r_new = leastsq.residuals(value_fn, params + z / scale, None)

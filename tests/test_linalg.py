@@ -1,4 +1,4 @@
-"""gradlab._linalg's small symmetric eigensolver, against numpy's LAPACK (an independent
+"""gradlab._linalg's small factorisations, against numpy's LAPACK (an independent
 reference)."""
 
 import jax
@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gradlab._linalg import symmetric_eigh
+from gradlab._linalg import back_substitute, jacobi_svd, symmetric_eigh
 
 
 def _matrices(d, dtype, n=300):
@@ -52,3 +52,96 @@ def test_batches_under_vmap_are_each_their_own():
     hs = jnp.array([[[2.0, 1.0], [1.0, 2.0]], [[0.0, 3.0], [3.0, 0.0]], [[5.0, 0.0], [0.0, -4.0]]])
     values = jax.vmap(symmetric_eigh)(hs)[0]
     np.testing.assert_allclose(values, [[1.0, 3.0], [-3.0, 3.0], [-4.0, 5.0]], rtol=1e-6)
+
+
+# -- jacobi_svd: the SVD of a fit's triangle, cold and started from a guess ---------------------
+def _triangles(d, dtype, n=60):
+    """Upper triangles as a QR makes them: random, with badly scaled columns, rank-deficient
+    (a column repeated, a zero column), graded over many orders, and near-equal values."""
+    rng = np.random.default_rng(100 + d)
+    out = []
+    for k in range(n):
+        a = rng.normal(size=(d + 5, d))
+        if k % 4 == 1:
+            a *= 10.0 ** rng.uniform(-6, 6, d)  # columns of very different sizes
+        if k % 4 == 2 and d > 1:
+            a[:, -1] = a[:, 0]  # rank d - 1
+        if k % 4 == 3 and d > 1:
+            a[:, 0] = 0.0
+        if k % 7 == 0:
+            a = a @ np.diag(1 + 10.0 ** rng.uniform(-9, -3, d))
+        out.append(np.linalg.qr(a, mode="r").astype(dtype))
+    return [*out, np.zeros((d, d), dtype), np.eye(d, dtype=dtype)]
+
+
+def _check_svd(tri, sv, v, av, eps, d):
+    tri, sv, v, av = (np.asarray(a, np.float64) for a in (tri, sv, v, av))
+    reference = np.linalg.svd(tri, compute_uv=False)
+    scale = max(reference[0], np.finfo(np.float64).tiny)
+    np.testing.assert_allclose(np.sort(sv)[::-1], reference, rtol=0, atol=8 * d * eps * scale)
+    np.testing.assert_allclose(v.T @ v, np.eye(d), atol=8 * d * eps)
+    np.testing.assert_allclose(tri @ v, av, rtol=0, atol=8 * d * eps * scale)
+    np.testing.assert_allclose(np.linalg.norm(av, axis=0), sv, rtol=0, atol=8 * d * eps * scale)
+    gram = av.T @ av  # U·diag(σ): orthogonal columns
+    np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0.0, atol=8 * d * eps * scale ** 2)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 7])
+def test_jacobi_svd_matches_lapack_cold_and_warm(width, d):
+    svd = jax.jit(jacobi_svd)
+    rng = np.random.default_rng(d)
+    last = np.eye(d, dtype=width.dtype)
+    for tri in _triangles(d, width.dtype):
+        sv, v, av = svd(jnp.asarray(tri))
+        _check_svd(tri, sv, v, av, width.eps, d)
+        # started from the V of a nearby triangle, of a far one, and of a drifted guess
+        near = tri + (1e-3 * rng.normal(size=tri.shape) * np.abs(tri).max()).astype(tri.dtype)
+        guess = np.asarray(svd(jnp.asarray(np.triu(near)))[1])
+        # a guess carried through many factorisations drifts from orthogonal; one too far
+        # gone, or not finite, must be dropped, not trusted
+        drifted = [(guess * (1 + size * rng.normal(size=guess.shape))).astype(tri.dtype)
+                   for size in (30 * width.eps, 1e-2)]
+        for v0 in (guess, last, *drifted, np.full_like(guess, np.nan)):
+            _check_svd(tri, *svd(jnp.asarray(tri), jnp.asarray(v0)), width.eps, d)
+        last = np.asarray(v)
+
+
+def test_jacobi_svd_from_a_nearby_guess_takes_fewer_sweeps():
+    """What the guess is for: a fit's consecutive triangles differ little."""
+    from gradlab import _linalg
+
+    sweeps = []
+    real = _linalg.jax.lax.while_loop
+
+    def counting(cond, body, init):
+        out = real(cond, body, init)
+        sweeps.append(int(out[3]))
+        return out
+
+    rng = np.random.default_rng(0)
+    tri = np.linalg.qr(rng.normal(size=(12, 7)), mode="r")
+    near = tri + 1e-6 * np.triu(rng.normal(size=tri.shape))
+    try:
+        _linalg.jax.lax.while_loop = counting
+        v = _linalg.jacobi_svd(jnp.asarray(tri))[1]
+        _linalg.jacobi_svd(jnp.asarray(near), v)
+    finally:
+        _linalg.jax.lax.while_loop = real
+    cold, warm = sweeps
+    assert warm <= cold - 3, sweeps
+
+
+@pytest.mark.parametrize("d", [1, 3, 7])
+def test_back_substitute_is_backward_stable(width, d):
+    solve = jax.jit(back_substitute)
+    rng = np.random.default_rng(d)
+    for tri in _triangles(d, width.dtype):
+        diagonal = np.abs(np.diag(tri)).astype(np.float64)
+        if np.any(diagonal <= 1e-3 * np.abs(tri).max()) or not diagonal.all():
+            continue  # singular to working precision: inf/NaN as trsm, not compared
+        b = rng.normal(size=d).astype(width.dtype)
+        x = np.asarray(solve(jnp.asarray(tri), jnp.asarray(b)), np.float64)
+        # backward stable: the residual is of the order of eps·‖R‖·‖x‖
+        np.testing.assert_allclose(tri.astype(np.float64) @ x, b, rtol=0,
+                                   atol=8 * d * width.eps * np.abs(tri).max() * np.abs(x).max())
+        assert np.all(np.isfinite(x))
