@@ -44,6 +44,7 @@ import importlib.util
 import json
 import os
 import platform
+import stat
 import sys
 import tempfile
 import zlib
@@ -190,10 +191,24 @@ class Store:
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}{SUFFIX}"
 
+    def _trusted(self) -> bool:
+        """Whether the folder is this user's own, a folder (not a link) no one else writes
+        in: what `gradlab._cache.prepare` asks of the cache (an entry is code to run)."""
+        try:
+            info = os.lstat(self.folder)
+        except OSError:
+            return False
+        if not stat.S_ISDIR(info.st_mode):
+            return False
+        return not hasattr(os, "geteuid") or (info.st_uid == os.geteuid()
+                                              and not info.st_mode & stat.S_IWOTH)
+
     def load(self, key: str, args, out_tree, device):
         """The kept program for ``key`` as a ``jax.stages.Compiled``, or None."""
         from jax.experimental import serialize_executable
 
+        if not self._trusted():
+            return None
         try:
             payload = _unpack(self._path(key).read_bytes(), key)
         except OSError:  # missing (the usual miss), or unreadable
@@ -217,6 +232,9 @@ class Store:
             return False
         try:
             self.folder.mkdir(mode=0o700, exist_ok=True)
+            if not self._trusted():
+                raise OSError(f"{_files.printable(self.folder)} is not a folder of this "
+                              "user's that only this user writes in")
             fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".gradlab-probe-")
             os.close(fd)
             os.unlink(probe)

@@ -230,6 +230,27 @@ def test_a_folder_that_cannot_be_made_is_said_once(tmp_path, x64):
     assert len(said) == 1 and said[0].startswith("kept programs: stopped writing in ")
 
 
+@pytest.mark.parametrize("plant", ["writable by every user", "a link", "another user's"])
+def test_a_programs_folder_anyone_else_could_write_in_is_neither_read_nor_written(
+        store, traced, plant):
+    expected = _descend(store)
+    programs = store.folder
+    if plant == "writable by every user":
+        programs.chmod(0o777)
+    elif plant == "a link":
+        programs.rename(programs.with_name("elsewhere"))
+        programs.symlink_to(programs.with_name("elsewhere"))
+    elif not ROOT:
+        pytest.skip("only root can give a folder to another user")
+    else:
+        os.chown(programs, 65534, -1)
+    said = []
+    suspicious = _programs.Store(programs.parent, say=said.append)
+    assert _same(_descend(suspicious), expected)
+    assert traced == ["lower", "call"]  # not loaded; traced and compiled as usual, not kept
+    assert len(said) == 1 and "only this user writes in" in said[0]
+
+
 @pytest.mark.skipif(ROOT, reason="root writes in read-only folders")
 def test_a_read_only_folder_is_still_read(store, traced):
     expected = _descend(store)
