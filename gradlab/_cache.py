@@ -179,8 +179,11 @@ def _atomic_file_cache(folder: Path, say: Callable[[str], None]):
     class AtomicFileCache(CacheInterface):
         def __init__(self):
             self._path, self._writable = folder, True
+            self.afresh = False  # `compiling_afresh`: every read misses
 
         def get(self, key: str) -> bytes | None:
+            if self.afresh:
+                return None
             try:
                 return (self._path / f"{key}{ENTRY_SUFFIX}").read_bytes()
             except OSError:  # missing (the usual miss), or unreadable: compile instead
@@ -200,6 +203,35 @@ def _atomic_file_cache(folder: Path, say: Callable[[str], None]):
                     f"{err.strerror or err}")
 
     return AtomicFileCache()
+
+
+_INSTALLED = []  # the AtomicFileCache JAX uses now, if gradlab installed one
+
+
+def installed() -> bool:
+    """Whether JAX's persistent cache is, right now, gradlab's atomic one (`persistent_cache`)."""
+    return bool(_INSTALLED)
+
+
+@contextlib.contextmanager
+def compiling_afresh() -> Iterator[None]:
+    """Within the block, JAX compiles every program anew (and replaces its entry).
+
+    For `gradlab._programs`, which keeps whole executables: XLA:CPU serializes an
+    executable it read back from this cache incompletely (it then fails when
+    run: ``Function ... not found``), so a program to keep is compiled afresh.
+
+    Raises:
+      RuntimeError: gradlab's cache is not the one in use (`installed` is False).
+    """
+    if not _INSTALLED:
+        raise RuntimeError("compiling_afresh needs gradlab's compilation cache in use")
+    cache = _INSTALLED[-1]
+    cache.afresh = True
+    try:
+        yield
+    finally:
+        cache.afresh = False
 
 
 def _install(cache) -> bool:
@@ -240,14 +272,20 @@ def persistent_cache(folder, *, say: Callable[[str], None] = _stderr_line) -> It
         yield None  # the user turned JAX's cache off (JAX_ENABLE_COMPILATION_CACHE=false)
         return
     saved = {name: jax.config.values[name] for name in _SETTINGS}
+    atomic = None
     try:
         for name, value in _SETTINGS.items():
             jax.config.update(name, str(folder) if value is None else value)
-        _install(_atomic_file_cache(folder, say))  # else JAX's own file cache, in place
+        cache = _atomic_file_cache(folder, say)
+        if _install(cache):  # else JAX's own file cache, in place
+            atomic = cache
+            _INSTALLED.append(cache)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_JAX_CACHE_WARNINGS)
             yield folder
     finally:
+        if atomic is not None:
+            _INSTALLED.remove(atomic)
         for name, value in saved.items():
             jax.config.update(name, value)
         jax_cache.reset_cache()  # JAX builds its cache again from the restored settings

@@ -235,6 +235,24 @@ def _progress(args, work: int):
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+def _descend(args, cost, x0, progress):
+    """``gl.descend`` as ``minimize --method descent`` asks for it; without a progress bar,
+    through a kept program (`gradlab._programs`: the cost and optimiser named, not a
+    user's)."""
+    import gradlab as gl
+    from gradlab import _programs
+
+    if args.optimizer is None and args.lr is not None:  # --lr alone: plain gradient descent
+        how, made = {"learning_rate": args.lr}, {"optimizer": None, "lr": args.lr}
+    else:
+        name = args.optimizer or "lbfgs"
+        how, made = {"optimizer": _optimizer(name, args.lr)}, {"optimizer": name, "lr": args.lr}
+    if progress is not None or args.cost:
+        return gl.descend(cost, x0, **how, steps=args.steps, progress=progress)
+    return _programs.descend(getattr(args, "programs", None), cost, x0, call=made, **how,
+                             steps=args.steps)
+
+
 def cmd_minimize(args):
     import jax
     import numpy as np
@@ -266,12 +284,7 @@ def cmd_minimize(args):
     elif args.method == "descent":
         x0 = np.asarray(args.x0 if args.x0 is not None else np.mean(cost.bounds, axis=1), float)
         with _progress(args, args.steps) as progress:
-            if args.optimizer is None and args.lr is not None:
-                r = gl.descend(cost, x0, learning_rate=args.lr, steps=args.steps,
-                               progress=progress)
-            else:
-                r = gl.descend(cost, x0, optimizer=_optimizer(args.optimizer or "lbfgs", args.lr),
-                               steps=args.steps, progress=progress)
+            r = _descend(args, cost, x0, progress)
         console.print(f"descent from {_text(_fmt(x0))}: x = {_text(_fmt(r.x))}, cost = "
                       f"{_text(f'{float(r.fun):.6g}')}, {int(r.nit)} steps, {_text(r.message)}")
         if plot_path and cost.dim == 2 and cost.bounds is not None:
@@ -838,7 +851,7 @@ def main(argv=None) -> int:
         try:
             import jax
 
-            from gradlab import parallel
+            from gradlab import _programs, parallel
 
             _draw_without_a_screen()
             # several processes when launched as several (README: "Many devices, many hosts")
@@ -846,8 +859,9 @@ def main(argv=None) -> int:
             with jax.enable_x64(not args.float32), contextlib.ExitStack() as stack:
                 if several and not parallel.is_main_process():
                     _hide_output(args, stack)  # only process 0 shows and writes
-                stack.enter_context(_cache.for_command(  # benchmarks time compilation itself
+                folder = stack.enter_context(_cache.for_command(  # benchmarks time compiling
                     cache_dir=args.cache_dir, no_cache=args.no_cache or args.command == "bench"))
+                args.programs = None if folder is None or several else _programs.Store(folder)
                 return args.run(args) or 0
         except KeyboardInterrupt:  # only when no watcher runs (main called from a thread)
             _files.discard_pending()

@@ -416,6 +416,17 @@ def get_cost(name: str) -> Cost:
     return _resolve(name)
 
 
+def is_builtin(cost) -> bool:
+    """Whether ``cost`` is the built-in of its name as `gradlab.suite` makes it (in the
+    float width in force), not a user's cost registered under that name or changed."""
+    if not isinstance(cost, Cost) or cost.name not in _registry():
+        return False
+    from gradlab import suite
+
+    return (_REGISTRY[cost.name] is suite.BUILTINS.get(cost.name)
+            and _BUILT.get((cost.name, np.dtype(jnp.result_type(float)))) is cost)
+
+
 def list_costs(*, dim: int | None = None, tag: str | None = None) -> list[Cost]:
     """Registered costs, sorted by name, optionally only those of one dimension or tag."""
     costs = [_resolve(name) for name in sorted(_registry())]

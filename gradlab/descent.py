@@ -162,9 +162,26 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
       >>> bool(traj.success), traj.xs.shape
       (True, (101, 2))
     """
+    args, static = plan(cost, x0, optimizer=optimizer, learning_rate=learning_rate, steps=steps,
+                        bounds=bounds, gtol=gtol, xtol=xtol, ftol=ftol, divergence=divergence,
+                        record_every=record_every)
+    progress_.check(progress)
+    with progress_.reporting(progress) as token:
+        traj = _descend_one(*args[:-1], token, **static)
+        return traj if token is None else jax.block_until_ready(traj)
+
+
+def plan(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100, bounds=None,
+         gtol=None, xtol=None, ftol=None, divergence: float = 1e6,
+         record_every: int = 1) -> tuple[tuple, dict]:
+    """`descend`'s options checked: ``(args, static)`` for ``_descend_one(*args, **static)``.
+
+    ``args`` (the cost's objective, ``x0``, hyperparameters, box, tolerances and a
+    progress token of None) are traced; ``static`` (``method``, ``config``) is what
+    the compiled program is specialised on.
+    """
     cost, x0 = prepare(cost, x0)
     check_optimizer(optimizer, learning_rate)
-    progress_.check(progress)
     config, box, tols = resolve_options(cost, x0.dtype, steps=steps, record_every=record_every,
                                         bounds=bounds, gtol=gtol, xtol=xtol, ftol=ftol,
                                         divergence=divergence)
@@ -177,10 +194,8 @@ def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
     else:
         method = Method(factory=_loop.plain_descent)
         hyperparams = {"learning_rate": stopping.scalar(learning_rate, x0.dtype)}
-    with progress_.reporting(progress) as token:
-        traj = _descend_one(cost.objective, x0, hyperparams, box, tols, token, method=method,
-                            config=config)
-        return traj if token is None else jax.block_until_ready(traj)
+    return (cost.objective, x0, hyperparams, box, tols, None), {"method": method,
+                                                                "config": config}
 
 
 def descend_many(cost: Cost, x0s, *, method: Method, hyperparams=None, config: LoopConfig,

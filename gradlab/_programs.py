@@ -1,0 +1,320 @@
+"""Whole compiled programs kept for the command line: a second run loads one and calls it.
+
+JAX's persistent cache (`gradlab._cache`) keeps XLA's executables, but to find
+one a run must still trace and lower its program (``gradlab minimize bowl``:
+0.4 s of the 0.6 s it computes). This store keeps the executable of one call
+itself (`jax.experimental.serialize_executable`), under a key made of
+everything that program depends on, so the next run skips tracing and lowering.
+
+The contract:
+
+- **Who.** Only the command line, with the compilation cache on, in one
+  process on one device, and only for calls whose every input it can name
+  (`descend`: a built-in cost by name, an optimiser by how the command line
+  makes it, the options). A user's cost (``--cost``) is never kept: its code is
+  not part of any key. ``--no-cache`` turns this store off with the cache.
+- **Where.** ``<cache folder>/programs/<key>.program``, beside JAX's entries.
+- **Key** (`Store.key`): a SHA-256 of this format's version; the call (the
+  function, and what the caller names: the cost, the optimiser, the options);
+  the content of every file of gradlab's package (editing gradlab invalidates
+  every entry); the versions of Python, JAX, jaxlib, optax, chex, numpy and
+  ml_dtypes; all of JAX's configuration (the float width among it) and its
+  tracing context; the backend (platform and its version, the devices, their
+  topology), the host's processor, ``XLA_FLAGS`` and the compiler options; the
+  arguments' tree paths, shapes and dtypes.
+- **Never a different answer.** The program kept is the one ``jax.jit``
+  compiles for the call: the same function, static arguments, compiler options
+  and arguments. It is compiled afresh to be kept (XLA:CPU serializes an
+  executable read back from JAX's cache incompletely, `_cache.compiling_afresh`).
+- **Safe to share, safe to lose.** An entry is written whole or not at all
+  (`gradlab._files`), by any number of processes at once. It carries the
+  SHA-256 of its key and of its content: one that cannot be read, is cut
+  short, damaged, made for another key, does not load or does not run is
+  ignored (the call is traced and compiled as usual, and its entry replaced).
+  A failed write is said once on stderr and writing stops. Like JAX's
+  entries, an entry is code this user will run: the folder is the cache's,
+  owned by the user and writable by no one else (`gradlab._cache.prepare`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import stat
+import sys
+import tempfile
+import zlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import jax
+
+from gradlab import _cache, _files
+
+FORMAT = 1
+MAGIC = b"gradlab-program\n"
+SUFFIX = ".program"
+SUBFOLDER = "programs"
+
+
+@functools.cache
+def source_digest() -> str:
+    """SHA-256 of every file of gradlab's package (path and content), bytecode left out."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*")
+                       if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _stable(value):
+    """``value`` as JSON that is the same in every process (no object addresses)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, tuple | list):
+        return [_stable(v) for v in value]
+    text = repr(value)
+    return f"<{type(value).__qualname__}>" if " at 0x" in text else text
+
+
+@functools.cache
+def _version(name: str) -> str | None:
+    """A package's installed version (its metadata folder's name, ``optax-0.2.8.dist-info``)
+    and where it is, found without importing it (chex alone takes 0.1 s to import)."""
+    spec = importlib.util.find_spec(name)  # finds, does not import
+    if spec is None or not spec.origin:
+        return None
+    package = Path(spec.origin).parent
+    found = sorted(p.name for p in package.parent.glob(f"{name}-*.dist-info"))
+    return ",".join([*found, str(package)])
+
+
+def _versions() -> dict:
+    return {"python": sys.version,
+            **{name: _version(name) for name in ("jax", "jaxlib", "optax", "chex", "numpy",
+                                                 "ml_dtypes")}}
+
+
+@functools.cache
+def _processor() -> str:
+    """The host's processor model and features (Linux), or what Python knows of it."""
+    described = {"machine": platform.machine()}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                name, _, value = line.partition(":")
+                name = name.strip()
+                if name in ("vendor_id", "model name", "flags", "Features", "CPU part"):
+                    described.setdefault(name, value.strip())
+                elif not line.strip() and len(described) > 1:
+                    break  # the first processor is described
+    except OSError:
+        pass
+    return json.dumps(described, sort_keys=True)
+
+
+def _backend(device) -> dict:
+    from jax._src.lib import xla_client
+
+    try:
+        topology = xla_client.get_topology_for_devices([device]).fingerprint()
+    except Exception:  # a backend that cannot say: the devices say enough
+        topology = None
+    client = device.client
+    return {"platform": client.platform, "version": client.platform_version,
+            "device": [device.id, device.device_kind, device.process_index],
+            "devices": len(jax.devices()), "processes": jax.process_count(),
+            "topology": topology, "processor": _processor(),
+            "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
+            "LIBTPU_INIT_ARGS": os.environ.get("LIBTPU_INIT_ARGS", "")}
+
+
+def _arguments(args) -> list:
+    return [[jax.tree_util.keystr(path), list(getattr(leaf, "shape", ())),
+             str(jax.numpy.result_type(leaf)), bool(getattr(leaf, "weak_type", False))]
+            for path, leaf in jax.tree_util.tree_flatten_with_path(args)[0]]
+
+
+def _pack(key: str, payload: bytes) -> bytes:
+    body = zlib.compress(payload, 6)
+    header = {"key": key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+    return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + body
+
+
+def _unpack(data: bytes, key: str) -> bytes | None:
+    """The payload of an entry made for ``key``; None for anything else."""
+    if not data.startswith(MAGIC):
+        return None
+    header, newline, body = data[len(MAGIC):].partition(b"\n")
+    try:
+        header = json.loads(header)
+        if (not newline or header["key"] != key or header["size"] != len(body)
+                or header["sha256"] != hashlib.sha256(body).hexdigest()):
+            return None
+        return zlib.decompress(body)
+    except (ValueError, KeyError, TypeError, zlib.error):
+        return None
+
+
+class Store:
+    """The kept programs in ``folder / "programs"``; ``say`` gets a failed write's line."""
+
+    def __init__(self, folder, *, say: Callable[[str], None] = _cache._stderr_line):
+        self.folder = Path(folder) / SUBFOLDER
+        self._say, self._writable = say, True
+
+    def key(self, call: Mapping, args, static: Mapping, device) -> str:
+        """The SHA-256 (hex) of everything the program of ``call`` on ``args`` depends on."""
+        from jax._src import config as jax_config
+
+        from gradlab import _compile
+
+        document = {
+            "format": FORMAT, "call": call,
+            "static": {name: _stable(value) for name, value in sorted(static.items())},
+            "gradlab": source_digest(), "versions": _versions(),
+            "x64": bool(jax.config.jax_enable_x64),
+            "config": {name: _stable(value) for name, value in sorted(jax.config.values.items())},
+            "trace_context": _stable(jax_config.trace_context()),
+            "backend": _backend(device), "compiler_options": _stable(_compile._quick_options()),
+            "arguments": _arguments(args),
+        }
+        text = json.dumps(document, sort_keys=True, default=_stable)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}{SUFFIX}"
+
+    def _trusted(self) -> bool:
+        """Whether the folder is this user's own, a folder (not a link) no one else writes
+        in: what `gradlab._cache.prepare` asks of the cache (an entry is code to run)."""
+        try:
+            info = os.lstat(self.folder)
+        except OSError:
+            return False
+        if not stat.S_ISDIR(info.st_mode):
+            return False
+        return not hasattr(os, "geteuid") or (info.st_uid == os.geteuid()
+                                              and not info.st_mode & stat.S_IWOTH)
+
+    def load(self, key: str, args, out_tree, device):
+        """The kept program for ``key`` as a ``jax.stages.Compiled``, or None."""
+        from jax.experimental import serialize_executable
+
+        if not self._trusted():
+            return None
+        try:
+            payload = _unpack(self._path(key).read_bytes(), key)
+        except OSError:  # missing (the usual miss), or unreadable
+            return None
+        if payload is None:
+            return None
+        try:
+            compiled = serialize_executable.deserialize_and_load(
+                payload, jax.tree.structure((args, {})), out_tree,
+                execution_devices=[device])
+            kept = [(a.shape, a.dtype) for a in jax.tree.leaves(compiled.in_avals)]
+        except Exception:  # whatever the entry holds, it is not this program
+            return None
+        wanted = [(tuple(getattr(x, "shape", ())), jax.numpy.result_type(x))
+                  for x in jax.tree.leaves(args)]
+        return compiled if kept == wanted else None
+
+    def writable(self) -> bool:
+        """Whether an entry can be written now (the folder is made if need be)."""
+        if not self._writable:
+            return False
+        try:
+            self.folder.mkdir(mode=0o700, exist_ok=True)
+            if not self._trusted():
+                raise OSError(f"{_files.printable(self.folder)} is not a folder of this "
+                              "user's that only this user writes in")
+            fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".gradlab-probe-")
+            os.close(fd)
+            os.unlink(probe)
+            return True
+        except OSError as err:
+            self._stop(err)
+            return False
+
+    def save(self, key: str, compiled) -> bool:
+        """Keep ``compiled`` under ``key``; False if it cannot be serialized or written."""
+        from jax.experimental import serialize_executable
+
+        try:
+            payload, _, _ = serialize_executable.serialize(compiled)
+        except Exception:  # a program XLA cannot serialize is not kept
+            return False
+        try:
+            _files.write_atomically(self._path(key),
+                                    lambda tmp: tmp.write_bytes(_pack(key, payload)),
+                                    overwrite=True)
+            return True
+        except OSError as err:
+            self._stop(err)
+            return False
+
+    def discard(self, key: str) -> None:
+        try:
+            self._path(key).unlink()
+        except OSError:
+            pass
+
+    def _stop(self, err: OSError) -> None:
+        if self._writable:
+            self._writable = False
+            self._say(f"kept programs: stopped writing in {_files.printable(self.folder)}: "
+                      f"{err.strerror or err}")
+
+    def call(self, fn, args: tuple, static: Mapping, *, call: Mapping, out_tree):
+        """``fn(*args, **static)``, through the kept program when there is one.
+
+        ``fn`` is a ``jax.jit`` function (or `gradlab._compile.loop_jit`), called at
+        the top level; ``call`` names everything the program depends on that
+        ``args`` and ``static`` do not show (JSON); ``out_tree`` is the structure of
+        its result. The result is ready (blocked on) when it returns.
+        """
+        devices = jax.devices()
+        if len(devices) != 1 or jax.process_count() != 1 or not _cache.installed():
+            return jax.block_until_ready(fn(*args, **static))
+        device = devices[0]
+        key = self.key(call, args, static, device)
+        compiled = self.load(key, args, out_tree, device)
+        if compiled is not None:
+            try:
+                return jax.block_until_ready(compiled(*args))
+            except Exception:  # a kept program that does not run: compile
+                self.discard(key)
+        if not self.writable():
+            return jax.block_until_ready(fn(*args, **static))
+        with _cache.compiling_afresh():
+            compiled = fn.lower(*args, **static).compile()
+        out = jax.block_until_ready(compiled(*args))
+        if jax.tree.structure(out) == out_tree:
+            self.save(key, compiled)
+        return out
+
+
+def descend(store: Store | None, cost, x0, *, call: Mapping, **options):
+    """`gradlab.descend` (no progress bar), through ``store``'s kept program when it can be.
+
+    ``call`` names how the command line made ``options``' optimiser (e.g.
+    ``{"optimizer": "lbfgs", "lr": None}``); the other options are keyed as given.
+    A cost other than a built-in one, or no store, is a plain `gradlab.descend`.
+    """
+    from gradlab import costs, descent
+    from gradlab.result import Trajectory
+
+    if store is None or not costs.is_builtin(cost):
+        return descent.descend(cost, x0, **options)
+    args, static = descent.plan(cost, x0, **options)
+    named = {name: value for name, value in options.items() if name != "optimizer"}
+    call = {"function": "gradlab.descent._descend_one", "cost": cost.name, **call, **named}
+    out_tree = jax.tree.structure(Trajectory(*range(len(Trajectory.__dataclass_fields__))))
+    return store.call(descent._descend_one, args, static, call=call, out_tree=out_tree)
