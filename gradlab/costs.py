@@ -52,8 +52,9 @@ class Objective:
     gradlab's solvers pass this, never the `Cost`, to their jitted functions, so
     a cost's name, bounds, minima or description are not part of any compile
     key: renaming a cost, or refitting to new data of the same shapes, reuses
-    the compiled code. The functions are keyed by what they compute
-    (`gradlab._static.key`), so the same lambda made again reuses it too.
+    the compiled code. Functions made by gradlab (built-in costs, fit
+    objectives of its models) are keyed by what they compute
+    (`gradlab._static.key`); yours by identity, as JAX keys them.
     """
 
     __slots__ = ("__weakref__", "data", "fn", "grad")
@@ -71,8 +72,8 @@ class Objective:
         return self.grad(x) if self.data is None else self.grad(x, self.data)
 
     def tree_flatten(self):
-        # compiled code is keyed on what the functions compute, not on their identity
-        # (`gradlab._static`): a cell's lambda run again does not compile again
+        # gradlab's own functions keyed by what they compute, yours by identity
+        # (`gradlab._static`)
         return (self.data,), (_static.Keyed(self.fn), _static.Keyed(self.grad))
 
     @classmethod
@@ -237,8 +238,8 @@ def check_output(cost, x) -> None:
     # (shape, dtype) pairs, not ShapeDtypeStructs: building those costs more than the lookup
     data = tuple((np.shape(a), a.dtype if isinstance(a, np.ndarray | jax.Array)
                   else jnp.result_type(a)) for a in leaves)
-    # the functions by what they compute (`gradlab._static`): a lambda made again is
-    # not traced again
+    # the functions as `gradlab._static` keys them (a built-in made again is not
+    # traced again)
     _checked_output(_static.Keyed(cost.fn), _static.Keyed(cost.grad), tuple(x.shape),
                     np.dtype(x.dtype), treedef, data, name=cost.name)
 

@@ -1,13 +1,15 @@
 """Compiled code is reused for functions that compute the same, and never for ones that do not.
 
-gradlab keys its compiled solvers on what a user's optimiser and cost compute
-(`gradlab._static`), so ``optimizer=optax.adam(0.1)`` built afresh on every
-call, or a notebook cell's lambda run again, compiles once. The danger of such
-a key is a stale program: every pair below computes something different, and
-the second of each pair, run right after the first, must give exactly what it
-gives alone.
+gradlab keys its compiled solvers on what a library-made optimiser or cost
+computes (`gradlab._static`), so ``optimizer=optax.adam(0.1)`` built afresh on
+every call compiles once; a user's own function is keyed as JAX keys it. The
+danger of such a key is a stale program: every pair below computes something
+different (among them every way a careless or hostile user found to change
+what a function reads), and the second of each pair, run right after the
+first, must give exactly what it gives alone.
 """
 
+import dataclasses
 import functools
 import types
 
@@ -85,6 +87,53 @@ def _append(value):
     return run
 
 
+class Config:  # a "config class" read by a cost
+    scale = 1.0
+
+
+def _class_attr(value):
+    def run():
+        Config.scale = value
+        return lambda p: Config.scale * jnp.sum((p - 1.0) ** 2)
+    return run
+
+
+class _Table:  # like a pandas DataFrame: hashing it raises
+    def __init__(self, c):
+        self.c = c
+
+    __hash__ = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _FrozenCost:  # a frozen callable holding state that can change
+    table: _Table
+
+    def __call__(self, p):
+        return jnp.sum((p - self.table.c) ** 2) * SCALE
+
+
+def _frozen(c):
+    return lambda: _FrozenCost(_Table(c))
+
+
+def _nested(depth, centre):  # a cost of many nested closures
+    def make():
+        f = lambda p: jnp.sum((p - centre) ** 2)
+        for _ in range(depth):
+            f = (lambda g: lambda p: g(p) * 1.0)(f)
+        return f
+    return make
+
+
+def _getter(value):
+    def run():
+        table = {"c": value}
+        get = table.get
+        return lambda p: jnp.sum((p - get("c")) ** 2)
+    return run
+
+
 # (name, first, second): each makes a cost or an optimiser; both run on the bowl-like cost
 PAIRS = [
     ("adam's learning rate", lambda: optax.adam(0.1), lambda: optax.adam(0.2)),
@@ -106,6 +155,14 @@ PAIRS = [
      _setting("CENTRE", np.array([0.0, 3.0]))),
     ("a list changed in place", _append(1.0), _append(4.0)),
     ("a function attribute", lambda: _tagged("flat"), lambda: _tagged("steep")),
+    ("a class attribute changed", _class_attr(1.0), _class_attr(5.0)),
+    ("a frozen callable holding state", _frozen(1.0), _frozen(-2.0)),
+    ("a cost of 600 nested closures", _nested(600, 1.0), _nested(600, 2.0)),
+    ("a builtin bound method", _getter(1.0), _getter(3.0)),
+    ("a NaN, then a NaN of the other sign", lambda: _signed(float("nan")),
+     lambda: (lambda p: jnp.sum(p * p) + jnp.copysign(1.0, -float("nan")))),
+    ("optax's schedule", lambda: optax.adam(optax.linear_schedule(0.1, 0.0, 10)),
+     lambda: optax.adam(optax.linear_schedule(0.1, 0.0, 20))),
     ("a partial's argument", lambda: functools.partial(lambda p, c: jnp.sum((p - c) ** 2), c=1.0),
      lambda: functools.partial(lambda p, c: jnp.sum((p - c) ** 2), c=2.0)),
 ]
@@ -132,16 +189,18 @@ def test_a_new_computation_never_runs_a_stale_program(first, second):
     shared[:] = [1.0, 2.0]
     listed[0] = 1.0
     settings.SCALE, settings.CENTRE = 2.0, np.array([1.0, 1.0])
+    global SCALE
+    SCALE = 2.0
+    Config.scale = 1.0
 
 
 SAME = [
     ("optax.adam(0.1)", lambda: optax.adam(0.1)),
     ("optax.lbfgs()", lambda: optax.lbfgs()),
     ("a chain with clipping", lambda: optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1))),
-    ("a lambda", lambda: (lambda p: jnp.sum((p - 1.0) ** 2))),
-    ("a closure over a number", lambda: _closure(2.0)),
-    ("a fit_cost of a lambda", lambda: gl.fit_cost(lambda p, x: p[0] * x + p[1],
-                                                    gl.datasets.line(n=20, seed=0))),
+    ("a schedule", lambda: optax.sgd(optax.exponential_decay(0.1, 5, 0.5))),
+    ("a fit_cost of a built-in model", lambda: gl.fit_cost(gl.models.linear,
+                                                            gl.datasets.line(n=20, seed=0))),
 ]
 
 
@@ -153,27 +212,35 @@ def test_the_same_computation_made_again_compiles_once(make, count_compiles):
     assert c["n"] == 0
 
 
-def test_keys_of_values_that_can_change_are_identities():
-    array = np.zeros(2)
-    a, b = (lambda p: p + array), (lambda p: p + array)
-    assert key(a) != key(b) and key(a) == key(a)  # by identity: either may see a change
-    assert key(_closure(1.0)) == key(_closure(1.0)) != key(_closure(1.0000001))
-    assert key(_closure(0.0)) != key(_closure(-0.0))
-    assert key(_closure(float("nan"))) == key(_closure(float("nan")))
-    assert key(_closure(1)) != key(_closure(1.0)) != key(_closure(True))
+def test_only_library_made_values_are_keyed_by_value():
+    assert key(optax.adam(0.1)) == key(optax.adam(0.1)) != key(optax.adam(0.1000001))
+    assert key(optax.sgd(1)) != key(optax.sgd(1.0)) != key(optax.sgd(True))
+    assert key(optax.sgd(0.0)) != key(optax.sgd(-0.0))
+    assert key(optax.sgd(float("nan"))) == key(optax.sgd(float("nan")))
+    assert key(optax.sgd(float("nan"))) != key(optax.sgd(-float("nan")))
+    made = lambda: (lambda p: p * 2.0)  # yours: never looked into
+    assert key(made()) != key(made())
+    f = made()
+    assert key(f) == key(f)
+    assert key(optax.adam(optax.linear_schedule(0.1, 0.0, 10))) == key(
+        optax.adam(optax.linear_schedule(0.1, 0.0, 10)))
+    assert key(optax.sgd(f)) != key(optax.sgd(made()))  # a schedule of yours: identity
 
 
-def test_a_recursive_closure_is_keyed():
+def test_a_recursive_closure_is_keyed_without_a_hang():
     def make():
         def fact(n):
             return 1 if n <= 1 else n * fact(n - 1)
         return fact
-    assert key(make()) == key(make())
+    assert key(make()) != key(make())  # yours: by identity, and quickly
 
 
-def _fit_of_a_new_lambda():
-    return gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x), gl.datasets.line(n=20, seed=0),
-                       bounds=[(0.1, 5.0), (0.1, 3.0)])
+def _decay(p, x):
+    return p[0] * jnp.exp(-p[1] * x)
+
+
+def _fit_of_a_new_lambda():  # a new fit_cost each time, of the same model
+    return gl.fit_cost(_decay, gl.datasets.line(n=20, seed=0), bounds=[(0.1, 5.0), (0.1, 3.0)])
 
 
 SOLVERS = {
@@ -182,12 +249,13 @@ SOLVERS = {
     "multistart": lambda: gl.multistart(_fit_of_a_new_lambda(), n_starts=8, seed=0,
                                         optimizer=optax.adam(0.05), steps=20),
     "sweep_learning_rates": lambda: gl.sweep_learning_rates(
-        lambda p: jnp.sum((p - 1.0) ** 2), [0.0, 0.0], [0.1, 0.2], steps=10),
+        "bowl", [0.0, 0.0], [0.1, 0.2], steps=10,
+        optimizer_factory=functools.partial(optax.sgd, momentum=0.9)),
 }
 
 
 @pytest.mark.parametrize("call", list(SOLVERS.values()), ids=list(SOLVERS))
-def test_every_solver_reuses_its_program_for_a_lambda_made_again(call, count_compiles):
+def test_every_solver_reuses_its_program_for_an_optimiser_or_cost_made_again(call, count_compiles):
     jax.block_until_ready(jax.tree.leaves(call()))
     with count_compiles() as c:
         jax.block_until_ready(jax.tree.leaves(call()))
