@@ -20,6 +20,7 @@ rate, a trust radius), so new values of those never recompile.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import NamedTuple
@@ -53,8 +54,13 @@ def plain_descent(learning_rate) -> optax.GradientTransformationExtraArgs:
     return optax.GradientTransformationExtraArgs(lambda params: optax.EmptyState(), update)
 
 
-class Method(NamedTuple):
+@dataclasses.dataclass(frozen=True, eq=False)
+class Method:
     """How each run's optimiser is made (static under jit).
+
+    Compared by what the optimiser computes (`gradlab._static.key`, taken once, when
+    made), not by identity: ``optax.adam(0.1)`` built afresh for every call must
+    not compile afresh.
 
     Attributes:
       transformation: an optax transformation, used as given; or None, and
@@ -66,17 +72,17 @@ class Method(NamedTuple):
     transformation: optax.GradientTransformation | None = None
     factory: Callable | None = None
     per_run: bool = False
+    key: tuple = dataclasses.field(init=False, repr=False)
 
-    # compared by what the optimiser computes (`gradlab._static.key`), not by identity:
-    # ``optax.adam(0.1)`` built afresh for every call must not compile afresh
+    def __post_init__(self):
+        object.__setattr__(self, "key", (_static.key(self.transformation),
+                                         _static.key(self.factory), self.per_run))
+
     def __eq__(self, other):
-        return isinstance(other, Method) and self._key() == other._key()
+        return isinstance(other, Method) and self.key == other.key
 
     def __hash__(self):
-        return hash(self._key())
-
-    def _key(self):
-        return (_static.key(self.transformation), _static.key(self.factory), self.per_run)
+        return hash(self.key)
 
 
 def _optimizer(method: Method, hyperparams) -> optax.GradientTransformationExtraArgs:

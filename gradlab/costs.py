@@ -57,10 +57,13 @@ class Objective:
     (`gradlab._static.key`); yours by identity, as JAX keys them.
     """
 
-    __slots__ = ("__weakref__", "data", "fn", "grad")
+    __slots__ = ("__weakref__", "_static", "data", "fn", "grad")
 
-    def __init__(self, fn, grad, data):
+    def __init__(self, fn, grad, data, _keyed=None):
         self.fn, self.grad, self.data = fn, grad, data
+        # gradlab's own functions keyed by what they compute, yours by identity
+        # (`gradlab._static`); taken once, not at every flatten
+        self._static = _keyed or (_static.Keyed(fn), _static.Keyed(grad))
 
     def __call__(self, x):
         return self.fn(x) if self.data is None else self.fn(x, self.data)
@@ -72,13 +75,11 @@ class Objective:
         return self.grad(x) if self.data is None else self.grad(x, self.data)
 
     def tree_flatten(self):
-        # gradlab's own functions keyed by what they compute, yours by identity
-        # (`gradlab._static`)
-        return (self.data,), (_static.Keyed(self.fn), _static.Keyed(self.grad))
+        return (self.data,), self._static
 
     @classmethod
     def tree_unflatten(cls, static, children):
-        return cls(static[0].value, static[1].value, children[0])
+        return cls(static[0].value, static[1].value, children[0], static)
 
 
 @jax.tree_util.register_pytree_node_class
@@ -156,7 +157,7 @@ class Cost:
             return None
         return self.grad(x) if self.data is None else self.grad(x, self.data)
 
-    @property
+    @functools.cached_property  # a Cost never changes: its functions are keyed once
     def objective(self) -> Objective:
         """The functions and data alone: what gradlab's compiled code receives."""
         return Objective(self.fn, self.grad, self.data)
@@ -240,8 +241,8 @@ def check_output(cost, x) -> None:
                   else jnp.result_type(a)) for a in leaves)
     # the functions as `gradlab._static` keys them (a built-in made again is not
     # traced again)
-    _checked_output(_static.Keyed(cost.fn), _static.Keyed(cost.grad), tuple(x.shape),
-                    np.dtype(x.dtype), treedef, data, name=cost.name)
+    fn, grad = cost.objective._static
+    _checked_output(fn, grad, tuple(x.shape), np.dtype(x.dtype), treedef, data, name=cost.name)
 
 
 @functools.lru_cache(maxsize=512)
