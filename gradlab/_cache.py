@@ -142,6 +142,18 @@ def choose_folder(*, cache_dir: str | None = None, no_cache: bool = False,
     return default_folder(environ=environ, platform=platform)
 
 
+def foreign(info: os.stat_result) -> str | None:
+    """Why a folder with this ``stat`` cannot hold code this user will run (another user's,
+    or writable by every user), or None where it can (or where POSIX owners do not exist)."""
+    if not hasattr(os, "geteuid"):
+        return None
+    if info.st_uid != os.geteuid():
+        return "belongs to another user"
+    if info.st_mode & stat.S_IWOTH:
+        return "is writable by every user"
+    return None
+
+
 def prepare(folder) -> Path:
     """Create ``folder`` (only its owner may read it) and check that it can hold the cache.
 
@@ -158,11 +170,9 @@ def prepare(folder) -> Path:
         raise CacheUnavailable(f"cannot create {shown}: {err.strerror or err}") from None
     if not stat.S_ISDIR(info.st_mode):
         raise CacheUnavailable(f"{shown} is not a folder")
-    if hasattr(os, "geteuid"):  # POSIX: the cache is code this user will run
-        if info.st_uid != os.geteuid():
-            raise CacheUnavailable(f"{shown} belongs to another user")
-        if info.st_mode & stat.S_IWOTH:
-            raise CacheUnavailable(f"{shown} is writable by every user")
+    unsafe = foreign(info)
+    if unsafe:
+        raise CacheUnavailable(f"{shown} {unsafe}")
     try:  # the one sure test (root ignores permission bits; read-only mounts; /proc)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".gradlab-probe-")
     except OSError as err:

@@ -239,14 +239,14 @@ def _decay(p, x):
     return p[0] * jnp.exp(-p[1] * x)
 
 
-def _fit_of_a_new_lambda():  # a new fit_cost each time, of the same model
+def _new_fit_of_one_model():  # a new fit_cost each time, of the same model
     return gl.fit_cost(_decay, gl.datasets.line(n=20, seed=0), bounds=[(0.1, 5.0), (0.1, 3.0)])
 
 
 SOLVERS = {
-    "fit": lambda: gl.fit(_fit_of_a_new_lambda(), [1.0, 0.5]),
-    "grid_search": lambda: gl.grid_search(_fit_of_a_new_lambda(), num=20),
-    "multistart": lambda: gl.multistart(_fit_of_a_new_lambda(), n_starts=8, seed=0,
+    "fit": lambda: gl.fit(_new_fit_of_one_model(), [1.0, 0.5]),
+    "grid_search": lambda: gl.grid_search(_new_fit_of_one_model(), num=20),
+    "multistart": lambda: gl.multistart(_new_fit_of_one_model(), n_starts=8, seed=0,
                                         optimizer=optax.adam(0.05), steps=20),
     "sweep_learning_rates": lambda: gl.sweep_learning_rates(
         "bowl", [0.0, 0.0], [0.1, 0.2], steps=10,
