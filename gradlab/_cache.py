@@ -7,7 +7,9 @@ The contract:
   ``landscape``, ...; not ``bench``, which measures compilation). ``import
   gradlab`` never does: a library must not write in its users' home folders.
   `persistent_cache` turns it on for one command and restores JAX's settings
-  afterwards, so a program that calls ``main`` in process is left as found.
+  (and the cache object JAX had) afterwards, so a program that calls ``main``
+  in process is left as found. `install` turns it on for good, for a process
+  that owns its folder (gradlab's test suite, whose workers share one).
 - **Where** (`choose_folder`), first match wins: ``--no-cache`` (off);
   ``--cache-dir DIR``; ``GRADLAB_NO_CACHE=1`` or ``GRADLAB_CACHE_DIR=off``
   (off); ``GRADLAB_CACHE_DIR=DIR``; the folder JAX was told to use
@@ -244,6 +246,16 @@ def compiling_afresh() -> Iterator[None]:
         cache.afresh = False
 
 
+def _installed_now():
+    """JAX's persistent cache object as it is now (None: not built yet, or no place for it)."""
+    try:
+        from jax._src import compilation_cache as jax_cache
+
+        return jax_cache._cache if jax_cache._cache_initialized else None
+    except (ImportError, AttributeError):
+        return None
+
+
 def _install(cache) -> bool:
     """Make ``cache`` JAX's persistent cache; False if this JAX has no place for it."""
     try:
@@ -256,6 +268,31 @@ def _install(cache) -> bool:
         return True
     except (ImportError, AttributeError):
         return False
+
+
+def install(folder, *, say: Callable[[str], None] = _stderr_line) -> bool:
+    """From now on, JAX reads and writes every compiled program in ``folder``, atomically.
+
+    What `persistent_cache` does for a block, for a whole process that owns its
+    folder (the test suite's run, whose worker processes share one). A
+    `persistent_cache` block inside puts this cache back when it ends. False,
+    with JAX's settings as they were, when this JAX has no place for gradlab's
+    cache (JAX's own file cache writes in place: not safe to share).
+
+    Raises:
+      CacheUnavailable: as `prepare`.
+    """
+    import jax
+
+    folder = prepare(folder)
+    saved = {name: jax.config.values[name] for name in _SETTINGS}
+    for name, value in _SETTINGS.items():
+        jax.config.update(name, str(folder) if value is None else value)
+    if _install(_atomic_file_cache(folder, say)):
+        return True
+    for name, value in saved.items():
+        jax.config.update(name, value)
+    return False
 
 
 @contextlib.contextmanager
@@ -282,6 +319,7 @@ def persistent_cache(folder, *, say: Callable[[str], None] = _stderr_line) -> It
         yield None  # the user turned JAX's cache off (JAX_ENABLE_COMPILATION_CACHE=false)
         return
     saved = {name: jax.config.values[name] for name in _SETTINGS}
+    outer = _installed_now()  # an enclosing block's (or `install`'s) cache, put back after
     atomic = None
     try:
         for name, value in _SETTINGS.items():
@@ -298,7 +336,8 @@ def persistent_cache(folder, *, say: Callable[[str], None] = _stderr_line) -> It
             _INSTALLED.remove(atomic)
         for name, value in saved.items():
             jax.config.update(name, value)
-        jax_cache.reset_cache()  # JAX builds its cache again from the restored settings
+        if outer is None or not _install(outer):
+            jax_cache.reset_cache()  # JAX builds its cache again from the restored settings
 
 
 def for_command(*, cache_dir: str | None = None, no_cache: bool = False,

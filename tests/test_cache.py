@@ -144,6 +144,7 @@ def _new_program(seed: float):
 
 def test_the_cache_is_on_inside_the_block_only_and_jax_is_left_as_found(tmp_path):
     before = {name: jax.config.values[name] for name in _cache._SETTINGS}
+    outer = _cache._installed_now()  # the test run's own (conftest: `_cache.install`)
     with _cache.persistent_cache(tmp_path / "c") as folder:
         assert folder == tmp_path / "c"
         assert jax.config.values["jax_compilation_cache_dir"] == str(folder)
@@ -151,8 +152,26 @@ def test_the_cache_is_on_inside_the_block_only_and_jax_is_left_as_found(tmp_path
     written = _entries(folder)
     assert [p for p in written if p.name.startswith("jit__lambda-")]
     assert {name: jax.config.values[name] for name in _cache._SETTINGS} == before
+    assert _cache._installed_now() is outer
     _new_program(2.3456)(jnp.ones(3)).block_until_ready()  # after the block: not cached
     assert _entries(folder) == written
+
+
+def test_a_process_wide_cache_is_put_back_after_a_command_in_it(tmp_path):
+    code = ("import sys, jax, jax.numpy as jnp\n"
+            "from gradlab import _cache\n"
+            "assert _cache.install(sys.argv[1] + '/run')\n"
+            "jax.jit(lambda x: x * 1.25)(jnp.ones(2))\n"
+            "with _cache.persistent_cache(sys.argv[1] + '/command'):\n"
+            "    jax.jit(lambda x: x * 2.5)(jnp.ones(2))\n"
+            "jax.jit(lambda x: x * 3.75)(jnp.ones(2))\n"
+            "print(jax.config.values['jax_compilation_cache_dir'])\n")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                         text=True, env=_env(), timeout=300, check=True)
+    assert run.stdout.strip() == str(tmp_path / "run") and run.stderr == ""
+    programs = lambda name: [p for p in _entries(tmp_path / name)
+                             if p.name.startswith("jit__lambda-")]
+    assert len(programs("run")) == 2 and len(programs("command")) == 1
 
 
 def test_jax_still_has_the_place_the_atomic_cache_goes_into():
@@ -160,9 +179,11 @@ def test_jax_still_has_the_place_the_atomic_cache_goes_into():
     # this test says so before users meet half-written entries.
     from jax._src import compilation_cache as jax_cache
 
+    outer = jax_cache._cache
     with _cache.persistent_cache(Path(os.environ["GRADLAB_CACHE_DIR"])):
         assert type(jax_cache._cache).__name__ == "AtomicFileCache"
-    assert jax_cache._cache is None
+        assert jax_cache._cache is not outer
+    assert jax_cache._cache is outer
 
 
 def test_an_entry_jax_cannot_read_is_recompiled_and_replaced_silently(tmp_path):
