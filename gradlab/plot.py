@@ -251,8 +251,9 @@ def _as_list(trajectories):
     xs = _np(trajectories.xs)
     if xs.ndim == 2:
         return [trajectories]
-    return [type(trajectories)(**{k: getattr(trajectories, k)[i] for k in
-                                  trajectories.__dataclass_fields__}) for i in range(len(xs))]
+    # on host copies: indexing a device array per field and run is one small program each
+    fields = {k: _np(getattr(trajectories, k)) for k in trajectories.__dataclass_fields__}
+    return [type(trajectories)(**{k: v[i] for k, v in fields.items()}) for i in range(len(xs))]
 
 
 def trajectories(grid, trajectories, *, labels=None, ax=None, cost=None, lang="en"):

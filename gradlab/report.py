@@ -219,7 +219,8 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
     lr = sweep_learning_rates(line, [-1.0, -1.0], rates, steps=100)
     picked = [int(np.argmin(np.abs(rates - r))) for r in shown_rates]
     first_steps = lambda a: a[np.asarray(picked), :21] if a.ndim > 1 else a[np.asarray(picked)]
-    shown = jax.tree.map(first_steps, lr.trajectories)
+    # on a host copy: indexing device arrays compiles a small program per field
+    shown = jax.tree.map(first_steps, jax.device_get(lr.trajectories))
     names = [t("tour.rates.label", rate=rates[i],
                status=_i18n.status_word(lang, Status(int(lr.status[i])))) for i in picked]
     w.add(t("tour.rates.title"),
