@@ -246,7 +246,7 @@ def compiling_afresh() -> Iterator[None]:
         cache.afresh = False
 
 
-def _installed_now():
+def _jax_cache_object():
     """JAX's persistent cache object as it is now (None: not built yet, or no place for it)."""
     try:
         from jax._src import compilation_cache as jax_cache
@@ -270,6 +270,23 @@ def _install(cache) -> bool:
         return False
 
 
+def _use_folder(folder: Path) -> dict:
+    """Point JAX's cache settings at ``folder``; returns the settings they replaced."""
+    import jax
+
+    saved = {name: jax.config.values[name] for name in _SETTINGS}
+    for name, value in _SETTINGS.items():
+        jax.config.update(name, str(folder) if value is None else value)
+    return saved
+
+
+def _restore_settings(saved: dict) -> None:
+    import jax
+
+    for name, value in saved.items():
+        jax.config.update(name, value)
+
+
 def install(folder, *, say: Callable[[str], None] = _stderr_line) -> bool:
     """From now on, JAX reads and writes every compiled program in ``folder``, atomically.
 
@@ -282,16 +299,11 @@ def install(folder, *, say: Callable[[str], None] = _stderr_line) -> bool:
     Raises:
       CacheUnavailable: as `prepare`.
     """
-    import jax
-
     folder = prepare(folder)
-    saved = {name: jax.config.values[name] for name in _SETTINGS}
-    for name, value in _SETTINGS.items():
-        jax.config.update(name, str(folder) if value is None else value)
+    saved = _use_folder(folder)
     if _install(_atomic_file_cache(folder, say)):
         return True
-    for name, value in saved.items():
-        jax.config.update(name, value)
+    _restore_settings(saved)
     return False
 
 
@@ -318,12 +330,10 @@ def persistent_cache(folder, *, say: Callable[[str], None] = _stderr_line) -> It
     if not jax.config.values.get("jax_enable_compilation_cache", True):
         yield None  # the user turned JAX's cache off (JAX_ENABLE_COMPILATION_CACHE=false)
         return
-    saved = {name: jax.config.values[name] for name in _SETTINGS}
-    outer = _installed_now()  # an enclosing block's (or `install`'s) cache, put back after
+    outer = _jax_cache_object()  # an enclosing block's (or `install`'s) cache, put back after
+    saved = _use_folder(folder)
     atomic = None
     try:
-        for name, value in _SETTINGS.items():
-            jax.config.update(name, str(folder) if value is None else value)
         cache = _atomic_file_cache(folder, say)
         if _install(cache):  # else JAX's own file cache, in place
             atomic = cache
@@ -334,8 +344,7 @@ def persistent_cache(folder, *, say: Callable[[str], None] = _stderr_line) -> It
     finally:
         if atomic is not None:
             _INSTALLED.remove(atomic)
-        for name, value in saved.items():
-            jax.config.update(name, value)
+        _restore_settings(saved)
         if outer is None or not _install(outer):
             jax_cache.reset_cache()  # JAX builds its cache again from the restored settings
 

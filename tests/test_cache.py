@@ -144,7 +144,7 @@ def _new_program(seed: float):
 
 def test_the_cache_is_on_inside_the_block_only_and_jax_is_left_as_found(tmp_path):
     before = {name: jax.config.values[name] for name in _cache._SETTINGS}
-    outer = _cache._installed_now()  # the test run's own (conftest: `_cache.install`)
+    outer = _cache._jax_cache_object()  # the test run's own (conftest: `_cache.install`)
     with _cache.persistent_cache(tmp_path / "c") as folder:
         assert folder == tmp_path / "c"
         assert jax.config.values["jax_compilation_cache_dir"] == str(folder)
@@ -152,7 +152,7 @@ def test_the_cache_is_on_inside_the_block_only_and_jax_is_left_as_found(tmp_path
     written = _entries(folder)
     assert [p for p in written if p.name.startswith("jit__lambda-")]
     assert {name: jax.config.values[name] for name in _cache._SETTINGS} == before
-    assert _cache._installed_now() is outer
+    assert _cache._jax_cache_object() is outer
     _new_program(2.3456)(jnp.ones(3)).block_until_ready()  # after the block: not cached
     assert _entries(folder) == written
 
