@@ -9,9 +9,19 @@ the suite compiles thousands of distinct programs, and XLA maps memory for
 each one; kept for the whole run they exceed Linux's limit on a process's
 memory maps (``vm.max_map_count``, 65530) and XLA crashes while compiling.
 
-The command line keeps compiled programs in the user's cache folder; a test
-run keeps them in a folder of its own, shared by the commands it runs (in
-process and in subprocesses), and deleted at the end.
+**One compilation cache for the whole run**, in a temporary folder made by
+the first process and removed by it at the end (never the user's own cache
+folder: a run must neither write in the user's home nor depend on what an
+earlier run left there). The test files run in two or more worker
+processes; every process of the run uses that folder: as JAX's persistent
+cache for everything it compiles (`gradlab._cache.install`) and as the
+command line's folder (``GRADLAB_CACHE_DIR``), in process and in the
+``gradlab`` subprocesses the tests start. A program one process compiled
+(the same program, devices and options: JAX's key) is read back by the
+others instead of compiled again. It never hides a recompilation: JAX times
+a program read back from the cache as a compilation, and the tests'
+``count_compiles`` counts it as one. Tests of the cache itself name folders
+of their own.
 """
 
 import os
@@ -22,9 +32,27 @@ import jax
 import matplotlib
 import pytest
 
+from gradlab import _cache
+
 matplotlib.use("Agg")
 
-_CACHE_VARIABLES = ("GRADLAB_CACHE_DIR", "GRADLAB_NO_CACHE")
+# The files that take longest, longest first (summed test durations of a whole run,
+# 2026-11-29). With a file per worker (pyproject's ``--dist loadfile``), a long file
+# started last keeps one core busy while the others have nothing left to do; by default
+# pytest-xdist starts the files with the most tests first, and the longest files here
+# have few tests (test_distributed.py: 6 tests, 6 minutes of processes), so they came
+# last. Hence ``--no-loadscope-reorder`` and this order; the other files follow in
+# pytest's own order.
+LONGEST_FIRST = (
+    "tests/test_multistart.py", "tests/test_distributed.py", "tests/test_guarantees.py",
+    "tests/test_descent.py", "tests/test_report.py", "tests/test_costs.py",
+    "tests/test_stopping.py", "tests/test_parallel.py", "tests/test_properties.py",
+    "tests/test_nist.py", "tests/test_cli_script.py", "tests/test_cli.py", "tests/test_fit.py",
+    "gradlab/multistart.py", "tests/test_plot.py", "tests/test_notebooks.py",
+    "tests/test_grid.py", "tests/test_fit_cli.py", "tests/test_progress.py",
+)
+
+_RUN_FOLDER = "GRADLAB_TESTS_CACHE"  # the run's folder, made by the first process
 _saved_environment = {}
 
 
@@ -34,14 +62,28 @@ def _free_compiled_programs():
     jax.clear_caches()
 
 
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    where = lambda item: item.path.relative_to(config.rootpath).as_posix()
+    items.sort(key=lambda item: rank.get(where(item), len(rank)))  # stable: files stay whole
+
+
 def pytest_configure(config):
-    _saved_environment.update({k: os.environ.get(k) for k in _CACHE_VARIABLES})
-    os.environ.pop("GRADLAB_NO_CACHE", None)
-    os.environ["GRADLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="gradlab-test-cache-")
+    _saved_environment.update({k: os.environ.get(k) for k in
+                               (_cache.FOLDER_VARIABLE, _cache.OFF_VARIABLE)})
+    if _RUN_FOLDER not in os.environ:  # the controller (or a run without workers)
+        os.environ[_RUN_FOLDER] = tempfile.mkdtemp(prefix="gradlab-tests-cache-")
+        config._gradlab_cache_owner = True  # workers, started after this, inherit the folder
+    os.environ.pop(_cache.OFF_VARIABLE, None)
+    os.environ[_cache.FOLDER_VARIABLE] = os.environ[_RUN_FOLDER]
+    # gradlab's cache: entries written whole (renamed into place), so a process never
+    # reads one that another is still writing
+    _cache.install(os.environ[_RUN_FOLDER])
 
 
 def pytest_unconfigure(config):
-    shutil.rmtree(os.environ["GRADLAB_CACHE_DIR"], ignore_errors=True)
+    if getattr(config, "_gradlab_cache_owner", False):
+        shutil.rmtree(os.environ.pop(_RUN_FOLDER), ignore_errors=True)
     for name, value in _saved_environment.items():
         if value is None:
             os.environ.pop(name, None)

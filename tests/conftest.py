@@ -1,18 +1,11 @@
 """Shared fixtures: both float widths, and counting XLA compilations and traces.
 
-The whole run shares one JAX persistent compilation cache, in a temporary
-folder made for the run and removed after it: the test files run in two or
-more worker processes, and a program one worker compiled (the same program,
-the same devices, the same options: JAX's key) is read back by the others
-instead of compiled again, which cut the suite's time by about an eighth.
-It never hides a recompilation: JAX times a program read back from that
-cache as a compilation, and `count_compiles` counts it as one.
+The whole run shares one JAX persistent compilation cache (the root
+conftest.py): `count_compiles` counts a program read back from it as a
+compilation, as JAX times it.
 """
 
 import contextlib
-import os
-import shutil
-import tempfile
 from typing import NamedTuple
 
 import jax
@@ -20,30 +13,12 @@ import jax.monitoring
 import numpy as np
 import pytest
 
-from gradlab import _cache
-
-_CACHE_VARIABLE = "GRADLAB_TESTS_XLA_CACHE"  # the run's folder, made by the first process
-
 _compiles = []
 # JAX times a program read back from the persistent cache as a compilation too
 jax.monitoring.register_event_duration_secs_listener(
     lambda name, *_, **__: _compiles.append(name)
     if name == "/jax/core/compile/backend_compile_duration" else None
 )
-
-
-def pytest_configure(config):
-    if _CACHE_VARIABLE not in os.environ:  # the controller (or a run without workers)
-        os.environ[_CACHE_VARIABLE] = tempfile.mkdtemp(prefix="gradlab-tests-xla-")
-        config._gradlab_cache_owner = True  # workers, started after this, inherit the folder
-    # gradlab's cache: entries written whole (renamed into place), so a worker never reads
-    # one another worker is still writing
-    _cache.install(os.environ[_CACHE_VARIABLE])
-
-
-def pytest_unconfigure(config):
-    if getattr(config, "_gradlab_cache_owner", False):
-        shutil.rmtree(os.environ.pop(_CACHE_VARIABLE), ignore_errors=True)
 
 
 @contextlib.contextmanager
