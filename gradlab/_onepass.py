@@ -18,11 +18,12 @@ on the longest path before them): two sums at the same depth cannot depend on
 each other, and merging them cannot create a cycle, since every path through a
 merged sum leads to a deeper one.
 
-The merged sums are taken as XLA takes a long sum: in blocks of `BLOCK`
-elements, then the blocks' sums in blocks, and so on (`tree_sums`); a single
-variadic reduction adds element after element, and in float32 lost 1% of a
-sum of 10⁶ terms. The values agree with ``jax.value_and_grad`` to roundoff
-(the terms are added in another order).
+A merged sum of up to `ONE_RUN_MAX` terms is taken in one run, as a fit's
+are. A variadic reduction adds element after element, and in float32 lost 1%
+of a sum of 10⁶ terms, so longer sums are taken as XLA takes them: in blocks
+of `BLOCK` elements, then the blocks' sums in blocks, and so on
+(`tree_sums`). The values agree with ``jax.value_and_grad`` to roundoff (the
+terms are added in another order).
 
 Equations inside nested calls (a ``jax.jit`` in the cost) are left as they are.
 """
@@ -39,6 +40,10 @@ from jax.extend.core import Literal
 # Elements summed in one run before a partial sum is kept: XLA:CPU's own block for
 # long sums (its tree reduction), so merged sums are as accurate as separate ones.
 BLOCK = 32
+# Sums of at most this many terms are taken in one run, as `gradlab.derivatives`
+# takes a fit's (error within n·eps): a second level of partial sums is a kernel
+# more per evaluation, ~15% of a step of the course's 100-point line.
+ONE_RUN_MAX = 1024
 
 
 def value_and_grad(fn: Callable, x):
@@ -155,22 +160,29 @@ def _add(a, b):
 def tree_sums(operands, axes: tuple) -> tuple:
     """The sums of same-shaped ``operands`` over ``axes``, in one variadic reduction per level.
 
-    Each level adds runs of `BLOCK` elements (the last padded with zeros), until
-    at most `BLOCK` partial sums are left: as accurate as XLA's own long sums.
+    Up to `ONE_RUN_MAX` terms are added in one run. Longer sums are taken in levels:
+    each adds runs of `BLOCK` elements (the last padded with zeros), until at most
+    `BLOCK` partial sums are left: as accurate as XLA's own long sums.
     """
     kept = [a for a in range(operands[0].ndim) if a not in axes]
     shape = tuple(operands[0].shape[a] for a in kept)
     # the summed axes last, as one
     flat = [jnp.transpose(o, kept + list(axes)).reshape(*shape, -1) for o in operands]
     zeros = tuple(jnp.zeros((), o.dtype) for o in operands)
-    while flat[0].shape[-1] > BLOCK:
-        n = flat[0].shape[-1]
-        runs = -(-n // BLOCK)
-        pad = [(0, 0, 0)] * len(shape) + [(0, runs * BLOCK - n, 0)]
-        # partial sum r adds elements r, r + runs, r + 2·runs, ...: the loop runs
-        # along contiguous rows
-        blocks = [jax.lax.pad(o, z, pad).reshape(*shape, BLOCK, runs)
-                  for o, z in zip(flat, zeros, strict=True)]
-        flat = list(jax.lax.reduce(tuple(blocks), zeros, _add, (len(shape),)))
+    if flat[0].shape[-1] > ONE_RUN_MAX:
+        while flat[0].shape[-1] > BLOCK:
+            flat = _block_sums(flat, zeros)
     return jax.lax.reduce(tuple(flat), zeros, _add, (len(shape),))
 
+
+def _block_sums(flat, zeros) -> list:
+    """One level of partial sums over the last axis: runs of `BLOCK` elements."""
+    n = flat[0].shape[-1]
+    runs = -(-n // BLOCK)
+    kept = flat[0].shape[:-1]
+    pad = [(0, 0, 0)] * len(kept) + [(0, runs * BLOCK - n, 0)]
+    # partial sum r adds elements r, r + runs, r + 2·runs, ...: the loop runs along
+    # contiguous rows
+    blocks = [jax.lax.pad(o, z, pad).reshape(*kept, BLOCK, runs)
+              for o, z in zip(flat, zeros, strict=True)]
+    return list(jax.lax.reduce(tuple(blocks), zeros, _add, (len(kept),)))
