@@ -1,7 +1,10 @@
 """Value, gradient and Hessian of a cost, in one pass over the data for a fit.
 
 `value_and_grad` and `value_grad_hessian` are what the solvers call. For most
-costs they are `jax.value_and_grad` and a forward-over-reverse Hessian. For a
+costs they are `jax.value_and_grad`, with the sums over the data that its
+program takes merged into one pass (`gradlab._onepass`: a plain function gets
+what a fit is given below, without being told its structure), and a
+forward-over-reverse Hessian. For a
 cost made by `gradlab.fit_cost` with a per-element loss (MSE or MAE: a mean
 over the elements of ``prediction − y`` of a function ``ℓ`` of each residual
 alone, `models.PER_ELEMENT`), they use that declared structure: the model's
@@ -39,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import _static, models
+from gradlab import _onepass, _static, models
 
 # One reduction carries 1 + d + d(d+1)/2 sums; past this many parameters the
 # generic derivatives are used.
@@ -133,9 +136,10 @@ def _residuals_and_jacobian(cost, params):
 
 
 def value_and_grad(cost, params):
-    """``(f(x), ∇f(x))``; one pass over the data for a per-element fit."""
+    """``(f(x), ∇f(x))``: one pass over the data for a per-element fit; for other costs,
+    the sums autodiff takes merged (`gradlab._onepass`)."""
     if not _fused(cost, params):
-        return jax.value_and_grad(cost)(params)
+        return _onepass.value_and_grad(cost, params)
     value, slope, _ = models.PER_ELEMENT[cost.fn.loss]
     r, jac = _residuals_and_jacobian(cost, params)
     slopes = slope(r)
