@@ -20,9 +20,10 @@ on the longest path before them): two sums at the same depth cannot depend on
 each other, and merging them cannot create a cycle, since every path through a
 merged sum leads to a deeper one.
 
-A merged sum of up to `ONE_RUN_MAX` terms is taken in one run, as a fit's
-are. A variadic reduction adds element after element, and in float32 lost 1%
-of a sum of 10⁶ terms, so longer sums are taken as XLA takes them: in blocks
+A merged sum is taken in one run while its rounding bound n·eps stays below
+`ONE_RUN_ROUNDING` (1,024 float32 terms). A variadic reduction adds element
+after element, and in float32 lost 1% of a sum of 10⁶ terms, so longer sums
+are taken as XLA takes them: in blocks
 of `BLOCK` elements, then the blocks' sums in blocks, and so on
 (`tree_sums`). The values agree with ``jax.value_and_grad`` to roundoff (the
 terms are added in another order).
@@ -42,10 +43,16 @@ from jax.extend.core import Literal
 # Elements summed in one run before a partial sum is kept: XLA:CPU's own block for
 # long sums (its tree reduction), so merged sums are as accurate as separate ones.
 BLOCK = 32
-# Sums of at most this many terms are taken in one run, as `gradlab.derivatives`
-# takes a fit's (error within n·eps): a second level of partial sums is a kernel
-# more per evaluation, ~15% of a step of the course's 100-point line.
-ONE_RUN_MAX = 1024
+# A sum taken in one run is within n·eps of exact (relative to the sum of its terms'
+# sizes); runs are kept within this bound: 1,024 float32 terms, 2³⁹ float64 ones. A
+# second level of partial sums is a kernel more per evaluation, ~15% of a step of the
+# course's 100-point line, so the shortest sums are never split.
+ONE_RUN_ROUNDING = 2.0**-13
+
+
+def one_run_max(dtype) -> int:
+    """How many terms of ``dtype`` are added in one run (at least `BLOCK`)."""
+    return max(BLOCK, int(ONE_RUN_ROUNDING / float(jnp.finfo(dtype).eps)))
 
 
 def value_and_grad(fn: Callable, x):
@@ -162,7 +169,7 @@ def _add(a, b):
 def tree_sums(operands, axes: tuple) -> tuple:
     """The sums of same-shaped ``operands`` over ``axes``, in one variadic reduction per level.
 
-    Up to `ONE_RUN_MAX` terms are added in one run. Longer sums are taken in levels:
+    Up to `one_run_max` terms are added in one run. Longer sums are taken in levels:
     each adds runs of `BLOCK` elements (the last padded with zeros), until at most
     `BLOCK` partial sums are left: as accurate as XLA's own long sums.
     """
@@ -171,7 +178,7 @@ def tree_sums(operands, axes: tuple) -> tuple:
     # the summed axes last, as one
     flat = [jnp.transpose(o, kept + list(axes)).reshape(*shape, -1) for o in operands]
     zeros = tuple(jnp.zeros((), o.dtype) for o in operands)
-    if flat[0].shape[-1] > ONE_RUN_MAX:
+    if flat[0].shape[-1] > one_run_max(flat[0].dtype):
         while flat[0].shape[-1] > BLOCK:
             flat = _block_sums(flat, zeros)
     return jax.lax.reduce(tuple(flat), zeros, _add, (len(shape),))

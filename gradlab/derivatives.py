@@ -115,10 +115,10 @@ def _jvp_value_grad_hessian(fn, x):
 
 
 def _sum_together(columns):
-    """Sums of equal-length 1-D arrays in one variadic reduction (one pass over the data)."""
-    zeros = tuple(jnp.zeros((), c.dtype) for c in columns)
-    add = lambda a, b: tuple(u + v for u, v in zip(a, b, strict=True))
-    return jax.lax.reduce(tuple(columns), zeros, add, (0,))
+    """Sums of equal-length 1-D arrays in one variadic reduction (one pass over the data),
+    long ones in blocks (`_onepass.tree_sums`: one run lost 1.4e-4 of a 10⁶-point float32
+    fit's cost)."""
+    return _onepass.tree_sums(list(columns), (0,))
 
 
 def _fused(cost, params) -> bool:

@@ -201,3 +201,20 @@ def test_merged_sums_work_under_vmap(x64):
     value, grad = jax.vmap(jax.value_and_grad(cost))(points)
     np.testing.assert_allclose(f, value, rtol=1e-13)
     np.testing.assert_allclose(g, grad, rtol=1e-12)
+
+
+def test_a_long_float32_fit_sums_as_accurately_as_autodiff():
+    # the fit's one-pass sums took 10⁶ terms in one run: its cost was 1.4e-4 off in float32
+    n = 10**6
+    x = np.linspace(0.0, 1.0, n)
+    y = 2.0 * x - 3.0 + 0.5 * np.sin(37.0 * x)
+    p = np.array([1.5, -2.0])
+    with jax.enable_x64(True):
+        exact_f, exact_g = jax.value_and_grad(
+            lambda q: jnp.mean((q[0] * x + q[1] - y) ** 2))(jnp.asarray(p))
+    cost = gl.fit_cost(gl.models.linear, (x.astype(np.float32), y.astype(np.float32)))
+    f, g = jax.jit(lambda q: derivatives.value_and_grad(cost, q))(jnp.asarray(p, jnp.float32))
+    assert f.dtype == jnp.float32
+    rtol = 100 * float(np.finfo(np.float32).eps)  # blocks of 32, four levels: ~128 eps at worst
+    np.testing.assert_allclose(f, exact_f, rtol=rtol)
+    np.testing.assert_allclose(g, exact_g, rtol=rtol)
