@@ -351,10 +351,15 @@ def cmd_landscape(args):
 def cmd_tour(args):
     from rich.progress import Progress
 
+    from gradlab import _budget, _programs
     from gradlab.report import run_tour
 
     console = _console()
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+    # the tour's programs are gradlab's own: kept whole, keyed by its options (_programs.keeping)
+    options = {"command": "tour", "quick": args.quick, "lang": args.lang,
+               "memory_budget": _budget.memory_budget()}
+    with (Progress(console=console, transient=True, disable=not console.is_terminal) as progress,
+          _programs.keeping(getattr(args, "programs", None), options)):
         task = progress.add_task("tour", total=11)
 
         def step(title):

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gradlab import _programs
 from gradlab.costs import Cost, as_cost, computation_dtype
 from gradlab.models import LINEAR_IN_PARAMS, FitObjective, mse
 from gradlab.result import Result, Status
@@ -55,6 +56,7 @@ def _same(a, b) -> bool:
     return bool(np.all(np.abs(a - b) <= _SAME * max(scale, np.finfo(np.float64).tiny)))
 
 
+@_programs.keepable(lambda args, static: (0, 0, 0, 0))
 @jax.jit
 def _affine_fit(objective, probes):
     """Least squares for an affine model, and the model's values at ``probes``
@@ -79,6 +81,7 @@ def _least_squares(cost64: Cost, declared_linear: bool) -> tuple | None:
     return params, fun, Status.CONVERGED, 1
 
 
+@_programs.keepable(lambda args, static: (0, 0, 0, 0, 0, 0))
 @jax.jit
 def _quadratic(objective, probes):
     """Hessians at ``probes``, and the quadratic's stationary point from the first probe."""

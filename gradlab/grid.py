@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradlab import parallel
+from gradlab import _programs, parallel
 from gradlab import progress as progress_
 from gradlab._checks import (
     check_bounds,
@@ -132,6 +132,7 @@ def _lowest(values, inside):
     return jnp.argmin(jnp.where(inside & ~jnp.isnan(values), values, jnp.inf))
 
 
+@_programs.keepable(lambda args, static: (0 if static["keep_values"] else None, 0, 0))
 @functools.partial(jax.jit, static_argnames=("shape", "batch", "keep_values", "pointwise"))
 def _grid(cost, axes, token, *, shape, batch, keep_values, pointwise):
     """Each block's values (None unless ``keep_values``), its best flat index and its
@@ -190,6 +191,7 @@ def _grid(cost, axes, token, *, shape, batch, keep_values, pointwise):
     return parallel.map_rows(walk, None, (cost, axes, token))
 
 
+@_programs.keepable(lambda args, static: (0, 0, 0, None if args[0] is None else 0))
 @functools.partial(jax.jit, static_argnames=("shape",))
 def _combine(values, best, value, axes, *, shape):
     """`_grid`'s blocks made one grid: the best point (NaN if none is finite), its value,
@@ -416,6 +418,7 @@ class GradientField:
     point_gradients: jax.Array
 
 
+@_programs.keepable(lambda args, static: 0)
 @jax.jit
 def _grads_at(cost, points):
     return jax.vmap(jax.grad(cost))(points)
