@@ -68,6 +68,7 @@ def _timed(fn, *args, **kwargs):
     return out, t1 - t0, time.perf_counter() - t1
 
 
+TOUR_COSTS = ("line", "bowl", "sine")  # the registered costs the tour computes with
 MARKER = ".gradlab-tour"  # marks a folder as a tour's own output, safe to rewrite
 FIGURES = ("01_data.png", "02_sweep.png", "03_heatmap.png", "04_surface.png", "05_gradient.png",
            "06_history.png", "07_path.png", "08_learning_rates.png", "09_oscillation.png",
@@ -149,7 +150,7 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
     t = lambda key, **values: _i18n.text(lang, key, **values)
     say = lambda step: (progress or (lambda title: None))(t(f"step.{step}"))
     num = 120 if quick else 300
-    line, bowl, sine = get_cost("line"), get_cost("bowl"), get_cost("sine")
+    line, bowl, sine = (get_cost(name) for name in TOUR_COSTS)
 
     say("data")
     w.add(t("tour.data.title"), t("tour.data.text"),

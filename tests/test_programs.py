@@ -437,3 +437,29 @@ def test_the_tour_answers_the_same_from_its_kept_programs(tmp_path):
             untimed = lambda text: re.sub(rb"[0-9.]+ (ms|s)\b", b"", text)
             cold, warm = untimed(cold), untimed(warm)
         assert cold == warm, name
+
+
+@pytest.mark.parametrize("own_bowl", [False, True])
+def test_the_tour_keeps_its_programs_only_on_the_builtin_costs(tmp_path, monkeypatch, own_bowl):
+    """A program that calls `main` may have registered a cost of its own under a name the
+    tour computes with: its code is in no key, so nothing may be kept."""
+    from gradlab import report, suite
+
+    blocks = []
+
+    def tour(out, **options):  # what the tour would see: the block it runs in
+        blocks.append(_programs._keeping.get())
+        return report.Tour(out=Path(out), sections=[], seconds=0.0)
+
+    monkeypatch.setattr(report, "run_tour", tour)
+    monkeypatch.setenv("GRADLAB_CACHE_DIR", str(tmp_path / "cache"))
+    if own_bowl:
+        gl.register(gl.Cost("bowl", lambda p: (p[0] - 1) ** 2 + p[1] ** 2,
+                            bounds=[(-5, 5), (-5, 5)]), replace=True)
+    try:
+        assert main(["tour", "--out", str(tmp_path / "tour")]) == 0
+    finally:
+        gl.costs.register_factory("bowl", suite.BUILTINS["bowl"])
+    assert gl.costs.is_builtin(gl.get_cost("bowl"))
+    (block,) = blocks
+    assert (block is None) == own_bowl
