@@ -163,8 +163,8 @@ def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None
             passed = analytic_ok and bool(np.all(fd_rel <= fd_rtol))
         return GradCheck(
             points=np.asarray(points), autodiff=autodiff, analytic=analytic,
-            finite_diff=finite_diff, max_abs_error=np.max(np.stack(abs_errors)),
-            max_rel_error=np.max(np.concatenate(rel_errors)),
+            finite_diff=finite_diff, max_abs_error=np.asarray(np.max(np.stack(abs_errors))),
+            max_rel_error=np.asarray(np.max(np.concatenate(rel_errors))),
             analytic_rel_error=analytic_rel, fd_rel_error=fd_rel,
             passed=passed, analytic_rtol=analytic_rtol, fd_rtol=fd_rtol,
         )
