@@ -13,7 +13,18 @@ The contract:
   (`descend`: a built-in cost by name, an optimiser by how the command line
   makes it, the options). A user's cost (``--cost``) is never kept: its code is
   not part of any key. ``--no-cache`` turns this store off with the cache.
-- **Where.** ``<cache folder>/programs/<key>.program``, beside JAX's entries.
+- **A whole command** (`keeping`): the tour runs gradlab's own code on gradlab's
+  own costs, so every program it calls is fixed by gradlab's source and the
+  command's options. Within `keeping`, each top-level call of a program marked
+  `keepable` (the descent and fit loops, the grid search, the exact solutions,
+  the gradient check) goes through the store, keyed by the
+  command and its options, the function, and how many programs of that
+  function came before it in the block (with everything in the key below); a
+  call of a program the block already has calls it again, as ``jax.jit`` would.
+- **Where.** ``<cache folder>/programs/<key>.program``, beside JAX's entries;
+  ``<key>.unkept`` marks a program XLA cannot serialize (the multistart's
+  batch, whose grouped steps sort): it is compiled as usual, through JAX's
+  cache, not afresh on every run.
 - **Key** (`Store.key`): a SHA-256 of this format's version; the call (the
   function, and what the caller names: the cost, the optimiser, the options);
   the content of every file of gradlab's package (editing gradlab invalidates
@@ -38,6 +49,9 @@ The contract:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -48,16 +62,18 @@ import stat
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from gradlab import _cache, _files
 
-FORMAT = 1
+FORMAT = 2  # 2: the header says whether the program calls LAPACK
 MAGIC = b"gradlab-program\n"
 SUFFIX = ".program"
+UNKEPT_SUFFIX = ".unkept"  # marks a program XLA cannot serialize: compiled as usual
 SUBFOLDER = "programs"
 
 
@@ -141,25 +157,43 @@ def _arguments(args) -> list:
             for path, leaf in jax.tree_util.tree_flatten_with_path(args)[0]]
 
 
-def _pack(key: str, payload: bytes) -> bytes:
+def _pack(key: str, payload: bytes, *, lapack: bool = False) -> bytes:
     body = zlib.compress(payload, 6)
-    header = {"key": key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+    header = {"key": key, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body),
+              "lapack": lapack}
     return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + body
 
 
-def _unpack(data: bytes, key: str) -> bytes | None:
-    """The payload of an entry made for ``key``; None for anything else."""
+def _unpack(data: bytes, key: str) -> tuple[bytes, dict] | None:
+    """The payload of an entry made for ``key``, and its header; None for anything else."""
     if not data.startswith(MAGIC):
         return None
     header, newline, body = data[len(MAGIC):].partition(b"\n")
     try:
         header = json.loads(header)
         if (not newline or header["key"] != key or header["size"] != len(body)
-                or header["sha256"] != hashlib.sha256(body).hexdigest()):
+                or header["sha256"] != hashlib.sha256(body).hexdigest()
+                or not isinstance(header.get("lapack", False), bool)):
             return None
-        return zlib.decompress(body)
-    except (ValueError, KeyError, TypeError, zlib.error):
+        return zlib.decompress(body), header
+    except (ValueError, KeyError, TypeError, AttributeError, zlib.error):
         return None
+
+
+def _calls_lapack(compiled) -> bool:
+    """Whether the program calls LAPACK (jaxlib's ``lapack_*`` kernels: ``lstsq``, ``eigh``)."""
+    try:
+        return "lapack_" in compiled.as_text()
+    except Exception:  # cannot say: assume it does (initialising costs 0.2 s, not a crash)
+        return True
+
+
+def _initialize_lapack() -> None:
+    """Give jaxlib's LAPACK kernels their functions (from scipy.linalg), as lowering a LAPACK
+    call does: a program loaded without being lowered would call through null pointers."""
+    from jax._src.lax import linalg
+
+    linalg.initialize_lapack()
 
 
 class Store:
@@ -212,7 +246,10 @@ class Store:
             return None
         if payload is None:
             return None
+        payload, header = payload
         try:
+            if header.get("lapack", False):
+                _initialize_lapack()
             compiled = serialize_executable.deserialize_and_load(
                 payload, jax.tree.structure((args, {})), out_tree,
                 execution_devices=[device])
@@ -240,22 +277,37 @@ class Store:
             self._stop(err)
             return False
 
+    def _unkept(self, key: str) -> Path:
+        return self.folder / f"{key}{UNKEPT_SUFFIX}"
+
     def save(self, key: str, compiled) -> bool:
-        """Keep ``compiled`` under ``key``; False if it cannot be serialized or written."""
+        """Keep ``compiled`` under ``key``; False if it cannot be serialized or written.
+
+        A program XLA cannot serialize (XLA:CPU's sort, ``LessThan is not
+        serializable``) is marked instead, so the next run compiles it as usual,
+        through JAX's cache, rather than afresh every time."""
         from jax.experimental import serialize_executable
 
         try:
             payload, _, _ = serialize_executable.serialize(compiled)
-        except Exception:  # a program XLA cannot serialize is not kept
+        except Exception:  # not kept: marked
+            self.mark_unkept(key)
             return False
         try:
             _files.write_atomically(self._path(key),
-                                    lambda tmp: tmp.write_bytes(_pack(key, payload)),
+                                    lambda tmp: tmp.write_bytes(
+                                        _pack(key, payload, lapack=_calls_lapack(compiled))),
                                     overwrite=True)
             return True
         except OSError as err:
             self._stop(err)
             return False
+
+    def mark_unkept(self, key: str) -> None:
+        """Mark ``key``'s program as one not to keep (an empty file; any content means the same)."""
+        with contextlib.suppress(OSError):
+            _files.write_atomically(self._unkept(key), lambda tmp: tmp.write_bytes(b""),
+                                    overwrite=True)
 
     def discard(self, key: str) -> None:
         try:
@@ -277,25 +329,34 @@ class Store:
         ``args`` and ``static`` do not show (JSON); ``out_tree`` is the structure of
         its result. The result is ready (blocked on) when it returns.
         """
+        return self.run(fn, args, static, call=call, out_tree=out_tree)[0]
+
+    def run(self, fn, args: tuple, static: Mapping, *, call: Mapping, out_tree):
+        """`call`'s result, and the compiled program that computed it (None if it was not
+        loaded or compiled here: several devices, no cache)."""
         devices = jax.devices()
         if len(devices) != 1 or jax.process_count() != 1 or not _cache.installed():
-            return jax.block_until_ready(fn(*args, **static))
+            return jax.block_until_ready(fn(*args, **static)), None
         device = devices[0]
         key = self.key(call, args, static, device)
+        if self._trusted() and self._unkept(key).exists():  # cannot be kept: JAX's cache
+            return jax.block_until_ready(fn(*args, **static)), None
         compiled = self.load(key, args, out_tree, device)
         if compiled is not None:
             try:
-                return jax.block_until_ready(compiled(*args))
+                return jax.block_until_ready(compiled(*args)), compiled
             except Exception:  # a kept program that does not run: compile
                 self.discard(key)
         if not self.writable():
-            return jax.block_until_ready(fn(*args, **static))
+            return jax.block_until_ready(fn(*args, **static)), None
         with _cache.compiling_afresh():
             compiled = fn.lower(*args, **static).compile()
         out = jax.block_until_ready(compiled(*args))
         if jax.tree.structure(out) == out_tree:
             self.save(key, compiled)
-        return out
+        else:  # a caller's mistake: never kept, and not compiled afresh again
+            self.mark_unkept(key)
+        return out, compiled
 
 
 def descend(store: Store | None, cost, x0, *, call: Mapping, **options):
@@ -315,3 +376,84 @@ def descend(store: Store | None, cost, x0, *, call: Mapping, **options):
     call = {"function": "gradlab.descent._descend_one", "cost": cost.name, **call, **named}
     out_tree = jax.tree.structure(Trajectory(*range(len(Trajectory.__dataclass_fields__))))
     return store.call(descent._descend_one, args, static, call=call, out_tree=out_tree)
+
+
+@dataclasses.dataclass
+class _Keeping:
+    store: Store
+    call: Mapping
+    calls: dict = dataclasses.field(default_factory=dict)  # function -> programs so far
+    programs: dict = dataclasses.field(default_factory=dict)  # `_signature` -> Compiled
+
+    def run(self, name: str, fn, args: tuple, static: Mapping, out_tree):
+        """``fn(*args, **static)``: a program this block already has is called again (as
+        ``jax.jit`` would); another is the function's next, loaded or compiled and kept."""
+        signature = _signature(name, args, static)
+        if signature in self.programs:
+            compiled = self.programs[signature]
+            return jax.block_until_ready(compiled(*args) if compiled is not None
+                                         else fn(*args, **static))  # not kept: as usual
+        number = self.calls.get(name, 0)
+        self.calls[name] = number + 1
+        out, self.programs[signature] = self.store.run(
+            fn, args, static, out_tree=out_tree,
+            call={**self.call, "function": name, "program": number})
+        return out
+
+
+def _signature(name: str, args, static: Mapping) -> tuple:
+    """What ``jax.jit`` tells programs apart by: the static arguments (by their own ``==``),
+    the arguments' tree, shapes, dtypes and weak types."""
+    leaves, tree = jax.tree.flatten(args)
+    return (name, tuple(sorted(static.items())), tree,
+            tuple((np.shape(x), jax.numpy.result_type(x), bool(getattr(x, "weak_type", False)))
+                  for x in leaves))
+
+
+_keeping: contextvars.ContextVar = contextvars.ContextVar("gradlab_keeping", default=None)
+
+
+@contextlib.contextmanager
+def keeping(store: Store | None, call: Mapping) -> Iterator[None]:
+    """Within: every top-level call of a `keepable` program goes through ``store``.
+
+    Only for a block whose every program is fixed by gradlab's own code and
+    ``call`` (JSON: the command and all its options), as the tour's are: the
+    n-th call of a function there is the same program in every run with the
+    same key. A store of None keeps nothing.
+    """
+    token = _keeping.set(None if store is None else _Keeping(store, dict(call)))
+    try:
+        yield
+    finally:
+        _keeping.reset(token)
+
+
+def keepable(result: Callable):
+    """Mark a jitted function (traced arguments positional, static ones by keyword) as one
+    `keeping` may keep; outside `keeping`, or nested in a trace, it is called as is.
+
+    ``result(args, static)`` is a pytree of the structure the call returns (any leaves):
+    a record class (`gradlab.result.record`: every field a leaf) stands for itself.
+    """
+    if isinstance(result, type):
+        record = result
+        result = lambda args, static: record(*range(len(dataclasses.fields(record))))
+
+    def mark(fn):
+        name = f"{fn.__module__}.{fn.__qualname__}"
+
+        @functools.wraps(fn)
+        def call(*args, **static):
+            from gradlab import _compile
+
+            keeping_ = _keeping.get()
+            if keeping_ is None or not _compile._top_level():
+                return fn(*args, **static)
+            out_tree = jax.tree.structure(result(args, static))
+            return keeping_.run(name, fn, args, static, out_tree)
+
+        call.lower = fn.lower
+        return call
+
+    return mark

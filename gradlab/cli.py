@@ -351,10 +351,18 @@ def cmd_landscape(args):
 def cmd_tour(args):
     from rich.progress import Progress
 
-    from gradlab.report import run_tour
+    from gradlab import _budget, _programs, costs
+    from gradlab.report import TOUR_COSTS, run_tour
 
     console = _console()
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+    # the tour's programs are gradlab's own: kept whole, keyed by its options (_programs.keeping),
+    # unless a program calling main has registered costs of its own under the tour's names
+    builtin = all(costs.is_builtin(costs.get_cost(name)) for name in TOUR_COSTS)
+    options = {"command": "tour", "quick": args.quick, "lang": args.lang,
+               "memory_budget": _budget.memory_budget()}
+    store = getattr(args, "programs", None) if builtin else None
+    with (Progress(console=console, transient=True, disable=not console.is_terminal) as progress,
+          _programs.keeping(store, options)):
         task = progress.add_task("tour", total=11)
 
         def step(title):

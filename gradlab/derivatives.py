@@ -71,17 +71,23 @@ def check_pointwise(cost, dim: int, dtype) -> None:
                      np.dtype(dtype))
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _predictions(model, params, rows):
+    """The model on all ``rows`` at once, and on each row alone: one program (eagerly, each
+    operation was a program of its own, read back from the cache on every run)."""
+    return model(params, rows), jnp.stack([model(params, row) for row in rows])
+
+
 @functools.lru_cache(maxsize=256)  # the model as `gradlab._static` keys it
 def _check_pointwise(keyed, dim, row_shape, dtype):
     model = keyed.value
-    with jax.ensure_compile_time_eval():
-        size = int(np.prod(row_shape, dtype=int))
-        rows = jnp.asarray(np.linspace(0.35, 1.7, 4 * size).reshape(4, *row_shape), dtype)
-        params = jnp.linspace(0.3, 0.9, dim, dtype=dtype)
-        together = model(params, rows)
-        apart = jnp.stack([model(params, row) for row in rows])
-        same = together.shape == apart.shape and bool(
-            jnp.allclose(together, apart, rtol=1e3 * jnp.finfo(dtype).eps))
+    size = int(np.prod(row_shape, dtype=int))
+    rows = np.linspace(0.35, 1.7, 4 * size).reshape(4, *row_shape).astype(dtype)
+    params = np.linspace(0.3, 0.9, dim).astype(dtype)
+    with jax.ensure_compile_time_eval():  # computed now, even when called inside a trace
+        together, apart = (np.asarray(a) for a in _predictions(model, params, rows))
+    same = together.shape == apart.shape and bool(
+        np.allclose(together, apart, rtol=1e3 * np.finfo(dtype).eps))
     if not same:
         name = getattr(model, "__name__", "model")
         raise ValueError(

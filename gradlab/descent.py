@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradlab import _loop, parallel, stopping
+from gradlab import _loop, _programs, parallel, stopping
 from gradlab import progress as progress_
 from gradlab._checks import check_bounds, check_memory, check_positive, short
 from gradlab._compile import loop_jit
@@ -48,11 +48,13 @@ from gradlab.result import Trajectory
 from gradlab.stopping import Tolerances
 
 
+@_programs.keepable(Trajectory)
 @loop_jit(static_argnames=("method", "config"))
 def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config):
     return _loop.run_one(objective, x0, method, hyperparams, box, tols, config, token)
 
 
+@_programs.keepable(Trajectory)
 @functools.partial(jax.jit, static_argnames=("method", "config"))
 def _descend_many(objective, x0s, hyperparams, box, tols, token, *, method, config):
     """One compiled call for a batch of starts (with one set of hyperparameters per run

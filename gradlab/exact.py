@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gradlab import _programs
 from gradlab.costs import Cost, as_cost, computation_dtype
 from gradlab.models import LINEAR_IN_PARAMS, FitObjective, mse
 from gradlab.result import Result, Status
@@ -55,6 +56,7 @@ def _same(a, b) -> bool:
     return bool(np.all(np.abs(a - b) <= _SAME * max(scale, np.finfo(np.float64).tiny)))
 
 
+@_programs.keepable(lambda args, static: (0, 0, 0, 0))
 @jax.jit
 def _affine_fit(objective, probes):
     """Least squares for an affine model, and the model's values at ``probes``
@@ -71,6 +73,16 @@ def _affine_fit(objective, probes):
     return params, objective(params), actual, predicted
 
 
+def as_float64(a):
+    """``a`` as a float64 array (under ``jax.enable_x64``); one already so is used as it is
+    (``jnp.asarray`` would run a program to convert it to its own dtype)."""
+    if isinstance(a, jax.Array) and a.dtype == jnp.float64 and not a.weak_type:
+        return a
+    if isinstance(a, np.ndarray):  # converted on the host: no program
+        return jax.device_put(a.astype(np.float64, copy=False))
+    return jnp.asarray(a, jnp.float64)
+
+
 def _least_squares(cost64: Cost, declared_linear: bool) -> tuple | None:
     """Least squares for an MSE fit of a model affine in its parameters, else None."""
     params, fun, actual, predicted = _affine_fit(cost64.objective, _probe_points(cost64))
@@ -79,6 +91,7 @@ def _least_squares(cost64: Cost, declared_linear: bool) -> tuple | None:
     return params, fun, Status.CONVERGED, 1
 
 
+@_programs.keepable(lambda args, static: (0, 0, 0, 0, 0, 0))
 @jax.jit
 def _quadratic(objective, probes):
     """Hessians at ``probes``, and the quadratic's stationary point from the first probe."""
@@ -133,8 +146,7 @@ def solve_exact(cost, *, bounds=None) -> Result:
     dtype = computation_dtype(cost)
     fn = cost.fn
     with jax.enable_x64(True):
-        cost64 = cost.replace(data=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64),
-                                                cost.data))
+        cost64 = cost.replace(data=jax.tree.map(as_float64, cost.data))
         found = None
         if isinstance(fn, FitObjective) and fn.loss is mse:
             found = _least_squares(cost64, declared_linear=fn.model in LINEAR_IN_PARAMS)
@@ -148,7 +160,10 @@ def solve_exact(cost, *, bounds=None) -> Result:
             "fit of a model linear in its parameters nor a quadratic. Use "
             "gl.grid_search(cost) or gl.descend(cost, x0, ...) instead."
         )
-    return Result(x=jnp.asarray(x, dtype), fun=jnp.asarray(fun, dtype),
-                  success=jnp.asarray(status == Status.CONVERGED),
-                  status=jnp.asarray(status, jnp.int32), nit=jnp.asarray(1, jnp.int32),
-                  nfev=jnp.asarray(nfev, jnp.int32))
+    # made on the host and put on the device as they are: no program to run (rounded to
+    # the width on the host, to nearest, as XLA rounds)
+    on_device = lambda value, dtype: jax.device_put(np.asarray(value, dtype))
+    return Result(x=on_device(x, dtype), fun=on_device(fun, dtype),
+                  success=on_device(status == Status.CONVERGED, bool),
+                  status=on_device(status, np.int32), nit=on_device(1, np.int32),
+                  nfev=on_device(nfev, np.int32))

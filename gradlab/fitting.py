@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import _i18n, leastsq, models, parallel, stopping
+from gradlab import _i18n, _programs, leastsq, models, parallel, stopping
 from gradlab._checks import (
     check_bounds,
     check_points,
@@ -293,6 +293,7 @@ def _scaled_sigma(sigma, unit):
     return unit if sigma is None else sigma * unit
 
 
+@_programs.keepable(Fit)
 @loop_jit(static_argnames=("options", "absolute_sigma"))
 def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, absolute_sigma):
     unit = _unit(objective.data.y, sigma)

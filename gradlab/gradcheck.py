@@ -20,8 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gradlab import _programs
 from gradlab._checks import check_memory, check_points, check_positive
 from gradlab.costs import as_cost, check_output
+from gradlab.exact import as_float64
 from gradlab.result import record
 
 ANALYTIC_RTOL = 1e-8
@@ -73,13 +75,18 @@ def _central_differences(fn, x):
     return jax.vmap(along)(jnp.arange(x.shape[0]))
 
 
-def _relative_error(approx, ref):
-    """Per-point max over components of ``|approx − ref| / max(|ref|, floor)``; NaN stays NaN."""
-    floor = RELATIVE_FLOOR * jnp.max(jnp.abs(ref), axis=-1, keepdims=True)
-    denom = jnp.maximum(jnp.maximum(jnp.abs(ref), floor), jnp.finfo(ref.dtype).tiny)
-    return jnp.max(jnp.abs(approx - ref) / denom, axis=-1)  # max propagates NaN
+def _relative_error(approx: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Per-point max over components of ``|approx − ref| / max(|ref|, floor)``; NaN stays NaN.
+
+    On the host, in numpy (the same IEEE operations): eagerly on device each operation
+    was a program of its own, read back from the compilation cache on every run."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf − inf: NaN, reported as such
+        floor = RELATIVE_FLOOR * np.max(np.abs(ref), axis=-1, keepdims=True)
+        denom = np.maximum(np.maximum(np.abs(ref), floor), np.finfo(ref.dtype).tiny)
+        return np.max(np.abs(approx - ref) / denom, axis=-1)  # max propagates NaN
 
 
+@_programs.keepable(lambda args, static: (0, None if args[0].grad is None else 0, 0))
 @jax.jit
 def _gradients(cost, points):
     autodiff = jax.vmap(jax.grad(cost))(points)
@@ -131,30 +138,33 @@ def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None
                               cost.dim, batch=True, convert=False)
         _check_fits(cost, points.shape[0], points.shape[1], "points=")
     with jax.enable_x64(True):
-        points = jnp.asarray(np.asarray(points, dtype=np.float64))
-        cost64 = cost.replace(data=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cost.data))
+        points = jax.device_put(np.asarray(points, dtype=np.float64))
+        cost64 = cost.replace(data=jax.tree.map(as_float64, cost.data))
         check_output(cost64, jax.ShapeDtypeStruct(points.shape[1:], points.dtype))
-        autodiff, analytic, finite_diff = _gradients(cost64.objective, points)
+        # numpy float64 on the host from here: a report, usable whatever the width in
+        # force after (and a few comparisons, not a program each)
+        autodiff, analytic, finite_diff = (
+            None if a is None else np.asarray(a)
+            for a in _gradients(cost64.objective, points))
         # NaN anywhere (in jax.grad, the analytic gradient or the differences) is an
         # error, never skipped: every comparison with NaN fails, and the maxima keep it.
         fd_rel = _relative_error(finite_diff, autodiff)
-        abs_errors = [jnp.max(jnp.abs(finite_diff - autodiff))]
-        rel_errors = [fd_rel]
-        if analytic is None:
-            analytic_rel = jnp.full(points.shape[0], jnp.nan)
-            analytic_ok = True
-        else:
-            analytic_rel = _relative_error(analytic, autodiff)
-            abs_errors.append(jnp.max(jnp.abs(analytic - autodiff)))
-            rel_errors.append(analytic_rel)
-            analytic_ok = bool(jnp.all(analytic_rel <= analytic_rtol))
-        passed = analytic_ok and bool(jnp.all(fd_rel <= fd_rtol))
-        # numpy float64 on the host: a report, usable whatever the width in force after
-        host = lambda a: None if a is None else np.asarray(a)
+        with np.errstate(invalid="ignore"):
+            abs_errors = [np.max(np.abs(finite_diff - autodiff))]
+            rel_errors = [fd_rel]
+            if analytic is None:
+                analytic_rel = np.full(points.shape[0], np.nan)
+                analytic_ok = True
+            else:
+                analytic_rel = _relative_error(analytic, autodiff)
+                abs_errors.append(np.max(np.abs(analytic - autodiff)))
+                rel_errors.append(analytic_rel)
+                analytic_ok = bool(np.all(analytic_rel <= analytic_rtol))
+            passed = analytic_ok and bool(np.all(fd_rel <= fd_rtol))
         return GradCheck(
-            points=host(points), autodiff=host(autodiff), analytic=host(analytic),
-            finite_diff=host(finite_diff), max_abs_error=host(jnp.max(jnp.stack(abs_errors))),
-            max_rel_error=host(jnp.max(jnp.concatenate(rel_errors))),
-            analytic_rel_error=host(analytic_rel), fd_rel_error=host(fd_rel),
+            points=np.asarray(points), autodiff=autodiff, analytic=analytic,
+            finite_diff=finite_diff, max_abs_error=np.asarray(np.max(np.stack(abs_errors))),
+            max_rel_error=np.asarray(np.max(np.concatenate(rel_errors))),
+            analytic_rel_error=analytic_rel, fd_rel_error=fd_rel,
             passed=passed, analytic_rtol=analytic_rtol, fd_rtol=fd_rtol,
         )

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradlab import parallel
+from gradlab import _programs, parallel
 from gradlab import progress as progress_
 from gradlab._checks import (
     check_bounds,
@@ -132,6 +132,7 @@ def _lowest(values, inside):
     return jnp.argmin(jnp.where(inside & ~jnp.isnan(values), values, jnp.inf))
 
 
+@_programs.keepable(lambda args, static: (0 if static["keep_values"] else None, 0, 0))
 @functools.partial(jax.jit, static_argnames=("shape", "batch", "keep_values", "pointwise"))
 def _grid(cost, axes, token, *, shape, batch, keep_values, pointwise):
     """Each block's values (None unless ``keep_values``), its best flat index and its
@@ -190,6 +191,7 @@ def _grid(cost, axes, token, *, shape, batch, keep_values, pointwise):
     return parallel.map_rows(walk, None, (cost, axes, token))
 
 
+@_programs.keepable(lambda args, static: (0, 0, 0, None if args[0] is None else 0))
 @functools.partial(jax.jit, static_argnames=("shape",))
 def _combine(values, best, value, axes, *, shape):
     """`_grid`'s blocks made one grid: the best point (NaN if none is finite), its value,
@@ -236,13 +238,17 @@ def grid_axes(bounds, shape, dtype) -> tuple:
 
 def grid_points(axes) -> jax.Array:
     """``(prod(shape), d)`` every grid point, in the ``values`` table's (row-major) order."""
-    return jnp.stack([g.ravel() for g in jnp.meshgrid(*axes, indexing="ij")], axis=1)
+    # on the host: copies only, and eagerly each operation was a program of its own
+    host = [np.asarray(a) for a in axes]
+    return jax.device_put(np.stack([g.ravel() for g in np.meshgrid(*host, indexing="ij")],
+                                   axis=1))
 
 
 @functools.lru_cache(maxsize=64)
 def _axis(low: float, high: float, num: int, dtype) -> jax.Array:
     """numpy's linspace, so a numpy reference sees exactly the same points (cached on device)."""
-    return jnp.asarray(np.linspace(low, high, num), dtype)
+    # rounded to ``dtype`` on the host, as XLA would (to nearest): no program to run
+    return jax.device_put(np.linspace(low, high, num).astype(jnp.dtype(dtype)))
 
 
 def _even_chunks(total: int, most: int) -> int:
@@ -416,6 +422,7 @@ class GradientField:
     point_gradients: jax.Array
 
 
+@_programs.keepable(lambda args, static: 0)
 @jax.jit
 def _grads_at(cost, points):
     return jax.vmap(jax.grad(cost))(points)
@@ -445,6 +452,9 @@ def gradient_field(cost, num=20, *, points=None, bounds=None) -> GradientField:
     mesh = grid_points(axes)
     extra = (jnp.zeros((0, dim), dtype) if points is None
              else check_points(points, "points", dim, batch=True))
-    grads = _grads_at(cost.objective, jnp.concatenate([mesh, extra.astype(dtype)]))
-    return GradientField(axes=axes, gradients=grads[: len(mesh)].reshape(*shape, dim),
-                         points=extra, point_gradients=grads[len(mesh):])
+    # joined and split on the host (copies): eagerly on device, a program each
+    grads = np.asarray(_grads_at(cost.objective, np.concatenate(
+        [np.asarray(mesh), np.asarray(extra).astype(dtype)])))
+    return GradientField(axes=axes,
+                         gradients=jax.device_put(grads[: len(mesh)].reshape(*shape, dim)),
+                         points=extra, point_gradients=jax.device_put(grads[len(mesh):]))

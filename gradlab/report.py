@@ -68,6 +68,7 @@ def _timed(fn, *args, **kwargs):
     return out, t1 - t0, time.perf_counter() - t1
 
 
+TOUR_COSTS = ("line", "bowl", "sine")  # the registered costs the tour computes with
 MARKER = ".gradlab-tour"  # marks a folder as a tour's own output, safe to rewrite
 FIGURES = ("01_data.png", "02_sweep.png", "03_heatmap.png", "04_surface.png", "05_gradient.png",
            "06_history.png", "07_path.png", "08_learning_rates.png", "09_oscillation.png",
@@ -149,7 +150,7 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
     t = lambda key, **values: _i18n.text(lang, key, **values)
     say = lambda step: (progress or (lambda title: None))(t(f"step.{step}"))
     num = 120 if quick else 300
-    line, bowl, sine = get_cost("line"), get_cost("bowl"), get_cost("sine")
+    line, bowl, sine = (get_cost(name) for name in TOUR_COSTS)
 
     say("data")
     w.add(t("tour.data.title"), t("tour.data.text"),
@@ -157,17 +158,18 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
 
     say("sweep")
     exact = solve_exact(line)
-    b_fixed = float(exact.x[1])
+    b_fixed = float(np.asarray(exact.x)[1])  # indexed on the host: no program
     slope_only = fit_cost(lambda p, x: p[0] * x + b_fixed, line.data, bounds=[(-5.0, 5.0)],
                           name=t("tour.sweep.cost_name"), names=("m",))
     sweep = grid_search(slope_only, num=num)
-    w.add(t("tour.sweep.title"), t("tour.sweep.text", b=b_fixed, m=float(sweep.x[0])),
+    w.add(t("tour.sweep.title"), t("tour.sweep.text", b=b_fixed, m=float(np.asarray(sweep.x)[0])),
           [w.figure(plot.cost_curve(sweep, cost=slope_only, lang=lang), "02_sweep.png")])
 
     say("grid")
     grid = grid_search(line, num=num)
     w.add(t("tour.grid.title"),
-          t("tour.grid.text", num=num, m=float(grid.x[0]), b=float(grid.x[1])),
+          t("tour.grid.text", num=num, m=float(np.asarray(grid.x)[0]),
+            b=float(np.asarray(grid.x)[1])),
           [w.figure(plot.landscape(grid, cost=line, lang=lang), "03_heatmap.png"),
            w.figure(plot.surface(grid, cost=line, stride=max(1, num // 60), lang=lang),
                     "04_surface.png")])
@@ -198,7 +200,7 @@ def run_tour(out="gradlab-tour", *, quick: bool = False, overwrite: bool = False
 
     say("arrow")
     field = gradient_field(line, num=15, points=[[-1.0, -2.0]])
-    g = np.asarray(field.point_gradients[0])
+    g = np.asarray(field.point_gradients)[0]
     w.add(t("tour.arrow.title"), t("tour.arrow.text", g0=g[0], g1=g[1]),
           [w.figure(plot.gradient_field(field, grid=grid, cost=line, lang=lang),
                     "05_gradient.png")])

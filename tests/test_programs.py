@@ -3,6 +3,7 @@ any change the program depends on misses; a damaged entry, a folder that cannot 
 and two writers at once cost nothing but time; never a different answer."""
 
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -327,3 +328,138 @@ def test_a_cost_registered_under_a_builtins_name_is_not_a_builtin(store):
     assert not gl.costs.is_builtin(user) and gl.costs.is_builtin(gl.get_cost("bowl"))
     got = _programs.descend(store, user, X0, call=CALL, **PLAIN)
     assert _same(got, gl.descend(user, X0, **PLAIN)) and _entries(store.folder.parent) == []
+
+
+# -- a whole command: the tour's programs (`_programs.keeping`) ------------------------------------
+TOUR_CALL = {"command": "a test", "option": 1}
+
+
+def _block(store):
+    """What a command might compute: a grid, an exact solution (LAPACK), the same descent twice."""
+    with _programs.keeping(store, TOUR_CALL):
+        bowl = gl.get_cost("bowl")
+        return (gl.grid_search(bowl, num=20), gl.solve_exact("line"),
+                gl.descend(bowl, X0, **PLAIN), gl.descend(bowl, X0, **PLAIN))
+
+
+@pytest.fixture
+def saves(monkeypatch):
+    """The keys `Store.save` was given (a load saves nothing)."""
+    keys = []
+    original = _programs.Store.save
+
+    def save(self, key, compiled):
+        keys.append(key)
+        return original(self, key, compiled)
+
+    monkeypatch.setattr(_programs.Store, "save", save)
+    return keys
+
+
+def test_a_block_keeps_its_programs_and_the_next_block_loads_them(store, saves):
+    expected = _block(None)
+    first = _block(store)
+    kept = len(_entries(store.folder.parent))
+    # grid, combine, affine fit, one descent (its second call reuses the program)
+    assert kept == len(saves) == 4
+    second = _block(store)
+    assert len(saves) == 4 and len(_entries(store.folder.parent)) == kept  # loaded
+    assert _same(first, expected) and _same(second, expected)
+
+
+def test_outside_a_block_nothing_is_kept(store, saves):
+    bowl = gl.get_cost("bowl")
+    gl.grid_search(bowl, num=20)
+    gl.descend(bowl, X0, **PLAIN)
+    assert saves == [] and _entries(store.folder.parent) == []
+
+
+def test_a_program_that_cannot_be_serialized_is_marked_and_compiled_as_usual(
+        store, monkeypatch):
+    from jax.experimental import serialize_executable
+
+    def refuse(compiled):
+        raise RuntimeError("UNIMPLEMENTED: `LessThan` is not serializable.")
+
+    monkeypatch.setattr(serialize_executable, "serialize", refuse)
+    expected = _block(None)
+    assert _same(_block(store), expected)
+    marks = _entries(store.folder.parent)
+    assert marks and all(m.suffix == _programs.UNKEPT_SUFFIX for m in marks)
+    afresh = []
+    monkeypatch.setattr(_cache, "compiling_afresh", lambda: afresh.append(1))
+    assert _same(_block(store), expected)  # through JAX's cache, never compiled afresh again
+    assert afresh == [] and _entries(store.folder.parent) == marks
+
+
+def test_a_result_of_another_structure_is_returned_and_never_kept(store):
+    kept = _programs.keepable(lambda args, static: (0, 0))(jax.jit(lambda x: x + 1))
+    with _programs.keeping(store, TOUR_CALL):
+        assert _same(kept(np.arange(3.0)), np.arange(1.0, 4.0))
+    (mark,) = _entries(store.folder.parent)
+    assert mark.suffix == _programs.UNKEPT_SUFFIX
+
+
+def test_a_kept_program_that_calls_lapack_runs_in_a_fresh_process(tmp_path):
+    """A loaded program is not lowered, and lowering is what gives jaxlib's LAPACK kernels
+    their functions: without `_initialize_lapack` the exact solution crashed the process."""
+    code = ("import jax; jax.config.update('jax_enable_x64', True)\n"
+            "from gradlab import _cache, _programs\nimport gradlab as gl\n"
+            f"with _cache.persistent_cache({str(tmp_path)!r}) as folder:\n"
+            "    with _programs.keeping(_programs.Store(folder), {'command': 'test'}):\n"
+            "        print(repr(gl.solve_exact('line').x.tolist()))\n")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    assert runs[0].stdout == runs[1].stdout
+    (entry,) = _entries(tmp_path)
+    assert b'"lapack": true' in entry.read_bytes()[:400]
+
+
+@needs_script
+def test_the_tour_answers_the_same_from_its_kept_programs(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADLAB_NO_CACHE",
+                                                            "JAX_COMPILATION_CACHE_DIR")}
+    env["GRADLAB_CACHE_DIR"] = str(tmp_path / "cache")
+    outs = [tmp_path / "cold", tmp_path / "kept"]
+    for out in outs:
+        done = subprocess.run([str(SCRIPT), "tour", "--quick", "--out", str(out)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
+        if out == outs[0]:
+            kept = {p: p.stat().st_mtime_ns for p in _entries(tmp_path / "cache")}
+    assert kept == {p: p.stat().st_mtime_ns for p in _entries(tmp_path / "cache")}  # all read
+    assert len([p for p in kept if p.suffix == _programs.SUFFIX]) >= 10
+    for name in ("report.md", *(f for f in os.listdir(outs[0]) if f.endswith(".png"))):
+        cold, warm = ((out / name).read_bytes() for out in outs)
+        if name == "report.md":  # the same but for the times it measured
+            untimed = lambda text: re.sub(rb"[0-9.]+ (ms|s)\b", b"", text)
+            cold, warm = untimed(cold), untimed(warm)
+        assert cold == warm, name
+
+
+@pytest.mark.parametrize("own_bowl", [False, True])
+def test_the_tour_keeps_its_programs_only_on_the_builtin_costs(tmp_path, monkeypatch, own_bowl):
+    """A program that calls `main` may have registered a cost of its own under a name the
+    tour computes with: its code is in no key, so nothing may be kept."""
+    from gradlab import report, suite
+
+    blocks = []
+
+    def tour(out, **options):  # what the tour would see: the block it runs in
+        blocks.append(_programs._keeping.get())
+        return report.Tour(out=Path(out), sections=[], seconds=0.0)
+
+    monkeypatch.setattr(report, "run_tour", tour)
+    monkeypatch.setenv("GRADLAB_CACHE_DIR", str(tmp_path / "cache"))
+    if own_bowl:
+        gl.register(gl.Cost("bowl", lambda p: (p[0] - 1) ** 2 + p[1] ** 2,
+                            bounds=[(-5, 5), (-5, 5)]), replace=True)
+    try:
+        assert main(["tour", "--out", str(tmp_path / "tour")]) == 0
+    finally:
+        gl.costs.register_factory("bowl", suite.BUILTINS["bowl"])
+    assert gl.costs.is_builtin(gl.get_cost("bowl"))
+    (block,) = blocks
+    assert (block is None) == own_bowl
