@@ -36,22 +36,6 @@ from gradlab import _cache
 
 matplotlib.use("Agg")
 
-# The files that take longest, longest first (summed test durations of a whole run,
-# 2026-11-29). With a file per worker (pyproject's ``--dist loadfile``), a long file
-# started last keeps one core busy while the others have nothing left to do; by default
-# pytest-xdist starts the files with the most tests first, and the longest files here
-# have few tests (test_distributed.py: 6 tests, 6 minutes of processes), so they came
-# last. Hence ``--no-loadscope-reorder`` and this order; the other files follow in
-# pytest's own order.
-LONGEST_FIRST = (
-    "tests/test_multistart.py", "tests/test_distributed.py", "tests/test_guarantees.py",
-    "tests/test_descent.py", "tests/test_report.py", "tests/test_costs.py",
-    "tests/test_stopping.py", "tests/test_parallel.py", "tests/test_properties.py",
-    "tests/test_nist.py", "tests/test_cli_script.py", "tests/test_cli.py", "tests/test_fit.py",
-    "gradlab/multistart.py", "tests/test_plot.py", "tests/test_notebooks.py",
-    "tests/test_grid.py", "tests/test_fit_cli.py", "tests/test_progress.py",
-)
-
 _RUN_FOLDER = "GRADLAB_TESTS_CACHE"  # the run's folder, made by the first process
 _saved_environment = {}
 
@@ -60,12 +44,6 @@ _saved_environment = {}
 def _free_compiled_programs():
     yield
     jax.clear_caches()
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
-    where = lambda item: item.path.relative_to(config.rootpath).as_posix()
-    items.sort(key=lambda item: rank.get(where(item), len(rank)))  # stable: files stay whole
 
 
 def pytest_configure(config):
