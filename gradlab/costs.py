@@ -219,6 +219,21 @@ def computation_dtype(cost, x_dtype=None):
                            jax.config.jax_enable_x64)
 
 
+def with_float64_data(cost: Cost) -> Cost:
+    """``cost`` with every data array in float64 (call under ``jax.enable_x64``): NumPy data
+    converted on the host, float64 arrays used as they are (``jnp.asarray`` would run a
+    program per array)."""
+    return cost.replace(data=jax.tree.map(_as_float64, cost.data))
+
+
+def _as_float64(a):
+    if isinstance(a, jax.Array) and a.dtype == jnp.float64 and not a.weak_type:
+        return a
+    if isinstance(a, np.ndarray):  # converted on the host: no program
+        return jax.device_put(a.astype(np.float64, copy=False))
+    return jnp.asarray(a, jnp.float64)
+
+
 @functools.lru_cache(maxsize=256)
 def _promoted_float(data_dtypes: tuple, x_dtype, x64: bool):
     # cached: every solver call asks, and JAX's promotion costs tens of microseconds

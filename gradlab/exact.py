@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab import _programs
-from gradlab.costs import Cost, as_cost, computation_dtype
+from gradlab.costs import Cost, as_cost, computation_dtype, with_float64_data
 from gradlab.models import LINEAR_IN_PARAMS, FitObjective, mse
 from gradlab.result import Result, Status
 
@@ -71,16 +71,6 @@ def _affine_fit(objective, probes):
     params = jnp.linalg.lstsq(design, (y - offset).ravel())[0]
     actual = jax.vmap(lambda p: model(p).ravel())(probes)
     return params, objective(params), actual, predicted
-
-
-def as_float64(a):
-    """``a`` as a float64 array (under ``jax.enable_x64``); one already so is used as it is
-    (``jnp.asarray`` would run a program to convert it to its own dtype)."""
-    if isinstance(a, jax.Array) and a.dtype == jnp.float64 and not a.weak_type:
-        return a
-    if isinstance(a, np.ndarray):  # converted on the host: no program
-        return jax.device_put(a.astype(np.float64, copy=False))
-    return jnp.asarray(a, jnp.float64)
 
 
 def _least_squares(cost64: Cost, declared_linear: bool) -> tuple | None:
@@ -146,7 +136,7 @@ def solve_exact(cost, *, bounds=None) -> Result:
     dtype = computation_dtype(cost)
     fn = cost.fn
     with jax.enable_x64(True):
-        cost64 = cost.replace(data=jax.tree.map(as_float64, cost.data))
+        cost64 = with_float64_data(cost)
         found = None
         if isinstance(fn, FitObjective) and fn.loss is mse:
             found = _least_squares(cost64, declared_linear=fn.model in LINEAR_IN_PARAMS)

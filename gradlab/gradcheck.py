@@ -22,8 +22,7 @@ import numpy as np
 
 from gradlab import _programs
 from gradlab._checks import check_memory, check_points, check_positive
-from gradlab.costs import as_cost, check_output
-from gradlab.exact import as_float64
+from gradlab.costs import as_cost, check_output, with_float64_data
 from gradlab.result import record
 
 ANALYTIC_RTOL = 1e-8
@@ -139,7 +138,7 @@ def check_gradient(cost, points=None, *, n: int = 16, seed: int = 0, bounds=None
         _check_fits(cost, points.shape[0], points.shape[1], "points=")
     with jax.enable_x64(True):
         points = jax.device_put(np.asarray(points, dtype=np.float64))
-        cost64 = cost.replace(data=jax.tree.map(as_float64, cost.data))
+        cost64 = with_float64_data(cost)
         check_output(cost64, jax.ShapeDtypeStruct(points.shape[1:], points.dtype))
         # numpy float64 on the host from here: a report, usable whatever the width in
         # force after (and a few comparisons, not a program each)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab.costs import as_cost
+from gradlab.costs import as_cost, with_float64_data
 from gradlab.gradcheck import check_gradient
 
 
@@ -57,7 +57,7 @@ def check_cost(cost, *, n_probe: int = 100_000, seed: int = 0) -> CostReport:
     cost = as_cost(cost, need_bounds=True, what="check_cost")
     problems = []
     with jax.enable_x64(True):
-        cost = cost.replace(data=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cost.data))
+        cost = with_float64_data(cost)
         low, high = np.asarray(cost.bounds, dtype=np.float64).T
         scale = max(1.0, *(abs(m.f) for m in cost.minima)) if cost.minima else 1.0
         for m in cost.minima:
