@@ -271,13 +271,17 @@ def _chunk_size(cost, axes, shape, budget: int, *, keep_values: bool, pointwise:
 
     First the bound (`_bytes_per_point`), read from the cost's program before
     anything is compiled: it counts every value one evaluation computes as if all
-    were kept, so it never overestimates a chunk. Where it asks for more than one
+    were kept, so no chunk holds more than it says. Where it asks for more than one
     chunk, XLA has the last word: its memory analysis of the whole grid compiled as
     one chunk (the very program that then runs, so nothing is compiled twice). XLA
     fuses most of what the bound counts (the course's line as a plain function:
     3,264 bytes a point by the bound, 24 by XLA), and one chunk runs faster than
-    several (500² points of that line: 4 chunks 1.14× a bare ``jit(vmap)``, one
-    1.04×). A grid whose one chunk does not fit keeps the bound's chunks.
+    several (500² points of that line, CPU time against a bare ``jit(vmap)``: 4
+    chunks 1.17×, one 1.02×; README). A grid whose one chunk does not fit keeps the
+    bound's chunks; without a table, one whose values alone exceed the share is
+    not even compiled whole. Chunks are not made smaller to fit a core's cache:
+    that halves the plain line's time but slows elementwise costs and the
+    pointwise fit (the userpaths benchmark).
     """
     total = math.prod(shape)
     dtype = axes[0].dtype
