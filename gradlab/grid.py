@@ -279,9 +279,10 @@ def _chunk_size(cost, axes, shape, budget: int, *, keep_values: bool, pointwise:
     several (500² points of that line, CPU time against a bare ``jit(vmap)``: 4
     chunks 1.17×, one 1.02×; README). A grid whose one chunk does not fit keeps the
     bound's chunks; without a table, one whose values alone exceed the share is
-    not even compiled whole. Chunks are not made smaller to fit a core's cache:
-    that halves the plain line's time but slows elementwise costs and the
-    pointwise fit (the userpaths benchmark).
+    not even compiled whole, nor a grid whose progress is reported (chunk by chunk:
+    one chunk would be one report, at the end). Chunks are not made smaller to fit
+    a core's cache: that halves the plain line's time but slows elementwise costs
+    and the pointwise fit (the userpaths benchmark).
     """
     total = math.prod(shape)
     dtype = axes[0].dtype
@@ -289,10 +290,10 @@ def _chunk_size(cost, axes, shape, budget: int, *, keep_values: bool, pointwise:
     per_point = _bytes_per_point(cost, len(shape), dtype, pointwise)
     batch = _even_chunks(total, max(1, int(share // per_point)))
     itemsize = jnp.dtype(dtype).itemsize
-    if batch == total or (not keep_values and total * itemsize > share):
+    if batch == total or progress or (not keep_values and total * itemsize > share):
         return batch  # (without a table, one chunk holds all its values: no need to ask)
     used = _one_chunk_bytes(cost.objective, axes, shape, keep_values=keep_values,
-                            pointwise=pointwise, progress=progress)
+                            pointwise=pointwise)
     table = -(-total // parallel.device_count()) * itemsize if keep_values else 0
     return total if used is not None and used - table <= share else batch
 
@@ -308,11 +309,9 @@ def _one_chunk_bytes(objective, axes, shape, **static) -> int | None:
 
 @functools.lru_cache(maxsize=64)  # keyed on what the program depends on: shapes, not values
 def _compiled_bytes(tree, leaves, axes, shape, static) -> int | None:
-    static = dict(static)
-    token = jax.ShapeDtypeStruct((), jnp.int32) if static.pop("progress") else None
     # lowered from shapes alone, the program is jit's own: the call after reuses it
-    compiled = _grid.lower(jax.tree.unflatten(tree, leaves), axes, token, shape=shape,
-                           batch=math.prod(shape), **static).compile()
+    compiled = _grid.lower(jax.tree.unflatten(tree, leaves), axes, None, shape=shape,
+                           batch=math.prod(shape), **dict(static)).compile()
     try:
         used = compiled.memory_analysis()
     except (NotImplementedError, jax.errors.JaxRuntimeError):  # no analysis: the bound decides

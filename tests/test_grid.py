@@ -175,7 +175,16 @@ def test_a_grid_runs_in_one_chunk_where_xla_says_it_fits(width):
     cost = gl.costs.as_cost(plain, box, need_bounds=True, what="a test")
     bound = grid._bytes_per_point(cost, 2, width.dtype, pointwise=False)
     assert 100 * 100 * bound > budget * grid.CHUNK_SHARE  # the bound alone would chunk
-    assert _chunks_run(plain, 100, bounds=box, memory_budget=budget) == 1
+    axes = grid.grid_axes(box, (100, 100), width.dtype)
+    whole = grid._chunk_size(cost, axes, (100, 100), budget, keep_values=True, pointwise=False,
+                             progress=False)
+    assert whole == 100 * 100
+    result = gl.grid_search(plain, num=100, bounds=box, memory_budget=budget)
+    chunked = gl.grid_search(plain, num=100, bounds=box, batch_size=1000)
+    np.testing.assert_array_equal(result.values, chunked.values)
+    np.testing.assert_array_equal(result.x, chunked.x)
+    # reported progress comes chunk by chunk: there the bound's chunks stay
+    assert _chunks_run(plain, 100, bounds=box, memory_budget=budget) > 1
 
 
 def _sorting(p):  # a sort's intermediates are not fused away: (points, data) kept whole
