@@ -152,3 +152,75 @@ def test_a_chunks_memory_estimate_bounds_what_xla_allocates(case, grad, width):
     points = jnp.zeros((batch, cost.dim), width.dtype)
     used = jax.jit(jax.vmap(one)).lower(points).compile().memory_analysis()
     assert used.temp_size_in_bytes + used.output_size_in_bytes <= batch * per_point
+
+
+def _line_as_plain_function():
+    data = gl.datasets.line()
+    return lambda p: jnp.mean((p[0] * data.x + p[1] - data.y) ** 2)
+
+
+def _chunks_run(cost, num, **options):
+    """How many chunks a grid search walked (its progress reports say)."""
+    totals = []
+    gl.grid_search(cost, num=num, progress=lambda done, total: totals.append(total), **options)
+    return totals[-1]
+
+
+def test_a_grid_runs_in_one_chunk_where_xla_says_it_fits(width):
+    """The bound counts each of the line's 100-point intermediates as kept; XLA fuses
+    them away, and its analysis of the one-chunk program lets the grid run whole."""
+    from gradlab import grid
+
+    plain, box, budget = _line_as_plain_function(), [(-5.0, 5.0), (-5.0, 0.0)], 2**22
+    cost = gl.costs.as_cost(plain, box, need_bounds=True, what="a test")
+    bound = grid._bytes_per_point(cost, 2, width.dtype, pointwise=False)
+    assert 100 * 100 * bound > budget * grid.CHUNK_SHARE  # the bound alone would chunk
+    axes = grid.grid_axes(box, (100, 100), width.dtype)
+    whole = grid._chunk_size(cost, axes, (100, 100), budget, keep_values=True, pointwise=False,
+                             progress=False)
+    assert whole == 100 * 100
+    result = gl.grid_search(plain, num=100, bounds=box, memory_budget=budget)
+    chunked = gl.grid_search(plain, num=100, bounds=box, batch_size=1000)
+    np.testing.assert_array_equal(result.values, chunked.values)
+    np.testing.assert_array_equal(result.x, chunked.x)
+    # reported progress comes chunk by chunk: there the bound's chunks stay
+    assert _chunks_run(plain, 100, bounds=box, memory_budget=budget) > 1
+
+
+def _sorting(p):  # a sort's intermediates are not fused away: (points, data) kept whole
+    return jnp.sort(p[0] * jnp.linspace(0.0, 1.0, 2000) + p[1])[1000]
+
+
+@pytest.mark.parametrize("keep_values", [True, False])
+@pytest.mark.parametrize("case", ["plain function", "a sort inside", "built-in line", "himmelblau"])
+def test_the_chunk_chosen_fits_its_share_by_xlas_own_analysis(case, keep_values, width):
+    """Whatever decides the chunk (the bound, or XLA's analysis of one chunk), the
+    program that runs keeps within its share of the budget, beside its table."""
+    from gradlab import grid
+
+    budget, shape = 2**22, (200, 200)
+    cost = {"plain function": _line_as_plain_function(), "a sort inside": _sorting,
+            "built-in line": "line", "himmelblau": "himmelblau"}[case]
+    cost = gl.costs.as_cost(cost, [(-5.0, 5.0), (-5.0, 0.0)], need_bounds=True, what="a test")
+    pointwise = grid.pointwise_fit(cost)
+    axes = grid.grid_axes(cost.bounds, shape, width.dtype)
+    batch = grid._chunk_size(cost, axes, shape, budget, keep_values=keep_values,
+                             pointwise=pointwise, progress=False)
+    used = grid._grid.lower(cost.objective, axes, None, shape=shape, batch=batch,
+                            keep_values=keep_values, pointwise=pointwise).compile()
+    used = used.memory_analysis()
+    table = 200 * 200 * np.dtype(width.dtype).itemsize if keep_values else 0
+    assert used.temp_size_in_bytes + used.output_size_in_bytes - table <= budget / 8
+    if case == "a sort inside":  # 200² points of 2000 sorted values: 320 MB in one chunk
+        assert batch < 200 * 200
+
+
+def test_a_grid_chunked_by_xlas_analysis_compiles_once(count_compiles):
+    """Asking XLA compiles the grid's program, the one the call then runs: once."""
+    plain, box = _line_as_plain_function(), [(-5.0, 5.0), (-5.0, 0.0)]
+    call = lambda: gl.grid_search(plain, num=[151, 149], bounds=box, memory_budget=2**22).x
+    with count_compiles() as first:  # a shape no other test uses: all its programs are new
+        jax.block_until_ready(call())
+    with count_compiles() as second:
+        jax.block_until_ready(call())
+    assert first["n"] == 2 and second["n"] == 0  # the grid's program and `_combine`'s
