@@ -366,11 +366,7 @@ def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
     size = -(-n // groups)
     running = carry.stop == Stop.RUNNING
     count = jnp.sum(running)
-    # running runs first (a stable sort: one op, where nonzero's cumsum is many on
-    # CPU); past the running ones, indices point past the end, and are dropped
-    order = jnp.argsort(~running, stable=True)
-    order = jnp.where(jnp.arange(n) < count, order, n)
-    order = jnp.concatenate([order, jnp.full(size * groups - n, n, order.dtype)])
+    order = _running_first(running, size * groups)
     used = -(-count // size)
     rows = lambda tree, index: jax.tree.map(lambda a: a.at[index].get(mode="clip"), tree)
 
@@ -380,3 +376,19 @@ def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
         return jax.tree.map(lambda a, b: a.at[index].set(b, mode="drop"), c, sub)
 
     return jax.lax.fori_loop(0, used, one_group, carry)
+
+
+def _running_first(running, length: int):
+    """The indices of the running runs, in order, then ``n`` (past the end) up to ``length``.
+
+    A stable partition: each running run's rank among the running (a cumulative
+    sum), then one scatter. Not a stable sort (``argsort(~running)``, which gave
+    the same order): XLA:CPU cannot serialize a sort (``LessThan is not
+    serializable``), so the tour's multistart batch could not be kept whole
+    (`gradlab._programs`); and the batch ran 0.87× as long without it (1,000
+    starts of the sine fit, medians of 15 calls in turns).
+    """
+    n = running.shape[0]
+    slot = jnp.where(running, jnp.cumsum(running) - 1, length)  # length: dropped
+    return jnp.full(length, n).at[slot].set(jnp.arange(n), mode="drop")
+
