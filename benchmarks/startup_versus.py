@@ -52,15 +52,16 @@ def compare(old_tree: Path, command: list[str], repeats: int) -> dict[str, list]
 
 
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # the command to time follows "--" (default: minimize bowl --method descent)
+    command = argv[argv.index("--") + 1:] if "--" in argv else MINIMIZE
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old_tree", type=Path, help="a folder holding an older gradlab/")
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("command", nargs="*", help="the command (default: minimize bowl "
-                        "--method descent)")
     args = parser.parse_args(argv)
     if not (args.old_tree / "gradlab" / "__init__.py").is_file():
         parser.error(f"{args.old_tree} holds no gradlab/ package")
-    command = args.command or MINIMIZE
     samples = compare(args.old_tree.resolve(), command, args.repeats)
     load = os.getloadavg() if hasattr(os, "getloadavg") else ()
     print(f"gradlab {' '.join(command)}: second runs, {args.repeats} of each in turns "
