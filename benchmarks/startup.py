@@ -107,9 +107,10 @@ def run(quick: bool = False, out_dir=None) -> Study:
     study.data = {"import_gradlab_cli": imports,
                   "runs": {f"{c} | {w}": s for (c, w), s in samples.items()}}
     study.notes.append("The cache holds compiled XLA programs, and the whole executables of "
-                       "minimize --method descent and of the tour's programs but its multistart "
-                       "batch (gradlab._programs: a second run neither traces nor lowers them); "
-                       "importing JAX and drawing the figures are paid on every run.")
+                       "minimize --method descent and of the tour's programs, its multistart "
+                       "batch among them (gradlab._programs: a second run neither traces nor "
+                       "lowers them); importing JAX and drawing the figures are paid on every "
+                       "run.")
     if quick:
         study.notes.append("--quick: one repeat, no tour; these numbers prove the harness only.")
     return study

@@ -48,7 +48,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 
 SMALL = 16  # the most columns factored here; wider matrices go to LAPACK
 JACOBI_SWEEPS = 30  # one-sided Jacobi converges quadratically: 5–8 sweeps in float64
@@ -129,6 +128,9 @@ def back_substitute(tri, b):
     """``tri⁻¹·b`` for an upper-triangular ``tri`` (``d × d``)."""
     d = tri.shape[0]
     if d > SMALL:
+        # imported when traced: jax.scipy.linalg took 0.01-0.03 s of every command's start
+        from jax.scipy.linalg import solve_triangular
+
         return solve_triangular(tri, b)
 
     def row(k, x):

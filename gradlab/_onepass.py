@@ -38,7 +38,6 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jax.extend.core import Literal
 
 # Elements summed in one run before a partial sum is kept: XLA:CPU's own block for
 # long sums (its tree reduction), so merged sums are as accurate as separate ones.
@@ -159,6 +158,10 @@ def _bind_params(primitive, params) -> dict:
 
 
 def _is_literal(v) -> bool:
+    # imported here, when a program is traced: importing jax.extend imports Pallas, 0.07-0.09 s
+    # that a command loading its programs whole does not need
+    from jax.extend.core import Literal
+
     return isinstance(v, Literal)
 
 

@@ -242,21 +242,22 @@ def _descend(args, cost, x0, progress):
     import gradlab as gl
     from gradlab import _programs
 
-    if args.optimizer is None and args.lr is not None:  # --lr alone: plain gradient descent
-        how, made = {"learning_rate": args.lr}, {"optimizer": None, "lr": args.lr}
-    else:
-        name = args.optimizer or "lbfgs"
-        how, made = {"optimizer": _optimizer(name, args.lr)}, {"optimizer": name, "lr": args.lr}
+    plain = args.optimizer is None and args.lr is not None  # --lr alone: plain gradient descent
+    name = None if plain else args.optimizer or "lbfgs"
+    make = None if plain else lambda: _optimizer(name, args.lr)
+    rate = args.lr if plain else None
     if progress is not None or args.cost:
-        return gl.descend(cost, x0, **how, steps=args.steps, progress=progress)
-    return _programs.descend(getattr(args, "programs", None), cost, x0, call=made, **how,
-                             steps=args.steps)
+        return gl.descend(cost, x0, optimizer=make and make(), learning_rate=rate,
+                          steps=args.steps, progress=progress)
+    # the optimiser is made only if the program is traced: a kept one is loaded without optax
+    return _programs.descend(getattr(args, "programs", None), cost, x0,
+                             call={"optimizer": name, "lr": args.lr}, make_optimizer=make,
+                             learning_rate=rate, steps=args.steps)
 
 
 def cmd_minimize(args):
     import jax
     import numpy as np
-    import optax
 
     import gradlab as gl
 
@@ -295,6 +296,8 @@ def cmd_minimize(args):
         if args.optimizer is not None:
             opt = _optimizer(args.optimizer, args.lr)
         else:  # --lr alone is plain gradient descent, as for --method descent
+            import optax
+
             opt = None if args.lr is None else optax.sgd(args.lr)
         with _progress(args, args.starts * args.steps) as progress:
             r = gl.multistart(cost, n_starts=args.starts, seed=args.seed, optimizer=opt,

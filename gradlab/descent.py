@@ -34,21 +34,26 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from gradlab import _loop, _programs, parallel, stopping
+from gradlab import _programs, parallel, stopping
 from gradlab import progress as progress_
 from gradlab._checks import check_bounds, check_memory, check_positive, short
 from gradlab._compile import loop_jit
-from gradlab._loop import LoopConfig, Method
+from gradlab._method import LoopConfig, Method
 from gradlab.costs import Cost, bounds_array, prepare
 from gradlab.result import Trajectory
 from gradlab.stopping import Tolerances
+
+# `gradlab._loop` (and optax with it) is imported where a program is traced, not here: a
+# command that loads its program whole (`gradlab._programs`) plans a descent and never
+# traces it, and importing them took 0.15-0.25 s of its start.
 
 
 @_programs.keepable(Trajectory)
 @loop_jit(static_argnames=("method", "config"))
 def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config):
+    from gradlab import _loop
+
     return _loop.run_one(objective, x0, method, hyperparams, box, tols, config, token)
 
 
@@ -62,6 +67,8 @@ def _descend_many(objective, x0s, hyperparams, box, tols, token, *, method, conf
     the device count of rows: each device runs the loop over its own rows
     (`parallel.map_rows`), with no communication.
     """
+    from gradlab import _loop
+
     def run(rows, shared):
         x0s, per_run = rows
         objective, hyper, box, tols, token = shared
@@ -113,18 +120,26 @@ def check_optimizer(optimizer, learning_rate):
             "optax.adam(1e-2)) and learning_rate= (plain gradient descent); got "
             f"optimizer={short(optimizer)}, learning_rate={short(learning_rate)}"
         )
-    if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(
-            "optimizer must be an optax.GradientTransformation such as optax.sgd(0.1) or "
-            f"optax.lbfgs(); got {short(optimizer)}"
-        )
-    if learning_rate is not None:
-        check_positive(learning_rate, "learning_rate")
-        if np.ndim(learning_rate) != 0:
-            raise ValueError(
-                "learning_rate must be a scalar (to try several, use "
-                f"gl.sweep_learning_rates); got shape {jnp.shape(learning_rate)}"
+    if optimizer is not None:
+        import optax  # (a caller that made an optimiser has imported it already)
+
+        if not isinstance(optimizer, optax.GradientTransformation):
+            raise TypeError(
+                "optimizer must be an optax.GradientTransformation such as optax.sgd(0.1) or "
+                f"optax.lbfgs(); got {short(optimizer)}"
             )
+    if learning_rate is not None:
+        check_learning_rate(learning_rate)
+
+
+def check_learning_rate(learning_rate) -> None:
+    """A learning rate for plain descent: one positive, finite number."""
+    check_positive(learning_rate, "learning_rate")
+    if np.ndim(learning_rate) != 0:
+        raise ValueError(
+            "learning_rate must be a scalar (to try several, use "
+            f"gl.sweep_learning_rates); got shape {jnp.shape(learning_rate)}"
+        )
 
 
 def descend(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100,
@@ -182,6 +197,37 @@ def plan(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100, boun
     """
     cost, x0 = prepare(cost, x0)
     check_optimizer(optimizer, learning_rate)
+    args, config = _arguments(cost, x0, learning_rate, steps=steps, bounds=bounds, gtol=gtol,
+                              xtol=xtol, ftol=ftol, divergence=divergence,
+                              record_every=record_every)
+    return args, {"method": method(optimizer), "config": config}
+
+
+def plan_arguments(cost, x0, *, learning_rate=None, **options) -> tuple[tuple, LoopConfig]:
+    """`plan` but for the optimiser (given by name elsewhere): ``(args, config)``.
+
+    What a program kept whole (`gradlab._programs`) is called with; its
+    ``method`` is made (`method`) only if the program must be traced. Takes
+    `plan`'s options but ``optimizer``; ``learning_rate`` None means an optimiser.
+    """
+    cost, x0 = prepare(cost, x0)
+    if learning_rate is not None:
+        check_learning_rate(learning_rate)
+    return _arguments(cost, x0, learning_rate, **options)
+
+
+def method(optimizer) -> Method:
+    """The static `Method` of ``optimizer`` (an optax transformation), or of plain descent
+    (None: ``x ← x − α·∇f(x)``, its learning rate traced)."""
+    if optimizer is not None:
+        return Method(transformation=optimizer)
+    from gradlab import _loop
+
+    return Method(factory=_loop.plain_descent)
+
+
+def _arguments(cost, x0, learning_rate, *, steps: int = 100, bounds=None, gtol=None, xtol=None,
+               ftol=None, divergence: float = 1e6, record_every: int = 1):
     config, box, tols = resolve_options(cost, x0.dtype, steps=steps, record_every=record_every,
                                         bounds=bounds, gtol=gtol, xtol=xtol, ftol=ftol,
                                         divergence=divergence)
@@ -189,13 +235,9 @@ def plan(cost, x0, *, optimizer=None, learning_rate=None, steps: int = 100, boun
                    f"a descent of {steps:,} steps recording every {record_every}",
                    "pass record_every= to keep every k-th point of the history (steps must be "
                    "a multiple of it)")
-    if learning_rate is None:
-        method, hyperparams = Method(transformation=optimizer), None
-    else:
-        method = Method(factory=_loop.plain_descent)
-        hyperparams = {"learning_rate": stopping.scalar(learning_rate, x0.dtype)}
-    return (cost.objective, x0, hyperparams, box, tols, None), {"method": method,
-                                                                "config": config}
+    hyperparams = (None if learning_rate is None
+                   else {"learning_rate": stopping.scalar(learning_rate, x0.dtype)})
+    return (cost.objective, x0, hyperparams, box, tols, None), config
 
 
 def descend_many(cost: Cost, x0s, *, method: Method, hyperparams=None, config: LoopConfig,

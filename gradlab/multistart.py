@@ -29,7 +29,8 @@ import optax
 from gradlab import derivatives, parallel, stopping
 from gradlab import progress as progress_
 from gradlab._checks import check_points, check_positive, short
-from gradlab._loop import Method, plain_descent
+from gradlab._loop import plain_descent
+from gradlab._method import Method
 from gradlab.costs import Cost, as_cost, bounds_array, computation_dtype, prepare
 from gradlab.descent import Trajectory, check_runs_fit, descend_many, resolve_options
 from gradlab.grid import grid_axes, grid_points, grid_shape

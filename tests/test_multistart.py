@@ -152,6 +152,18 @@ def test_a_run_does_not_depend_on_its_batch(cost, optimizer):
     assert len(set(np.asarray(big.nit).tolist())) > 3  # runs did stop at different steps
 
 
+@pytest.mark.parametrize("n, length", [(64, 64), (300, 304), (1001, 1008)])
+def test_the_running_runs_are_stepped_first_in_their_order(n, length):
+    # the grouped step's order, against numpy's stable sort (what it replaced, unkeepable)
+    rng = np.random.default_rng(n)
+    for share in (0.0, 0.03, 0.5, 1.0):
+        running = rng.random(n) < share
+        expected = np.full(length, n)
+        expected[:running.sum()] = np.argsort(~running, kind="stable")[:running.sum()]
+        got = jax.jit(_loop._running_first, static_argnums=1)(jnp.asarray(running), length)
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_a_sweep_does_not_depend_on_its_batch():
     rates = jnp.geomspace(0.01, 1.5, 100)  # many converge, the largest diverge
     big = gl.sweep_learning_rates("bowl", [-1.0, -1.0], rates, steps=100, record_every=10)
