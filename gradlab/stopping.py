@@ -302,7 +302,10 @@ def rounding_of_squares(r, size):
     ``eps·Σ rᵢ²``, the rounding of the sum itself.
     """
     eps = jnp.finfo(r.dtype).eps
-    return eps * (jnp.square(norm(r)) + 2 * norm(r * size))
+    # both norms in one pass (the rows of one array): XLA:CPU makes each reduction a
+    # kernel of its own (three over more than 32 values), each compiled separately
+    both = norm(jnp.stack([r, r * size]))
+    return eps * (jnp.square(both[0]) + 2 * both[1])
 
 
 def rounding_of_abs(r, size):
@@ -335,19 +338,23 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
         step could still halve ``f``.)
     """
     g_free, held = reduced(x, g, hessian, box)
-    zero = small_gradient(norm(g_free), tols)
     if hessian is None:
-        return zero
-    diagonal = jnp.abs(jnp.diagonal(hessian))
+        return small_gradient(norm(g_free), tols)
+    index = jnp.arange(hessian.shape[0])
+    diagonal = jnp.abs(hessian[index, index])  # jnp.diagonal would add a lax.cond
     s, curvatures = _step_and_curvatures(g_free, held)
     # D from the diagonal, floored at eps of the curvature's scale: a Hessian with a zero
     # diagonal (the saddle x·y) must not weigh every step as nothing
     curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
     weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * curvature))
-    weighted = lambda v: norm(weights * v)
-    size = jnp.maximum(weighted(x), weighted(x0))
+    # the four norms as the rows of one array: one reduction kernel, not four (XLA:CPU
+    # compiles each reduction as a kernel of its own)
+    g_norm, x_norm, x0_norm, s_norm = norm(jnp.stack([g_free, weights * x, weights * x0,
+                                                      weights * s]))
+    zero = small_gradient(g_norm, tols)
+    size = jnp.maximum(x_norm, x0_norm)
     # no curvature at all (a slope, or the kink of |x|): only a zero step is small
-    small_step = jnp.where(size > 0, weighted(s) <= tols.xtol * size, jnp.all(s == 0))
+    small_step = jnp.where(size > 0, s_norm <= tols.xtol * size, jnp.all(s == 0))
     decrease = 0.5 * jnp.abs(g_free @ s)
     small_decrease = decrease <= tols.ftol * jnp.abs(f)
     if floor is not None:
