@@ -291,7 +291,7 @@ def column_norms(a):
     return jnp.where(big == 0, jnp.zeros((), a.dtype), big * jnp.sqrt(sums))
 
 
-def rounding_of_squares(r, size):
+def rounding_of_squares(r, size, norms=None):
     """About how much rounding ``Σ rᵢ²`` holds when each residual ``rᵢ`` is a difference
     of terms of size ``sizeᵢ`` (so is wrong by about ``eps·sizeᵢ``).
 
@@ -300,12 +300,15 @@ def rounding_of_squares(r, size):
     (√N times larger: with a data offset of 1e4 next to a signal of 1e-2 in float32,
     that bound called a start that a step could improve 50-fold stationary). Plus
     ``eps·Σ rᵢ²``, the rounding of the sum itself.
+
+    ``norms``: ``(‖r‖, ‖r ⊙ size‖)`` where the caller has them already (from one
+    `column_norms` with other columns: XLA:CPU makes each reduction a kernel of its
+    own, three over more than 32 values, and compiles each separately).
     """
     eps = jnp.finfo(r.dtype).eps
-    # both norms in one pass (the rows of one array): XLA:CPU makes each reduction a
-    # kernel of its own (three over more than 32 values), each compiled separately
-    both = norm(jnp.stack([r, r * size]))
-    return eps * (jnp.square(both[0]) + 2 * both[1])
+    if norms is None:  # both in one pass, as the rows of one array
+        norms = norm(jnp.stack([r, r * size]))
+    return eps * (jnp.square(norms[0]) + 2 * norms[1])
 
 
 def rounding_of_abs(r, size):
