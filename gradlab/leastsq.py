@@ -446,8 +446,8 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     radius = jnp.where(first, jnp.where(point.size > 0, point.size, 1.0), radius)
     stalled = ~first & ((radius <= eps * point.size) | (flat & ~shrinking)
                         | (options.gauss_newton & ~accept))
-    code = jnp.select([first & ~finite, stalled | point.rest], [Stop.NONFINITE, Stop.STALL],
-                      Stop.RUNNING)
+    code = stopping.first_of([first & ~finite, stalled | point.rest],
+                             [Stop.NONFINITE, Stop.STALL], Stop.RUNNING)
     return c._replace(point=point, radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
                       basis=basis,
                       flat_step=jnp.where(flat, jnp.minimum(pnorm, c.flat_step), jnp.inf),
