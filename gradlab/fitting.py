@@ -244,7 +244,7 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
     n, d = sol.jac.shape
     dtype = sol.x.dtype
     dof = n - d
-    norms = stopping.column_norms(jnp.where(sol.free, sol.jac, 0.0))
+    norms, r_norm = leastsq.norms_at(sol.jac, sol.r, sol.free)  # as `leastsq._finish`'s
     scale = jnp.where(norms > 0, norms, 1.0)
     sv, v, _ = leastsq.singular_values(leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned,
                                                       vectorised),
@@ -260,7 +260,7 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
         stderr = root / unit  # J = unit·J_loop
         scale_unknown = jnp.asarray(False)
     else:
-        sd = stopping.norm(sol.r) / jnp.sqrt(jnp.asarray(max(dof, 1), dtype))
+        sd = r_norm / jnp.sqrt(jnp.asarray(max(dof, 1), dtype))
         stderr = sd * root
         scale_unknown = jnp.asarray(dof <= 0)
     unknown = (rank < jnp.sum(sol.free)) | scale_unknown

@@ -165,13 +165,11 @@ def residuals_and_jacobian(objective, x, sigma):
     return r, jax.vmap(pull)(jnp.eye(n, dtype=r.dtype))[0]
 
 
-def _rounding(objective, sigma, r):
-    """About how much rounding ``‖r‖²`` holds (`stopping.rounding_of_squares`): each
-    residual is a difference of terms of size about ``|Y|/σ`` (the data and the
-    prediction)."""
+def _sizes(objective, sigma):
+    """``|Y|/σ`` flattened: each residual is a difference of terms of about this size (the
+    data and the prediction), so it is wrong by about ``eps`` times it."""
     y = jnp.abs(objective.data.y)
-    size = (y if sigma is None else y / sigma).ravel()
-    return stopping.rounding_of_squares(r, size)
+    return (y if sigma is None else y / sigma).ravel()
 
 
 # -- the linear algebra ------------------------------------------------------------------------
@@ -399,14 +397,19 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
     whether the caller's tolerances stop the run there."""
     g = jac.T @ r
     free = stopping.free_parameters(x, g, box)
-    norms = stopping.column_norms(jac)  # the same bits in a batch of any size
+    # the columns' norms, and ‖r‖ and ‖r ⊙ |Y|/σ‖ for the rounding of ‖r‖², in one
+    # reduction (the same bits in a batch of any size)
+    d, sizes = x.shape[0], _sizes(objective, sigma)
+    norms = stopping.column_norms(jnp.concatenate([jac, r[:, None], (r * sizes)[:, None]], 1))
+    norms, r_norms = norms[:d], norms[d:]
     scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
     f = factor(jac, r, scale, free, box is not None, vectorised)
     size = jnp.linalg.norm(scale * x)
     # the Gauss–Newton step from the point, the decrease it predicts (‖b‖² of ‖r‖²:
     # MINPACK's tests) or the gradient
     g = jnp.where(free, g, 0.0)
-    noise = FLAT * _rounding(objective, sigma, r) / jnp.maximum(rr, _tiny(rr))
+    rounding = stopping.rounding_of_squares(r, sizes, r_norms)  # of ‖r‖²
+    noise = FLAT * rounding / jnp.maximum(rr, _tiny(rr))
     # a small step stops the run only where what it would gain is small too (as in
     # `stopping.stationary`): a large parameter (a data offset) makes ‖D·x‖ large
     gain = f.b @ f.b
@@ -443,8 +446,8 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     radius = jnp.where(first, jnp.where(point.size > 0, point.size, 1.0), radius)
     stalled = ~first & ((radius <= eps * point.size) | (flat & ~shrinking)
                         | (options.gauss_newton & ~accept))
-    code = jnp.select([first & ~finite, stalled | point.rest], [Stop.NONFINITE, Stop.STALL],
-                      Stop.RUNNING)
+    code = stopping.first_of([first & ~finite, stalled | point.rest],
+                             [Stop.NONFINITE, Stop.STALL], Stop.RUNNING)
     return c._replace(point=point, radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
                       basis=basis,
                       flat_step=jnp.where(flat, jnp.minimum(pnorm, c.flat_step), jnp.inf),
@@ -481,7 +484,7 @@ def _finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     jac = jnp.where(pt.free, full_jac, 0.0)
     # judged in the scaled parameters D·x (D: the columns' norms at x), as the loop
     # steps: the same test, but JᵀJ cannot overflow (parameters of 1e-200) or underflow
-    norms = stopping.column_norms(jac)
+    norms, _ = norms_at(full_jac, r, pt.free)
     d = jnp.where(norms > 0, norms, 1.0)
     scaled = jac / d
     box = None if box is None else tuple(b * d for b in box)
@@ -492,6 +495,15 @@ def _finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
     return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
+
+
+def norms_at(jac, r, free):
+    """The norms of ``J``'s free columns (0 for held ones) and ``‖r‖``, in one reduction:
+    `_finish` and `gradlab.fitting` ask for them with the same arguments, so XLA computes
+    them once."""
+    d = jac.shape[1]
+    norms = stopping.column_norms(jnp.concatenate([jnp.where(free, jac, 0.0), r[:, None]], 1))
+    return norms[:d], norms[d]
 
 
 def _running(c: _Carry, steps):
