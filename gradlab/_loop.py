@@ -393,11 +393,13 @@ GROUPED_MIN_BATCH = 64
 
 
 def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
-                groups: int = STEP_GROUPS) -> _Carry:
+                groups: int = STEP_GROUPS, rank=None) -> _Carry:
     """Advance a batch of runs by one step; stopped runs are skipped a group at a time.
 
     ``carry`` may be any pytree of per-run arrays with a ``stop`` field (`stopping.Stop`
-    codes); ``groups``: how many groups the batch is cut into.
+    codes); ``groups``: how many groups the batch is cut into; ``rank``: None, or
+    ``rank(carry)``, an integer per run: running runs are grouped in its order (runs
+    that need the same costly work share groups), else in their own.
     """
     n = carry.stop.shape[0]
     if n < GROUPED_MIN_BATCH or not parallel.rows_are_local():
@@ -407,7 +409,8 @@ def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
     count = jnp.sum(running)
     # running runs first (a stable sort: one op, where nonzero's cumsum is many on
     # CPU); past the running ones, indices point past the end, and are dropped
-    order = jnp.argsort(~running, stable=True)
+    key = ~running if rank is None else jnp.where(running, rank(carry), jnp.iinfo(jnp.int32).max)
+    order = jnp.argsort(key, stable=True)
     order = jnp.where(jnp.arange(n) < count, order, n)
     order = jnp.concatenate([order, jnp.full(size * groups - n, n, order.dtype)])
     used = -(-count // size)
