@@ -65,7 +65,10 @@ steps; grouped by need, the SVDs run in 1,722 of 3,455 group steps. A single
 fit's path is unchanged (LAPACK gives the same SVD again; the 54 NIST runs
 take the same trials, 4,555, and end at the same points to roundoff); in a
 batch the kept SVD differs in rounding from the one a warm Jacobi start would
-give again, and some paths change with it (see README.md).
+give again, and some paths change with it. Measured against the previous
+code in one process, taking turns (`benchmarks.fit_versions`, 2026-11-30, 2
+loaded cores): 1,000 Thurber starts 0.78–0.90× its CPU time, 10⁴ data sets
+0.87×, a single fit unchanged (1.01×); the batch compiles 1.12× longer (README.md).
 
 **Bounds** (an active-set rule): parameters held at a bound by a gradient
 pointing out of the box (`stopping.free_parameters`) are fixed for the step
