@@ -68,10 +68,9 @@ def pieces(problem, axis):
     def vstep(o):
         return vmap(lambda c, p: leastsq._step_running(p[0], p[1], c, None, loop_tols, o))
 
-    def step(c, p):  # as `leastsq.run_many` steps a group
-        damped = jnp.any(jax.vmap(lambda c: leastsq.needs_svd(c, opts))(c))
-        return jax.lax.cond(damped, lambda: vstep(opts)(c, p),
-                            lambda: vstep(opts._replace(damped=False))(c, p))
+    step = leastsq.group_step(None, loop_tols, opts, axis)  # as `leastsq.run_many` steps a group
+    refreshed = jax.vmap(lambda c: leastsq.refresh(c, True))
+    held = lambda c: c._replace(spectrum_here=jnp.ones_like(c.spectrum_here))
 
     def rj(c, p):
         return leastsq.residuals_and_jacobian(p[0], c.point.x, p[1])
@@ -86,15 +85,17 @@ def pieces(problem, axis):
 
     return step, {
         "whole step (damped or not, as the batch)": step,
-        "step, damped branch": lambda c, p: vstep(opts)(c, p),
+        "whole step, every SVD held (after a refusal)": lambda c, p: step(held(c), p),
+        "step, damped branch (SVDs held)": lambda c, p: vstep(opts)(c, p),
+        "refresh: the SVDs, warm": lambda c, p: refreshed(c),
         "step, undamped branch": lambda c, p: vstep(opts._replace(damped=False))(c, p),
         "residuals + Jacobian": vmap(rj),
         "  + LAPACK QR": vmap(qr),
         "  + QR, solve, scaling, tests (_arrive)": vmap(arrive),
-        "damped step (lm_step: SVD + λ)": vmap(
-            lambda c, p: leastsq.lm_step(c.point.factors, c.radius, True, c.basis)),
+        "damped step (lm_step: λ, SVD held)": vmap(
+            lambda c, p: leastsq.lm_step(c.point.factors, c.radius, True, c.spectrum)),
         "  Jacobi SVD alone, warm": vmap(
-            lambda c, p: _linalg.jacobi_svd(c.point.factors.tri, c.basis)),
+            lambda c, p: _linalg.jacobi_svd(c.point.factors.tri, c.spectrum.v)),
         "column norms of J": vmap(lambda c, p: gl.stopping.column_norms(rj(c, p)[1])),
     }
 

@@ -354,11 +354,13 @@ GROUPED_MIN_BATCH = 64
 
 
 def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
-                groups: int = STEP_GROUPS) -> _Carry:
+                groups: int = STEP_GROUPS, rank=None, ranks: int = 1) -> _Carry:
     """Advance a batch of runs by one step; stopped runs are skipped a group at a time.
 
     ``carry`` may be any pytree of per-run arrays with a ``stop`` field (`stopping.Stop`
-    codes); ``groups``: how many groups the batch is cut into.
+    codes); ``groups``: how many groups the batch is cut into; ``rank``: None, or
+    ``rank(carry)``, an integer in ``[0, ranks)`` per run: running runs are grouped in
+    its order (runs that need the same costly work share groups), else in their own.
     """
     n = carry.stop.shape[0]
     if n < GROUPED_MIN_BATCH or not parallel.rows_are_local():
@@ -366,7 +368,7 @@ def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
     size = -(-n // groups)
     running = carry.stop == Stop.RUNNING
     count = jnp.sum(running)
-    order = _running_first(running, size * groups)
+    order = _running_first(running, size * groups, None if rank is None else rank(carry), ranks)
     used = -(-count // size)
     rows = lambda tree, index: jax.tree.map(lambda a: a.at[index].get(mode="clip"), tree)
 
@@ -378,17 +380,25 @@ def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
     return jax.lax.fori_loop(0, used, one_group, carry)
 
 
-def _running_first(running, length: int):
-    """The indices of the running runs, in order, then ``n`` (past the end) up to ``length``.
+def _running_first(running, length: int, rank=None, ranks: int = 1):
+    """The indices of the running runs, then ``n`` (past the end) up to ``length``; the
+    running runs in the order of ``rank`` (an integer in ``[0, ranks)`` each; None: all
+    alike), and in their own order within a rank.
 
-    A stable partition: each running run's rank among the running (a cumulative
-    sum), then one scatter. Not a stable sort (``argsort(~running)``, which gave
-    the same order): XLA:CPU cannot serialize a sort (``LessThan is not
-    serializable``), so the tour's multistart batch could not be kept whole
-    (`gradlab._programs`); and ``gl.multistart`` of 1,000 starts of the sine fit
-    takes 0.83–0.87× as long without it (two runs of 15 and 20 calls, in turns).
+    A stable partition: each running run's place among the running runs of its rank
+    (a cumulative sum per rank) after those of the lower ranks, then one scatter. Not
+    a stable sort (``argsort`` of the rank, which gives the same order): XLA:CPU
+    cannot serialize a sort (``LessThan is not serializable``), so the tour's
+    multistart batch could not be kept whole (`gradlab._programs`); and
+    ``gl.multistart`` of 1,000 starts of the sine fit takes 0.83–0.87× as long
+    without it (two runs of 15 and 20 calls, in turns).
     """
     n = running.shape[0]
-    slot = jnp.where(running, jnp.cumsum(running) - 1, length)  # length: dropped
+    rank = jnp.zeros(n, jnp.int32) if rank is None else rank
+    member = (rank[:, None] == jnp.arange(ranks)) & running[:, None]  # (n, ranks)
+    counts = jnp.sum(member, axis=0)
+    before = jnp.cumsum(counts) - counts  # running runs of lower ranks
+    place = jnp.take_along_axis(jnp.cumsum(member, axis=0), rank[:, None], axis=1)[:, 0] - 1
+    slot = jnp.where(running, before[rank] + place, length)  # length: dropped
     return jnp.full(length, n).at[slot].set(jnp.arange(n), mode="drop")
 

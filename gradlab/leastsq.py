@@ -47,6 +47,29 @@ little: 2–4 sweeps instead of 6–8, to the accuracy of LAPACK's SVD). The
 covariance's SVD starts cold and keeps the singular values to high relative
 accuracy.
 
+**A refused trial keeps its SVD.** After a refused trial the point, and so
+``R`` and ``b``, are unchanged: only Δ shrank, and the next trial needs only
+a new λ from the same ``σ`` and ``w`` (MINPACK's lmpar likewise solves again
+from the same QR). The carry keeps the last SVD (`Spectrum`) with a flag
+saying it is that of the current ``R`` (set when computed, cleared when a
+trial is accepted), and `refresh` computes one only where the flag is down: a
+single fit under ``lax.cond``; a batch for a whole group at once (under
+``vmap`` both sides of a ``cond`` run), only when one of its runs needs a
+damped step and holds no SVD of its ``R`` (`group_step`), and the running runs
+are grouped in that order: those that need a new SVD first, then the other
+damped steps, then the Gauss–Newton ones (`run_many`). Counted on the 1,000
+Thurber starts of `benchmarks.fitting`: 27,227 of 73,725 trials are damped,
+9,877 of them right after a refusal at the same point, but a group of 32 in
+the previous order could skip its SVD in only 152 of 3,472 damped group
+steps; grouped by need, the SVDs run in 1,722 of 3,455 group steps. A single
+fit's path is unchanged (LAPACK gives the same SVD again; the 54 NIST runs
+take the same trials, 4,555, and end at the same points to roundoff); in a
+batch the kept SVD differs in rounding from the one a warm Jacobi start would
+give again, and some paths change with it. Measured against the previous
+code in one process, taking turns (`benchmarks.fit_versions`, 2026-11-30, 2
+loaded cores): 1,000 Thurber starts 0.78–0.90× its CPU time, 10⁴ data sets
+0.87×, a single fit unchanged (1.01×); the batch compiles 1.12× longer (README.md).
+
 **Bounds** (an active-set rule): parameters held at a bound by a gradient
 pointing out of the box (`stopping.free_parameters`) are fixed for the step
 (their columns of ``J`` replaced by pins ``zᵢ = 0``); the others' step is
@@ -131,7 +154,8 @@ class Options(NamedTuple):
     ``damped=False`` promises that every step is the Gauss–Newton one (`needs_svd` is
     false): the code for damped steps, and its SVD, is left out. ``vectorised``: the
     SVD and the triangular solves by `gradlab._linalg`'s kernels, vectorised over a
-    batch, instead of one LAPACK call per matrix (`run_many`).
+    batch, instead of one LAPACK call per matrix (`run_many`); the caller then gives
+    every run that needs a damped step the SVD of its ``R`` first (`group_step`).
     """
 
     gauss_newton: bool = False
@@ -204,16 +228,24 @@ def factor(jac, r, scale, free, pinned: bool, vectorised: bool = False) -> Facto
     return Factors(tri, b, back_substitute(tri, -b) if vectorised else solve_triangular(tri, -b))
 
 
-def singular_values(f: Factors, vectorised: bool = False, basis=None):
+class Spectrum(NamedTuple):
+    """``R = U·diag(σ)·Vᵀ`` as the damped steps use it (`singular_values`)."""
+
+    sv: jax.Array  # (d,) σ, in no particular order
+    v: jax.Array  # (d, d) V; the next vectorised SVD starts from it
+    w: jax.Array  # (d,) −diag(σ)·Uᵀ·b
+
+
+def singular_values(f: Factors, vectorised: bool = False, basis=None) -> Spectrum:
     """``(σ, V, w)`` with ``R = U·diag(σ)·Vᵀ`` and ``w = −diag(σ)·Uᵀ·b``: ``J·D⁻¹``'s own
     SVD (``σ`` in no particular order). ``vectorised``: by one-sided Jacobi
     (`gradlab._linalg.jacobi_svd`, started from the orthogonal ``basis`` when given),
     else by LAPACK."""
     if vectorised:
         sv, v, u_sv = jacobi_svd(f.tri, basis)
-        return sv, v, -(u_sv.T @ f.b)
+        return Spectrum(sv, v, -(u_sv.T @ f.b))
     u, sv, vt = jnp.linalg.svd(f.tri)
-    return sv, vt.T, -sv * (u.T @ f.b)
+    return Spectrum(sv, vt.T, -sv * (u.T @ f.b))
 
 
 def kept(sv):
@@ -225,28 +257,34 @@ def _regular(f: Factors):
     return jnp.all(jnp.isfinite(f.gn))
 
 
-def lm_step(f: Factors, radius, vectorised: bool = False, basis=None):
-    """The scaled step ``z = D·p``, its λ and ``V`` for the region ``‖z‖ ≤ Δ`` (MINPACK's
-    lmpar).
+def lm_step(f: Factors, radius, vectorised: bool = False, spectrum: Spectrum | None = None):
+    """The scaled step ``z = D·p``, its λ and the SVD of ``R`` for the region ``‖z‖ ≤ Δ``
+    (MINPACK's lmpar).
 
     The Gauss–Newton step (λ = 0) when it exists and lies within ``1.1·Δ``;
-    else, from the SVD of ``R`` (computed only then), ``z(λ) =
-    V·diag(σ/(σ² + λ))·c`` is the damped solution for every λ at once, and
-    Moré's Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` finds λ, monotone from
-    λ = 0, to within 10%. A singular ``R`` gets the minimum-norm Gauss–Newton
-    step when that lies within the region.
+    else, from the SVD of ``R``, ``z(λ) = V·diag(σ/(σ² + λ))·c`` is the damped
+    solution for every λ at once, and Moré's Newton iteration on ``1/‖z(λ)‖ = 1/Δ``
+    finds λ, monotone from λ = 0, to within 10%. A singular ``R`` gets the
+    minimum-norm Gauss–Newton step when that lies within the region.
 
-    ``V``: the right singular vectors of ``R`` when they were computed, else ``basis``
-    (the identity when None); ``basis`` starts the vectorised SVD (the last point's
-    ``V``: fewer Jacobi sweeps).
+    ``spectrum``: the SVD of this ``R`` (`refresh`), used as it is; None: computed
+    here, only when the step is damped (by LAPACK, or cold by Jacobi when
+    ``vectorised``), and returned (the identity's when it was not needed).
     """
     inside = _inside(f, radius)
-    if vectorised:  # under vmap (`run_many`) both sides run: keep the SVD's V for everyone
-        z, lam, v = _damped(f, radius, vectorised, basis)
-        return jnp.where(inside, f.gn, z), jnp.where(inside, 0.0, lam), v
-    kept_basis = jnp.eye(f.b.shape[0], dtype=f.b.dtype) if basis is None else basis
-    return jax.lax.cond(inside, lambda: (f.gn, jnp.zeros((), f.b.dtype), kept_basis),
-                        lambda: _damped(f, radius, vectorised, basis))
+    if vectorised:  # under vmap (`run_many`) both sides run
+        spectrum = singular_values(f, True) if spectrum is None else spectrum
+        z, lam = _damped(f, radius, spectrum)
+        return jnp.where(inside, f.gn, z), jnp.where(inside, 0.0, lam), spectrum
+    d, dtype = f.b.shape[0], f.b.dtype
+    unused = (Spectrum(jnp.ones(d, dtype), jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype))
+              if spectrum is None else spectrum)
+
+    def damped():
+        svd = singular_values(f) if spectrum is None else spectrum
+        return (*_damped(f, radius, svd), svd)
+
+    return jax.lax.cond(inside, lambda: (f.gn, jnp.zeros((), dtype), unused), damped)
 
 
 def _inside(f: Factors, radius):
@@ -260,8 +298,27 @@ def needs_svd(c, options: Options):
     return (c.stop == Stop.RUNNING) & (c.nit >= 0) & ~plain
 
 
-def _damped(f: Factors, radius, vectorised: bool = False, basis=None):
-    sv, v, w = singular_values(f, vectorised, basis)  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
+def needs_fresh_svd(c, options: Options):
+    """`needs_svd`, and the carry holds no SVD of the current ``R`` (`_Carry.spectrum_here`)."""
+    return needs_svd(c, options) & ~c.spectrum_here
+
+
+def refresh(c, vectorised: bool):
+    """The carry with the SVD of its current ``R``: the one it holds when that is of this
+    ``R`` (after a refused trial the point, and so ``R``, is unchanged), else a new one,
+    by LAPACK or started from the last ``V`` (`singular_values`).
+
+    The caller decides when to call it (`_propose`, `run_many`). A ``V`` that is not
+    finite is kept too: `jacobi_svd` starts cold from it.
+    """
+    fresh = singular_values(c.point.factors, vectorised, c.spectrum.v if vectorised else None)
+    spectrum = jax.tree.map(lambda a, b: jnp.where(c.spectrum_here, a, b), c.spectrum, fresh)
+    return c._replace(spectrum=spectrum, spectrum_here=jnp.ones_like(c.spectrum_here))
+
+
+def _damped(f: Factors, radius, spectrum: Spectrum):
+    """The step and λ of `lm_step`'s damped case, from the SVD of ``R``."""
+    sv, v, w = spectrum  # ‖z(λ)‖² = Σ wᵢ²/(σᵢ² + λ)²
     keep = kept(sv)
     s2 = sv * sv
     gn = v @ jnp.where(keep, w / jnp.where(keep, s2, 1.0), 0.0)  # minimum-norm
@@ -285,12 +342,13 @@ def _damped(f: Factors, radius, vectorised: bool = False, basis=None):
 
     lam, _ = jax.lax.while_loop(unfinished, newton, (jnp.zeros((), w.dtype), 0))
     damped = v @ (w / jnp.maximum(s2 + lam, _tiny(lam)))
-    return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam), v
+    return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam)
 
 
 def gauss_newton(f: Factors, vectorised: bool = False):
     """The undamped step: ``−R⁻¹·b``, or the minimum-norm one when ``R`` is singular."""
-    return jax.lax.cond(_regular(f), lambda: f.gn, lambda: _damped(f, jnp.inf, vectorised)[0])
+    return jax.lax.cond(_regular(f), lambda: f.gn,
+                        lambda: _damped(f, jnp.inf, singular_values(f, vectorised))[0])
 
 
 # -- the loop ----------------------------------------------------------------------------------
@@ -319,7 +377,8 @@ class _Carry(NamedTuple):
     nit: jax.Array  # trials so far; −1 before the start is evaluated
     stop: jax.Array  # a stopping.Stop code; RUNNING while the run runs
     flat_step: jax.Array  # ‖D·p‖ of the last step taken at the rounding floor (inf: none)
-    basis: jax.Array  # (d, d) V of the last SVD of R (the identity before any): its next start
+    spectrum: Spectrum  # the last SVD of R (the identity's before any); V: the next one's start
+    spectrum_here: jax.Array  # ... and it is that of the current point's R (`refresh`)
     rr0: jax.Array  # ‖r(x0)‖²
     x0: jax.Array
 
@@ -334,23 +393,24 @@ def _init(x0) -> _Carry:
                    scale=jnp.ones(d, dtype), size=zero, rest=jnp.asarray(False))
     return _Carry(point=point, radius=inf, nit=jnp.asarray(-1, jnp.int32),
                   stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf,
-                  basis=jnp.eye(d, dtype=dtype), rr0=inf, x0=x0)
+                  spectrum=Spectrum(jnp.ones(d, dtype), jnp.eye(d, dtype=dtype),
+                                    jnp.zeros(d, dtype)),
+                  spectrum_here=jnp.asarray(False), rr0=inf, x0=x0)
 
 
 def _propose(c: _Carry, box, options: Options):
     """The trial point, its scaled step ``D·p``, λ, the predicted relative decreases, and
-    the next SVD's start (`lm_step`)."""
+    the carry's SVD of ``R`` after the trial (`lm_step`, `refresh`)."""
     pt = c.point
     f = pt.factors
-    basis = c.basis
     if not options.damped:
         z, lam = f.gn, jnp.zeros((), pt.rr.dtype)
     elif options.gauss_newton:
         z, lam = gauss_newton(f, options.vectorised), jnp.zeros((), pt.rr.dtype)
     else:
-        z, lam, basis = lm_step(f, c.radius, options.vectorised,
-                                c.basis if options.vectorised else None)
-        basis = jnp.where(jnp.all(jnp.isfinite(basis)), basis, c.basis)
+        if not options.vectorised:  # a batch refreshes a group at a time (`run_many`)
+            c = jax.lax.cond(needs_fresh_svd(c, options), lambda: refresh(c, False), lambda: c)
+        z, lam, _ = lm_step(f, c.radius, options.vectorised, c.spectrum)
     z = jnp.where(c.nit < 0, 0.0, z)  # the first trial is x0 itself
     x_new = pt.x + z / pt.scale
     projected = jnp.asarray(False)
@@ -359,7 +419,7 @@ def _propose(c: _Carry, box, options: Options):
         projected = jnp.any(clipped != x_new)
         x_new = clipped
     z = jnp.where(projected, pt.scale * (x_new - pt.x), z)
-    return (x_new, z, lam, *predict(f, z, lam, pt.rr, projected), basis)
+    return (x_new, z, lam, *predict(f, z, lam, pt.rr, projected), c.spectrum, c.spectrum_here)
 
 
 def predict(f: Factors, z, lam, rr, projected=False):
@@ -426,7 +486,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     eps = jnp.finfo(c.x0.dtype).eps
     rr = c.point.rr
     first = c.nit < 0
-    x_new, z, lam, predicted, direction, basis = _propose(c, box, options)
+    x_new, z, lam, predicted, direction, spectrum, here = _propose(c, box, options)
     r_new, jac_new = residuals_and_jacobian(objective, x_new, sigma)
     rr_new = r_new @ r_new
     finite = jnp.isfinite(rr_new + jnp.sum(jac_new))  # NaN and inf survive the sum
@@ -438,8 +498,9 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     shrinking = pnorm < c.flat_step
     accept = first | (finite & jnp.where(flat, shrinking, ratio >= ACCEPT))
     radius = jnp.where(flat & shrinking, jnp.maximum(radius, 2 * pnorm), radius)
+    moved = accept & finite
     point = jax.lax.cond(
-        accept & finite,
+        moved,
         lambda: _arrive(objective, sigma, c.point.scale, first, x_new, r_new, jac_new, rr_new,
                         box, loop_tols, options.vectorised),
         lambda: c.point)
@@ -449,7 +510,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     code = stopping.first_of([first & ~finite, stalled | point.rest],
                              [Stop.NONFINITE, Stop.STALL], Stop.RUNNING)
     return c._replace(point=point, radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
-                      basis=basis,
+                      spectrum=spectrum, spectrum_here=here & ~moved,
                       flat_step=jnp.where(flat, jnp.minimum(pnorm, c.flat_step), jnp.inf),
                       rr0=jnp.where(first, point.rr, c.rr0))
 
@@ -523,6 +584,35 @@ def run_one(objective, sigma, x0, steps, box, tols: Tolerances, loop_tols: Toler
     return _finish(objective, sigma, last, box, tols)
 
 
+def group_step(box, loop_tols: Tolerances, options: Options, axis, *, split: bool = True):
+    """``step(c, p)``: one trial of every run of a group (a batch's carry ``c`` and its
+    problems ``p``, with the data sets along ``axis`` or shared when None).
+
+    Under ``vmap`` both sides of a ``cond`` run, so the choices are made for the whole
+    group: the SVDs of ``R`` are computed (`refresh`) only when a run needs one that
+    its carry does not hold (after a refused trial it holds it), and the damped-step
+    code runs only when a run needs a damped step (with ``split``: a second compiled
+    step, not worth it for a batch of one group).
+    """
+    def vstep(opts):
+        return jax.vmap(lambda c, p: _step_running(p[0], p[1], c, box, loop_tols, opts),
+                        in_axes=(0, axis))
+
+    def any_run(test, c):
+        return jnp.any(jax.vmap(lambda c: test(c, options))(c))
+
+    def step(c, p):
+        if options.damped and not options.gauss_newton:
+            c = jax.lax.cond(any_run(needs_fresh_svd, c),
+                             lambda: jax.vmap(lambda c: refresh(c, True))(c), lambda: c)
+        if not split:
+            return vstep(options)(c, p)
+        return jax.lax.cond(any_run(needs_svd, c), lambda: vstep(options)(c, p),
+                            lambda: vstep(options._replace(damped=False))(c, p))
+
+    return step
+
+
 def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tolerances,
              options: Options, *, data_axis: bool) -> Solution:
     """A batch of fits in one loop: starts ``(n, d)``, and with ``data_axis`` one data set
@@ -530,31 +620,26 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
 
     Runs that stopped are skipped a group of `GROUP` runs at a time
     (`gradlab._loop._step_batch`); each group gathers its own data sets, which are
-    never written back. Under ``vmap`` both sides of a ``cond`` run, so a group takes
-    the damped-step code (and its SVDs) only when one of its runs needs it.
+    never written back (`group_step`).
     """
     axis = 0 if data_axis else None
     problems = (objective, sigma)
     options = options._replace(vectorised=True)
     c0 = jax.vmap(_init)(x0s)
-
-    def vstep(opts):
-        return jax.vmap(lambda c, p: _step_running(p[0], p[1], c, box, loop_tols, opts),
-                        in_axes=(0, axis))
-
-    def step(c, p):
-        damped = jnp.any(jax.vmap(lambda c: needs_svd(c, options))(c))
-        return jax.lax.cond(damped, lambda: vstep(options)(c, p),
-                            lambda: vstep(options._replace(damped=False))(c, p))
-
     from gradlab._loop import GROUPED_MIN_BATCH, _step_batch  # here: _loop imports us, indirectly
 
-    if x0s.shape[0] < GROUPED_MIN_BATCH:  # one group: the saving is not worth a second step
-        step = vstep(options)
+    # one group: the saving is not worth a second step
+    step = group_step(box, loop_tols, options, axis, split=x0s.shape[0] >= GROUPED_MIN_BATCH)
 
     groups = min(GROUPS, -(-x0s.shape[0] // GROUP))
+
+    def rank(c):  # runs that need a new SVD first, then the other damped steps, then the rest
+        fresh = jax.vmap(lambda c: needs_fresh_svd(c, options))(c)
+        damped = jax.vmap(lambda c: needs_svd(c, options))(c)
+        return jnp.where(fresh, 0, jnp.where(damped, 1, 2)).astype(jnp.int32)
+
     last = jax.lax.while_loop(
         lambda c: jnp.any(_running(c, steps)),
-        lambda c: _step_batch(step, c, problems, data_axis, groups), c0)
+        lambda c: _step_batch(step, c, problems, data_axis, groups, rank, ranks=3), c0)
     return jax.vmap(lambda c, p: _finish(p[0], p[1], c, box, tols), in_axes=(0, axis))(
         last, problems)

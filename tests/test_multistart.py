@@ -162,6 +162,13 @@ def test_the_running_runs_are_stepped_first_in_their_order(n, length):
         expected[:running.sum()] = np.argsort(~running, kind="stable")[:running.sum()]
         got = jax.jit(_loop._running_first, static_argnums=1)(jnp.asarray(running), length)
         np.testing.assert_array_equal(got, expected)
+        # with ranks (a batch of fits: runs that need an SVD first), a stable sort by rank
+        rank = rng.integers(0, 3, n)
+        key = np.where(running, rank, 3)
+        expected[:running.sum()] = np.argsort(key, kind="stable")[:running.sum()]
+        ranked = jax.jit(_loop._running_first, static_argnums=(1, 3))
+        got = ranked(jnp.asarray(running), length, jnp.asarray(rank, jnp.int32), 3)
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_a_sweep_does_not_depend_on_its_batch():
