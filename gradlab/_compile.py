@@ -5,16 +5,17 @@ each one through MLIR by default (about 30 ms apiece on 2 cores). Its older
 LLVM IR emitters compile the same programs in 45–65% of the time (gl.fit on
 NIST Thurber: 2.1 s against 3.7 s; a 1000-step descent: 1.0 s against
 1.6–2.1 s) and run them as fast (measured: a descent, 1,000 fit starts, 10⁴
-data sets, all within noise). A batch of descents (`multistart`, `basin_map`,
-`sweep_learning_rates`) too: its compile took 9.6 s against 17.4 s for 64
-Himmelblau starts, 6.5 against 8.4 for 1,000 sine starts (load 11, so about 4×
-the quiet machine's times), and its run, the two programs taking turns in one
-process (medians of 11): 0.86× XLA's default on 1,000 sine starts × 1,000 steps,
-0.87× on 4,096 Rastrigin starts × 2,000, 1.24× on 512 Himmelblau starts × 100
-steps (17.0 ms against 13.6: milliseconds, where the compile saves seconds);
-`tests/test_multistart.py` took 142 s of CPU against 199 s (2026-11-30). Not
-for a grid search, one big vectorised evaluation, which ran 5× slower with
-them: it keeps XLA's default.
+data sets, all within noise). Not for a grid search, one big vectorised
+evaluation, which ran 5× slower with them. Nor for a batch of descents
+(`multistart`, `basin_map`, `sweep_learning_rates`), though its compile took
+about 60% of the time (9.6 s against 17.4 s for 64 Himmelblau starts, load 11)
+and it ran within milliseconds of the default: with them a run's bits depend
+on its place in the batch (a Rosenbrock run in float32 recorded points 5e-7
+(relative) away from the same run's in a larger batch; the cause is not pinned
+down, likely a vectorised loop's body and its remainder rounding differently),
+and gradlab promises that a run does not depend on its batch, bit for bit
+(`tests/test_multistart.py`). A batch of fits promises it to
+roundoff, and keeps them.
 
 The option is per program, never global, and only for the CPU: XLA takes
 compiler options only for a top-level ``jit`` (inside a caller's ``jit`` or
