@@ -45,8 +45,8 @@ def _timed(call):
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def _compare(calls, rounds):
-    """Each version's call ``rounds`` times in turns: medians of wall and CPU time."""
+def _samples(calls, rounds):
+    """Each version's call ``rounds`` times in turns: its wall and CPU times."""
     wall = {v: [] for v in calls}
     cpu = {v: [] for v in calls}
     for _ in range(rounds):
@@ -54,6 +54,12 @@ def _compare(calls, rounds):
             _, w, c = _timed(call)
             wall[v].append(w)
             cpu[v].append(c)
+    return wall, cpu
+
+
+def _compare(calls, rounds):
+    """`_samples`' medians of wall and CPU time."""
+    wall, cpu = _samples(calls, rounds)
     return ({v: statistics.median(t) for v, t in wall.items()},
             {v: statistics.median(t) for v, t in cpu.items()})
 
@@ -91,13 +97,7 @@ def nist_study(mods, rounds):
             same += bool(np.array_equal(fits["gradlab"].x, fits["gradlab_old"].x)
                          and int(fits["gradlab"].nit) == int(fits["gradlab_old"].nit)
                          and int(fits["gradlab"].status) == int(fits["gradlab_old"].status))
-            wall = {v: [] for v in VERSIONS}
-            cpu = {v: [] for v in VERSIONS}
-            for _ in range(rounds):
-                for v, call in calls.items():
-                    _, w, c = _timed(call)
-                    wall[v].append(w)
-                    cpu[v].append(c)
+            wall, cpu = _samples(calls, rounds)
             for v in VERSIONS:
                 per_run[v].append(min(wall[v]))
                 per_cpu[v].append(min(cpu[v]))
