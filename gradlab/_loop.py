@@ -31,6 +31,7 @@ import optax.tree_utils as otu
 
 from gradlab import derivatives, models, parallel, progress, stopping
 from gradlab._method import LoopConfig, Method
+from gradlab._rows import Rows
 from gradlab.optimizers import TrustNewtonState
 from gradlab.result import Status, Trajectory
 from gradlab.stopping import STALL_PATIENCE, Stop, Tolerances
@@ -186,17 +187,19 @@ def _step(cost, c: _Carry, method: Method, hyperparams, box, tols: Tolerances,
                       nfev=c.nfev + jnp.where(take, evals, 0), stalls=stalls.astype(jnp.int32))
 
 
-def _record_chunks(advance_all, running, carry0, config: LoopConfig, token=None):
+def _record_chunks(advance_all, running, carry0, config: LoopConfig, token=None,
+                   view=lambda c: c):
     """Scan over the recorded points; between two records, up to ``record_every`` steps.
 
     ``advance_all`` steps the carry (one run, or a batch); ``running`` says
     whether any run in it still runs, so the steps between records stop early.
     With a progress ``token``, steps done are reported every few records.
+    ``view(carry)``: the `_Carry` itself (a batch may hold it packed: `batch_carry`).
     """
     records = config.steps // config.record_every
 
     def record_chunk(c, i):
-        seen = (c.x, c.f, c.gnorm)
+        seen = (view(c).x, view(c).f, view(c).gnorm)
         if config.record_every == 1:
             c = advance_all(c)
         else:
@@ -324,6 +327,14 @@ def _judge_history(cost, x0, f0, g0, xs, fs, gns, evals, tols: Tolerances, box) 
 def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
              config: LoopConfig, token=None) -> Trajectory:
     """A batch of runs (with one set of hyperparameters per run if ``method.per_run``)."""
+    if x0s.shape[0] == 1:
+        # XLA treats a batch of one as a broadcast, and cuts its kernels differently
+        # (the bits then differ from the same run's in a larger batch): run it twice
+        twice = lambda a: jnp.concatenate([a, a])
+        both = run_many(cost, twice(x0s), method,
+                        jax.tree.map(twice, hyperparams) if method.per_run else hyperparams,
+                        box, tols, config, token)
+        return jax.tree.map(lambda a: a[:1], both)
     hyper_axis = 0 if method.per_run else None
     one = jax.tree.map(lambda a: a[0], hyperparams) if method.per_run else hyperparams
     if _judged_after(method, one, x0s[0], config):
@@ -332,11 +343,13 @@ def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
 
     step = jax.vmap(lambda c, h: _step(cost, c, method, h, box, tols, config),
                     in_axes=(0, hyper_axis))
-    carry0 = jax.vmap(lambda x0, h: _start(cost, x0, method, h, tols),
-                      in_axes=(0, hyper_axis))(x0s, hyperparams)
+    carry0 = batch_carry(jax.vmap(lambda x0, h: _start(cost, x0, method, h, tols),
+                                  in_axes=(0, hyper_axis))(x0s, hyperparams))
     last, (xs, fs, gns) = _record_chunks(
         lambda c: _step_batch(step, c, hyperparams, method.per_run),
-        lambda c: jnp.any(c.stop == Stop.RUNNING), carry0, config, token)
+        lambda c: jnp.any(batch_view(c).stop == Stop.RUNNING), carry0, config, token,
+        view=batch_view)
+    last = batch_view(last)
     # the scan stacked the records in front: runs first, as everywhere else
     xs, fs, gns = (jnp.moveaxis(a, 0, 1) for a in (xs, fs, gns))
     return jax.vmap(lambda c, x, f, g: _finish(cost, c, x, f, g, tols, box))(last, xs, fs, gns)
@@ -348,34 +361,62 @@ def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
 # steps and a few take 11 (23 in float32), so most of that tail is skipped. One
 # group size means one compiled step. Per device: under `parallel.map_rows` each
 # device groups its own runs; not on rows split by SPMD partitioning, where the
-# gathers would cross devices; nor for small batches.
+# gathers would cross devices.
+#
+# A batch of fewer than GROUPED_MIN_BATCH runs is one group, stepped the same way
+# (gathered, stepped, scattered), so that a run's bits never depend on its batch:
+# XLA:CPU always contracts a·b + c into one fused multiply-add within a kernel
+# (and cannot be told not to), so the bits of a step depend on where XLA cuts the
+# program into kernels, and a step written as a plain vmap over the whole batch is
+# cut differently from the same step between a gather and a scatter (a Rosenbrock
+# run in float32, trust-region Newton: its first step differed in the last bits).
 STEP_GROUPS = 8
 GROUPED_MIN_BATCH = 64
 
 
-def _step_batch(step, carry: _Carry, hyperparams, per_run: bool,
-                groups: int = STEP_GROUPS, rank=None, ranks: int = 1) -> _Carry:
+def _grouped(n: int) -> bool:
+    """Whether a batch of ``n`` runs is stepped through `_step_batch`'s groups."""
+    return parallel.rows_are_local()
+
+
+def batch_carry(carry):
+    """The form in which a batch loop should hold its carry (a pytree of per-run arrays
+    with a ``stop`` field): packed into `Rows` where `_step_batch` moves groups of runs
+    (one gather and one scatter per dtype instead of one per array), else as it is."""
+    return Rows.pack(carry) if _grouped(carry.stop.shape[0]) else carry
+
+
+def batch_view(carry):
+    """The carry itself, from the form `batch_carry` gave it."""
+    return carry.tree if isinstance(carry, Rows) else carry
+
+
+def _step_batch(step, carry, hyperparams, per_run: bool,
+                groups: int = STEP_GROUPS, rank=None, ranks: int = 1):
     """Advance a batch of runs by one step; stopped runs are skipped a group at a time.
 
-    ``carry`` may be any pytree of per-run arrays with a ``stop`` field (`stopping.Stop`
-    codes); ``groups``: how many groups the batch is cut into; ``rank``: None, or
-    ``rank(carry)``, an integer in ``[0, ranks)`` per run: running runs are grouped in
+    ``carry``: as `batch_carry` made it, from any pytree of per-run arrays with a
+    ``stop`` field (`stopping.Stop` codes); ``step(tree, hyperparams)`` steps the
+    pytree. ``groups``: how many groups the batch is cut into; ``rank``: None, or
+    ``rank(tree)``, an integer in ``[0, ranks)`` per run: running runs are grouped in
     its order (runs that need the same costly work share groups), else in their own.
     """
-    n = carry.stop.shape[0]
-    if n < GROUPED_MIN_BATCH or not parallel.rows_are_local():
+    if not isinstance(carry, Rows):
         return step(carry, hyperparams)
+    tree = carry.tree
+    n = tree.stop.shape[0]
+    groups = groups if n >= GROUPED_MIN_BATCH else 1
     size = -(-n // groups)
-    running = carry.stop == Stop.RUNNING
+    running = tree.stop == Stop.RUNNING
     count = jnp.sum(running)
-    order = _running_first(running, size * groups, None if rank is None else rank(carry), ranks)
+    order = _running_first(running, size * groups, None if rank is None else rank(tree), ranks)
     used = -(-count // size)
     rows = lambda tree, index: jax.tree.map(lambda a: a.at[index].get(mode="clip"), tree)
 
-    def one_group(j, c):
+    def one_group(j, c: Rows):
         index = jax.lax.dynamic_slice_in_dim(order, j * size, size)
-        sub = step(rows(c, index), rows(hyperparams, index) if per_run else hyperparams)
-        return jax.tree.map(lambda a, b: a.at[index].set(b, mode="drop"), c, sub)
+        sub = step(c.take(index).tree, rows(hyperparams, index) if per_run else hyperparams)
+        return c.put(index, Rows.pack(sub))
 
     return jax.lax.fori_loop(0, used, one_group, carry)
 

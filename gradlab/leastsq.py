@@ -625,8 +625,10 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
     axis = 0 if data_axis else None
     problems = (objective, sigma)
     options = options._replace(vectorised=True)
-    c0 = jax.vmap(_init)(x0s)
-    from gradlab._loop import GROUPED_MIN_BATCH, _step_batch  # here: _loop imports us, indirectly
+    # here: _loop imports us, indirectly
+    from gradlab._loop import GROUPED_MIN_BATCH, _step_batch, batch_carry, batch_view
+
+    c0 = batch_carry(jax.vmap(_init)(x0s))
 
     # one group: the saving is not worth a second step
     step = group_step(box, loop_tols, options, axis, split=x0s.shape[0] >= GROUPED_MIN_BATCH)
@@ -638,8 +640,8 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
         damped = jax.vmap(lambda c: needs_svd(c, options))(c)
         return jnp.where(fresh, 0, jnp.where(damped, 1, 2)).astype(jnp.int32)
 
-    last = jax.lax.while_loop(
-        lambda c: jnp.any(_running(c, steps)),
-        lambda c: _step_batch(step, c, problems, data_axis, groups, rank, ranks=3), c0)
+    last = batch_view(jax.lax.while_loop(
+        lambda c: jnp.any(_running(batch_view(c), steps)),
+        lambda c: _step_batch(step, c, problems, data_axis, groups, rank, ranks=3), c0))
     return jax.vmap(lambda c, p: _finish(p[0], p[1], c, box, tols), in_axes=(0, axis))(
         last, problems)
