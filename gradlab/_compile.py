@@ -6,16 +6,23 @@ LLVM IR emitters compile the same programs in 45–65% of the time (gl.fit on
 NIST Thurber: 2.1 s against 3.7 s; a 1000-step descent: 1.0 s against
 1.6–2.1 s) and run them as fast (measured: a descent, 1,000 fit starts, 10⁴
 data sets, all within noise). Not for a grid search, one big vectorised
-evaluation, which ran 5× slower with them. Nor for a batch of descents
-(`multistart`, `basin_map`, `sweep_learning_rates`), though its compile took
-about 60% of the time (9.6 s against 17.4 s for 64 Himmelblau starts, load 11)
-and it ran within milliseconds of the default: with them a run's bits depend
-on its place in the batch (a Rosenbrock run in float32 recorded points 5e-7
-(relative) away from the same run's in a larger batch; the cause is not pinned
-down, likely a vectorised loop's body and its remainder rounding differently),
-and gradlab promises that a run does not depend on its batch, bit for bit
-(`tests/test_multistart.py`). A batch of fits promises it to
-roundoff, and keeps them.
+evaluation, which ran 5× slower with them.
+
+A batch of descents (`multistart`, `basin_map`, `sweep_learning_rates`) uses
+them too, since gradlab stopped letting a run's bits depend on how XLA cuts a
+program into kernels. XLA:CPU always fuses ``a·b + c`` into one fused
+multiply-add inside a kernel (no option turns that off), so the bits of a step
+follow the kernel boundaries; a batch stepped as a plain ``vmap`` and the same
+step between a group's gather and scatter were cut differently, and with these
+emitters a float32 Rosenbrock run differed from the same run in a larger batch
+(5e-7 relative). Every batch now steps through the same gather–step–scatter
+structure, whatever its size, and a batch of one runs as two (XLA treats an axis
+of length 1 as a broadcast): `gradlab._loop.GROUPED_MIN_BATCH`, tested for batches
+of 1, 40 and 300 (`tests/test_multistart.py`). Measured old code against new in
+fresh processes taking turns (3 rounds, 2026-11-30 10:31, load 7–9, with the
+packed carry of `gradlab._rows`): first call's CPU time 0.68× (64 Himmelblau
+starts), 0.67× (1,000 sine starts), 0.66× (256 Rosenbrock starts); XLA's compile
+0.56–0.59×; warm calls 0.65×, 0.87×, 0.66×.
 
 The option is per program, never global, and only for the CPU: XLA takes
 compiler options only for a top-level ``jit`` (inside a caller's ``jit`` or
