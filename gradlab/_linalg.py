@@ -124,6 +124,48 @@ def jacobi_svd(a, v0=None):
     return jnp.sqrt(jnp.sum(av * av, 0)), v, av
 
 
+def householder_triangle(columns, steps: int):
+    """The first ``steps`` rows of ``R`` in ``A = Q·R`` (``A``: ``N × k``, ``steps ≤ min(N, k)``),
+    by Householder reflections, ``A`` given by its columns: ``columns`` is ``Aᵀ`` (``k × N``).
+
+    Each reflection is one reduction over the rows of ``A`` (the dot products of the
+    pivot column's tail with every column) and one elementwise update: under ``vmap``
+    both run over the minor axis of the whole batch, where LAPACK's ``geqrf`` loops
+    over the batch at a fixed cost per matrix. Row ``i`` of ``R`` is ``±`` LAPACK's
+    (``R[i, i] = β``, LAPACK's sign convention); below the diagonal it is zero.
+
+    The sums of squares are plain (LAPACK's ``dnrm2`` scales them): give columns of
+    norm at most 1 (`gradlab.leastsq.factor` gives them unit norm). A tail below the
+    square root of the smallest float then lies far below the rounding of the earlier
+    reflections (``eps`` of the column), so it is an exact zero in all but contrived
+    data, and reads as one: no reflection, as LAPACK does for a zero tail.
+    """
+    k, n = columns.shape
+    index = jnp.arange(n)
+
+    def reflect(j, c):
+        x = jax.lax.dynamic_index_in_dim(c, j, 0, keepdims=False)  # the pivot column
+        tail = jnp.where(index > j, x, 0.0)
+        dots = jnp.sum(c * tail, axis=-1)  # (k,): each column's tail · the pivot's tail
+        alpha = jax.lax.dynamic_index_in_dim(x, j, 0, keepdims=False)
+        sigma2 = jax.lax.dynamic_index_in_dim(dots, j, 0, keepdims=False)  # ‖tail‖²
+        norm = jnp.sqrt(alpha * alpha + sigma2)
+        beta = jnp.where(alpha >= 0, -norm, norm)
+        turn = sigma2 > 0
+        # H = I − τ·v·vᵀ with v = (e_j + tail/(α − β)), τ = (β − α)/β: H·x = β·e_j
+        inverse = 1 / jnp.where(turn, alpha - beta, 1.0)
+        tau = jnp.where(turn, (beta - alpha) / jnp.where(turn, beta, 1.0), 0.0)
+        at_pivot = jax.lax.dynamic_index_in_dim(c, j, 1, keepdims=False)  # (k,)
+        weights = tau * (at_pivot + dots * inverse)  # τ·vᵀc for each column c
+        v = jnp.where(index == j, 1.0, tail * inverse)
+        return c - weights[:, None] * v[None, :]
+
+    c = jax.lax.fori_loop(0, steps, reflect, columns, unroll=True)
+    top = c[:, :steps].T  # (steps, k): R[i, m] = column m's entry i
+    below = jnp.arange(steps)[:, None] > jnp.arange(k)[None, :]
+    return jnp.where(below, 0.0, top)
+
+
 def back_substitute(tri, b):
     """``tri⁻¹·b`` for an upper-triangular ``tri`` (``d × d``)."""
     d = tri.shape[0]
