@@ -70,6 +70,13 @@ NOISE = 4.0
 # Past this many parameters no Hessian is formed to judge a run (d² numbers).
 HESSIAN_MAX_DIM = 1000
 
+# `stationary`'s ``vectorised`` takes |λ| by Jacobi up to this many parameters: LAPACK's
+# syevd pays a fixed cost per matrix (10⁴ fits of 3 parameters: it and its transposes
+# took about 55 ms in a profile of the 0.5 s batch), Jacobi a program that grows with
+# its sweep's rounds (1,000 Thurber starts, 7 parameters: the batch compiled 1.1–1.2×
+# longer, for a few ms saved)
+EIGEN_JACOBI_MAX = 4
+
 
 class Tolerances(NamedTuple):
     """The stopping rules' tolerances: 0-d arrays, traced, so new values never recompile.
@@ -256,7 +263,7 @@ def newton_step(g, hessian):
 
 
 def _step_and_curvatures(g, hessian, vectorised: bool = False):
-    if vectorised:  # |λ| only: the singular values of a symmetric matrix, by Jacobi
+    if vectorised and hessian.shape[0] <= EIGEN_JACOBI_MAX:  # |λ|: the singular values
         eigenvalues, vectors, _ = jacobi_svd(hessian)
     else:
         eigenvalues, vectors = symmetric_eigh(hessian)  # 1 × 1 and 2 × 2: without LAPACK
@@ -374,7 +381,8 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
       vectorised: for a batch under ``vmap`` (a batch of fits): the eigenvalues'
         magnitudes, all the test uses without ``minimum``, as the singular values of
         the Hessian by one-sided Jacobi (`gradlab._linalg.jacobi_svd`), vectorised
-        over the batch, where LAPACK's ``syevd`` pays a fixed cost per matrix.
+        over the batch, where LAPACK's ``syevd`` pays a fixed cost per matrix (up to
+        `EIGEN_JACOBI_MAX` parameters; LAPACK beyond).
     """
     if vectorised and minimum:
         raise ValueError("stationary: vectorised gives |λ| only; minimum needs the signs")
