@@ -45,7 +45,8 @@ that dwarfs the arithmetic. A batch holds ``J`` by its columns (``Jᵀ``,
 minor axis, which XLA:CPU vectorises (under ``vmap`` a sum over a non-minor
 axis costs several ns an element): the columns' norms (`stopping.row_norms`),
 the QR by Householder reflections of the columns each divided by its norm
-(`_factor_unit`), ``R⁻¹b`` by back-substitution, the SVD of ``R`` by
+(`_factor_unit`; LAPACK's QR beyond `HOUSEHOLDER_MAX` parameters), ``R⁻¹b`` by
+back-substitution, the SVD of ``R`` by
 one-sided Jacobi, and at the end the Gauss–Newton matrix and its eigenvalues'
 magnitudes by Jacobi (`stopping.stationary`'s ``vectorised``; up to
 `stopping.EIGEN_JACOBI_MAX` parameters). One-sided Jacobi on ``R`` never
@@ -154,6 +155,13 @@ FLAT = stopping.NOISE  # changes below FLAT × the rounding of ‖r‖² are noi
 # interleaved fresh processes, load 9) but its compile time from 20.6 s to 37.1 s
 # (medians of 3, same load): not kept.
 GROUP, GROUPS = 32, 32
+# A batch factors by Householder reflections (`_factor_unit`) up to this many parameters,
+# beyond by LAPACK: a reflection is a few kernels over the whole group, whose fixed cost
+# outweighs LAPACK's per matrix once the reflections are many and the group small
+# (2026-11-30, `benchmarks.fit_versions`, medians of 5 in turns, load 7–9: 10⁴ data sets
+# of 3 parameters, all by Householder, 0.80× the wall time of the code before; 1,000
+# Thurber starts, 7 parameters, in groups of 32, 1.16×)
+HOUSEHOLDER_MAX = 4
 
 
 class Options(NamedTuple):
@@ -228,12 +236,13 @@ def factor(jac, r, scale, free, pinned: bool, vectorised: bool = False,
     """The `Factors` of ``[J·D⁻¹ | r]``, by one Householder QR.
 
     Held parameters (``~free``) get a pin row ``zᵢ = 0`` instead of their column
-    (with ``pinned``). ``vectorised``: by `_factor_unit` (``norms``: the norms of
-    ``J``'s columns and ``‖r‖``, ``(d + 1,)``), else by LAPACK.
+    (with ``pinned``). ``vectorised`` (a batch) with up to `HOUSEHOLDER_MAX`
+    parameters: by `_factor_unit` (``norms``: the norms of ``J``'s columns and
+    ``‖r‖``, ``(d + 1,)``), else by LAPACK.
     """
-    if vectorised:
-        return _factor_unit(jac.T, r, scale, free, pinned, norms)
     d = jac.shape[1]
+    if vectorised and d <= HOUSEHOLDER_MAX:
+        return _factor_unit(jac.T, r, scale, free, pinned, norms)
     m = jnp.concatenate([jnp.where(free, jac, 0.0) / scale, r[:, None]], axis=1)
     if pinned:
         pins = jnp.concatenate([jnp.diag((~free).astype(r.dtype)), jnp.zeros((d, 1), r.dtype)],
