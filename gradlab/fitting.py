@@ -244,11 +244,12 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
     n, d = sol.jac.shape
     dtype = sol.x.dtype
     dof = n - d
-    norms, r_norm = leastsq.norms_at(sol.jac, sol.r, sol.free)  # as `leastsq._finish`'s
+    # as `leastsq._finish`'s
+    norms, r_norm = leastsq.norms_at(sol.jac, sol.r, sol.free, vectorised)
     scale = jnp.where(norms > 0, norms, 1.0)
-    sv, v, _ = leastsq.singular_values(leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned,
-                                                      vectorised),
-                                       vectorised)
+    f = leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned, vectorised,
+                       jnp.concatenate([norms, r_norm[None]]))
+    sv, v, _ = leastsq.singular_values(f, vectorised)
     kept = leastsq.kept(sv)
     held = ~sol.free
     rank = jnp.sum(kept) - jnp.sum(held)  # held parameters are pinned: one unit value each
