@@ -6,16 +6,35 @@ LLVM IR emitters compile the same programs in 45–65% of the time (gl.fit on
 NIST Thurber: 2.1 s against 3.7 s; a 1000-step descent: 1.0 s against
 1.6–2.1 s) and run them as fast (measured: a descent, 1,000 fit starts, 10⁴
 data sets, all within noise). Not for a grid search, one big vectorised
-evaluation, which ran 5× slower with them. Nor for a batch of descents
-(`multistart`, `basin_map`, `sweep_learning_rates`), though its compile took
-about 60% of the time (9.6 s against 17.4 s for 64 Himmelblau starts, load 11)
-and it ran within milliseconds of the default: with them a run's bits depend
-on its place in the batch (a Rosenbrock run in float32 recorded points 5e-7
-(relative) away from the same run's in a larger batch; the cause is not pinned
-down, likely a vectorised loop's body and its remainder rounding differently),
-and gradlab promises that a run does not depend on its batch, bit for bit
-(`tests/test_multistart.py`). A batch of fits promises it to
-roundoff, and keeps them.
+evaluation, which ran 5× slower with them.
+
+A batch of descents (`multistart`, `basin_map`, `sweep_learning_rates`) gets
+them too, with LLVM's vectorisers off (``loop_jit(vectorize=False)``:
+``xla_cpu_prefer_vector_width=64``, narrower than any vector register), for
+gradlab promises that a run does not depend on its batch, bit for bit
+(`tests/test_multistart.py`), and vectorised code breaks that promise. Why
+(found 2026-11-30): XLA:CPU always lets LLVM fuse a multiply and an add into
+one FMA (``llvm::FPOpFusion::Fast``, no option turns it off), and LLVM's
+instruction selector fuses a multiply only into its sole user. The LLVM IR
+emitters compute a loop fusion element by element, so a subexpression two
+outputs share is computed twice; the loop vectoriser merges the two copies
+into one vector multiply with two users (not fused: two roundings), while its
+scalar remainder loop keeps one multiply per copy (fused: one rounding). Which
+rows fall in the remainder depends on the batch's size. The smallest case:
+``jax.vmap(jax.grad(rosenbrock))`` over n starts computes ``x1 - x0**2`` as
+``vmulps``, ``vsubps`` in the vector body and ``vfnmadd213ss`` in the remainder;
+compiled with the vectorising LLVM IR emitters, 177 of the batch sizes 1–299
+gave some start other bits than a batch of 300 (float32; 122 in float64),
+with XLA's default emitters (which reuse the shared multiply) and with the
+vectorisers off, none. Options that do not help: ``xla_cpu_max_isa`` (SSE4_2
+or AVX: XLA still emits FMAs), ``xla_cpu_prefer_vector_width=128``,
+``xla_cpu_strict_dot_conv_math``, ``xla_cpu_enable_fast_min_max=False``;
+without HLO fusion (``xla_disable_hlo_passes=fusion``) more runs differ. With
+the vectorisers off, every run of the suite's 14 costs × 3 optimisers
+(trust-region Newton, L-BFGS, Adam), in a batch of 300 (stepped in groups),
+equals the same run in a batch of its last 40 (stepped whole) and of its last
+70, every field bit for bit, in float32 (and for 6 of them in float64). A
+batch of fits promises independence to roundoff, and keeps them vectorised.
 
 The option is per program, never global, and only for the CPU: XLA takes
 compiler options only for a top-level ``jit`` (inside a caller's ``jit`` or
@@ -51,15 +70,20 @@ import jax
 import jaxlib
 
 
-def _cpu_options() -> dict:
+def _cpu_options(vectorize: bool) -> dict:
     version = tuple(int(v) for v in jaxlib.__version__.split(".")[:2])
-    return {"xla_cpu_use_fusion_emitters": False} if version >= (0, 10) else {}
+    if version < (0, 10):
+        return {}
+    if vectorize:
+        return {"xla_cpu_use_fusion_emitters": False}
+    # no vector register is as narrow as 64 bits: LLVM vectorises nothing
+    return {"xla_cpu_use_fusion_emitters": False, "xla_cpu_prefer_vector_width": 64}
 
 
 @functools.cache
-def _quick_options() -> dict:
+def _quick_options(vectorize: bool = True) -> dict:
     # asked on the first call, not at import: the backend is chosen then
-    return _cpu_options() if jax.default_backend() == "cpu" else {}
+    return _cpu_options(vectorize) if jax.default_backend() == "cpu" else {}
 
 
 def _top_level() -> bool:
@@ -69,21 +93,24 @@ def _top_level() -> bool:
     return clean is not None and clean()
 
 
-def loop_jit(fn=None, *, static_argnames=()):
+def loop_jit(fn=None, *, static_argnames=(), vectorize: bool = True):
     """``jax.jit(fn, static_argnames=...)``, compiled with the quick emitters at the top level.
 
+    ``vectorize=False``: and with LLVM's vectorisers off, so that every run of a batch
+    goes through the same machine code (see the module docstring).
     Usable as a decorator: ``@loop_jit(static_argnames=("config",))``.
     """
     if fn is None:
-        return functools.partial(loop_jit, static_argnames=static_argnames)
+        return functools.partial(loop_jit, static_argnames=static_argnames, vectorize=vectorize)
     plain = jax.jit(fn, static_argnames=static_argnames)
 
     @functools.cache  # made on the first top-level call
     def quick():
-        return jax.jit(fn, static_argnames=static_argnames, compiler_options=_quick_options())
+        return jax.jit(fn, static_argnames=static_argnames,
+                       compiler_options=_quick_options(vectorize))
 
     def pick():
-        return quick() if _top_level() and _quick_options() else plain
+        return quick() if _top_level() and _quick_options(vectorize) else plain
 
     @functools.wraps(fn)
     def call(*args, **kwargs):

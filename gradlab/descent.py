@@ -31,8 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -60,7 +58,7 @@ def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config
 
 
 @_programs.keepable(Trajectory)
-@functools.partial(jax.jit, static_argnames=("method", "config"))
+@loop_jit(static_argnames=("method", "config"), vectorize=False)
 def _descend_many(objective, x0s, hyperparams, box, tols, token, *, method, config):
     """One compiled call for a batch of starts (with one set of hyperparameters per run
     if ``method.per_run``); ``token`` None or a `gradlab.progress` token.
