@@ -8,21 +8,55 @@ NIST Thurber: 2.1 s against 3.7 s; a 1000-step descent: 1.0 s against
 data sets, all within noise). Not for a grid search, one big vectorised
 evaluation, which ran 5× slower with them.
 
-A batch of descents (`multistart`, `basin_map`, `sweep_learning_rates`) uses
-them too, since gradlab stopped letting a run's bits depend on how XLA cuts a
-program into kernels. XLA:CPU always fuses ``a·b + c`` into one fused
-multiply-add inside a kernel (no option turns that off), so the bits of a step
-follow the kernel boundaries; a batch stepped as a plain ``vmap`` and the same
-step between a group's gather and scatter were cut differently, and with these
-emitters a float32 Rosenbrock run differed from the same run in a larger batch
-(5e-7 relative). Every batch now steps through the same gather–step–scatter
-structure, whatever its size, and a batch of one runs as two (XLA treats an axis
-of length 1 as a broadcast): `gradlab._loop.GROUPED_MIN_BATCH`, tested for batches
-of 1, 40 and 300 (`tests/test_multistart.py`). Measured old code against new in
-fresh processes taking turns (3 rounds, 2026-11-30 10:31, load 7–9, with the
-packed carry of `gradlab._rows`): first call's CPU time 0.68× (64 Himmelblau
-starts), 0.67× (1,000 sine starts), 0.66× (256 Rosenbrock starts); XLA's compile
-0.56–0.59×; warm calls 0.65×, 0.87×, 0.66×.
+A batch of descents (`multistart`, `basin_map`, `sweep_learning_rates`) gets
+them too, with LLVM's vectorisers off (``loop_jit(vectorize=False)``:
+``xla_cpu_prefer_vector_width=64``, narrower than any vector register), for
+gradlab promises that a run does not depend on its batch, bit for bit
+(`tests/test_multistart.py`), and vectorised code breaks that promise. Why
+(found 2026-11-30): XLA:CPU always lets LLVM fuse a multiply and an add into
+one FMA (``llvm::FPOpFusion::Fast``, no option turns it off), and LLVM's
+instruction selector fuses a multiply only into its sole user. The LLVM IR
+emitters compute a loop fusion element by element, so a subexpression two
+outputs share is computed twice; the loop vectoriser merges the two copies
+into one vector multiply with two users (not fused: two roundings), while its
+scalar remainder loop keeps one multiply per copy (fused: one rounding). Which
+rows fall in the remainder depends on the batch's size. The smallest case:
+``jax.vmap(jax.grad(rosenbrock))`` over n starts computes ``x1 - x0**2`` as
+``vmulps``, ``vsubps`` in the vector body and ``vfnmadd213ss`` in the remainder;
+compiled with the vectorising LLVM IR emitters, 177 of the batch sizes 1–299
+gave some start other bits than a batch of 300 (float32; 122 in float64),
+with XLA's default emitters (which reuse the shared multiply) and with the
+vectorisers off, none. Options that do not help: ``xla_cpu_max_isa`` (SSE4_2
+or AVX: XLA still emits FMAs), ``xla_cpu_prefer_vector_width=128``,
+``xla_cpu_strict_dot_conv_math``, ``xla_cpu_enable_fast_min_max=False``;
+without HLO fusion (``xla_disable_hlo_passes=fusion``) more runs differ. With
+the vectorisers off, every run of the suite's 14 costs × 3 optimisers
+(trust-region Newton, L-BFGS, Adam), in a batch of 300 (stepped in groups),
+equals the same run in a batch of its last 40 (stepped whole) and of its last
+70, every field bit for bit, in float32 (and for 6 of them in float64). The
+batch then compiles in about half the CPU time of XLA's default and runs about
+as fast (`python -m benchmarks.batch_compile --rounds 3 --repeats 15`,
+2026-11-30 10:43, load 10 falling to 6; medians, each against the default:
+64 Himmelblau starts compiled in 2.37 s of CPU against 4.84 (0.49×; wall
+0.38×) and ran 1.07×; 1,000 sine starts 1.88 s against 3.57 (0.53×) and 1.00×;
+300 Rosenbrock starts 2.92 s against 5.54 (0.53×) and 1.28× (34.0 ms against
+26.6; the vectorised LLVM IR emitters: 1.39×). Run ratios swing at such loads:
+0.75–1.34× over three runs of the benchmark (load 8–11), the vectorised
+emitters' 0.66–1.65×. Turning the vectorisers off itself saves compile time:
+0.49–0.53× against 0.58–0.66× with them). `tests/test_multistart.py` (``-n 2``)
+took 145 s of CPU against 227 s before (0.64×), 152 s against 222 s of wall
+time (one pair, the old checkout first, 10:46–10:53, load 4–5). A
+batch of fits promises independence to roundoff, and keeps them vectorised.
+
+The kernel boundaries matter for the same reason, whatever the emitters: where
+XLA cuts a program into kernels decides which multiplies can become FMAs. A
+batch stepped as a plain ``vmap`` and the same step between a group's gather
+and scatter are cut differently (with XLA's default emitters too: a float32
+Rosenbrock run's first trust-region step differed in its last bits once the
+groups' state was packed, `gradlab._rows`), and XLA treats an axis of length 1 as
+a broadcast. So every batch steps through the same gather–step–scatter
+structure whatever its size, and a batch of one runs as two
+(`gradlab._loop.GROUPED_MIN_BATCH`; tested for batches of 1, 40 and 300).
 
 The option is per program, never global, and only for the CPU: XLA takes
 compiler options only for a top-level ``jit`` (inside a caller's ``jit`` or
@@ -58,15 +92,20 @@ import jax
 import jaxlib
 
 
-def _cpu_options() -> dict:
+def _cpu_options(vectorize: bool) -> dict:
     version = tuple(int(v) for v in jaxlib.__version__.split(".")[:2])
-    return {"xla_cpu_use_fusion_emitters": False} if version >= (0, 10) else {}
+    if version < (0, 10):
+        return {}
+    if vectorize:
+        return {"xla_cpu_use_fusion_emitters": False}
+    # no vector register is as narrow as 64 bits: LLVM vectorises nothing
+    return {"xla_cpu_use_fusion_emitters": False, "xla_cpu_prefer_vector_width": 64}
 
 
 @functools.cache
-def _quick_options() -> dict:
+def _quick_options(vectorize: bool = True) -> dict:
     # asked on the first call, not at import: the backend is chosen then
-    return _cpu_options() if jax.default_backend() == "cpu" else {}
+    return _cpu_options(vectorize) if jax.default_backend() == "cpu" else {}
 
 
 def _top_level() -> bool:
@@ -76,21 +115,24 @@ def _top_level() -> bool:
     return clean is not None and clean()
 
 
-def loop_jit(fn=None, *, static_argnames=()):
+def loop_jit(fn=None, *, static_argnames=(), vectorize: bool = True):
     """``jax.jit(fn, static_argnames=...)``, compiled with the quick emitters at the top level.
 
+    ``vectorize=False``: and with LLVM's vectorisers off, so that every run of a batch
+    goes through the same machine code (see the module docstring).
     Usable as a decorator: ``@loop_jit(static_argnames=("config",))``.
     """
     if fn is None:
-        return functools.partial(loop_jit, static_argnames=static_argnames)
+        return functools.partial(loop_jit, static_argnames=static_argnames, vectorize=vectorize)
     plain = jax.jit(fn, static_argnames=static_argnames)
 
     @functools.cache  # made on the first top-level call
     def quick():
-        return jax.jit(fn, static_argnames=static_argnames, compiler_options=_quick_options())
+        return jax.jit(fn, static_argnames=static_argnames,
+                       compiler_options=_quick_options(vectorize))
 
     def pick():
-        return quick() if _top_level() and _quick_options() else plain
+        return quick() if _top_level() and _quick_options(vectorize) else plain
 
     @functools.wraps(fn)
     def call(*args, **kwargs):

@@ -58,7 +58,7 @@ def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config
 
 
 @_programs.keepable(Trajectory)
-@loop_jit(static_argnames=("method", "config"))
+@loop_jit(static_argnames=("method", "config"), vectorize=False)
 def _descend_many(objective, x0s, hyperparams, box, tols, token, *, method, config):
     """One compiled call for a batch of starts (with one set of hyperparameters per run
     if ``method.per_run``); ``token`` None or a `gradlab.progress` token.
