@@ -73,16 +73,11 @@ def pieces(problem, axis):
     held = lambda c: c._replace(spectrum_here=jnp.ones_like(c.spectrum_here))
 
     def rj(c, p):
-        return leastsq.residuals_and_columns(p[0], c.point.x, p[1])
-
-    def norms(c, p):
-        r, columns = rj(c, p)
-        return gl.stopping.row_norms(jnp.concatenate([columns, r[None]]))
+        return leastsq.residuals_and_jacobian(p[0], c.point.x, p[1])
 
     def qr(c, p):
-        r, columns = rj(c, p)
-        free = jnp.ones(columns.shape[0], bool)
-        return leastsq.factor(columns.T, r, c.point.scale, free, False, True, norms(c, p))
+        r, jac = rj(c, p)
+        return jnp.linalg.qr(jnp.concatenate([jac, r[:, None]], 1), mode="r")
 
     def arrive(c, p):
         return leastsq._arrive(p[0], p[1], c.point.scale, False, c.point.x, *rj(c, p),
@@ -95,13 +90,13 @@ def pieces(problem, axis):
         "refresh: the SVDs, warm": lambda c, p: refreshed(c),
         "step, undamped branch": lambda c, p: vstep(opts._replace(damped=False))(c, p),
         "residuals + Jacobian": vmap(rj),
-        "  + column norms": vmap(norms),
-        "  + column norms, QR, solve (factor)": vmap(qr),
+        "  + LAPACK QR": vmap(qr),
         "  + QR, solve, scaling, tests (_arrive)": vmap(arrive),
         "damped step (lm_step: λ, SVD held)": vmap(
             lambda c, p: leastsq.lm_step(c.point.factors, c.radius, True, c.spectrum)),
         "  Jacobi SVD alone, warm": vmap(
             lambda c, p: _linalg.jacobi_svd(c.point.factors.tri, c.spectrum.v)),
+        "column norms of J": vmap(lambda c, p: gl.stopping.column_norms(rj(c, p)[1])),
     }
 
 

@@ -1,27 +1,23 @@
 """Small dense factorisations in `jax.numpy`, for the least-squares loop's batches.
 
-Contract: `jacobi_svd` (the SVD of a small square matrix), `householder_triangle`
-(the ``R`` of a QR), `back_substitute` (an upper-triangular solve) and
-`symmetric_eigh` (the eigenvalues and vectors of a symmetric matrix) take one
-matrix and return what LAPACK's ``gesdd``, ``geqrf``, ``trsm`` and ``syevd``
-would, to the same accuracy class; under ``vmap`` they become a few fused
-elementwise operations and reductions per rotation round (or reflection, or
-row) over the whole batch. `jacobi_svd` and `back_substitute` send matrices
-with more than `SMALL` columns to LAPACK, `symmetric_eigh` those with more than 2.
+Contract: `jacobi_svd` (the SVD of a small square matrix), `back_substitute`
+(an upper-triangular solve) and `symmetric_eigh` (the eigenvalues and vectors
+of a symmetric matrix) take one matrix and return what LAPACK's ``gesdd``,
+``trsm`` and ``syevd`` would, to the same accuracy class; under ``vmap`` they
+become a few fused elementwise operations per rotation round (or row) over the
+whole batch. Matrices with more than `SMALL` columns (`symmetric_eigh`: more
+than 2) go to LAPACK.
 
 Why: on CPU a batched LAPACK call loops over the batch and pays a fixed cost
 per matrix, which for the tiny matrices of a fit dwarfs the arithmetic: an SVD
 of a 7 × 7 triangle costs about 16 µs (one-sided Jacobi on 32 at once: about
 10 µs each, 3–7 µs from a nearby ``V``; on 313 triangles of 3 × 3, 1.2 µs against
-5 µs). LAPACK's QR (``geqrf``) costs 1–2.5 µs for 50 × 4 and 37 × 8, and a
-Householder QR written in `jax.numpy` is about as fast alone (2026-11-30,
-medians of 7 in turns, load 3–5: 313 matrices of 50 × 4 in 302–440 µs against
-LAPACK's 354–499, 397–528 with the reflections in a rolled loop; 32 of 37 × 8 in
-70–100 µs against 73–104; on 2026-11-29, with the batch on the minor axis, 301 µs
-for the 32). It pays in a fit's batch, which holds ``J`` by its columns
-(`gradlab.leastsq`): the reflections' sums then run along the minor axis, and
-the columns go in without LAPACK's column-major copy and come out as a small
-triangle, not read back strided from a ``50 × 4`` factor.
+5 µs). LAPACK's QR (``geqrf``, 1–2.5 µs for 50 × 4 and 37 × 8) stays: a
+Householder QR written in `jax.numpy` took 2–4 µs per matrix, vectorised or not
+(measured on 2 CPU cores; again on 2026-11-29, fastest of 30: 32 matrices of
+37 × 8 in 104 µs against LAPACK's 76, in 301 µs with the batch on the minor
+axis and the columns unrolled; 313 of 50 × 4 in 265–307 µs against 367, under a
+tenth of a data-set step's time, and slower on the starts).
 
 * `jacobi_svd`: one-sided (Hestenes) Jacobi: plane rotations of the columns
   until every pair is orthogonal to working precision. It gives the singular
@@ -35,10 +31,6 @@ triangle, not read back strided from a ``50 × 4`` factor.
   parameters, and every descent ends with this decomposition of its Hessian
   (`gradlab.stopping`); on CPU, JAX reaches LAPACK's ``syevd`` through scipy,
   whose import alone cost a command line 0.2–0.3 s.
-* `householder_triangle`: LAPACK's ``geqr2`` (a reflection per column) on the
-  columns of ``A`` given as rows, so that the dot products of each reflection are
-  sums along the minor axis. Its sums of squares are plain, for columns of norm
-  at most 1 (the fit's loop divides each by its norm first).
 * `back_substitute`: ``R⁻¹·b`` row by row from the bottom; a zero on the
   diagonal gives inf/NaN, as ``trsm`` does.
 
@@ -59,11 +51,6 @@ import jax.numpy as jnp
 
 SMALL = 16  # the most columns factored here; wider matrices go to LAPACK
 JACOBI_SWEEPS = 30  # one-sided Jacobi converges quadratically: 5–8 sweeps in float64
-# `householder_triangle` unrolls up to this many reflections: unrolled, each one's indices
-# are constants and its kernels simpler (313 matrices of 50 × 4: 0.76–0.83× the time of
-# the rolled loop), but the program grows with each (1,000 Thurber starts, 7 reflections:
-# the batch compiled in 1.1–1.2× the rolled loop's time)
-UNROLL_MAX = 4
 
 
 def jacobi_svd(a, v0=None):
@@ -135,48 +122,6 @@ def jacobi_svd(a, v0=None):
     x = jnp.stack([p, q], axis=2).reshape(2 * d, 2 * m)[:, :d]  # a sweep ends where it began
     av, v = x[:d], x[d:]
     return jnp.sqrt(jnp.sum(av * av, 0)), v, av
-
-
-def householder_triangle(columns, steps: int):
-    """The first ``steps`` rows of ``R`` in ``A = Q·R`` (``A``: ``N × k``, ``steps ≤ min(N, k)``),
-    by Householder reflections, ``A`` given by its columns: ``columns`` is ``Aᵀ`` (``k × N``).
-
-    Each reflection is one reduction over the rows of ``A`` (the dot products of the
-    pivot column's tail with every column) and one elementwise update: under ``vmap``
-    both run over the minor axis of the whole batch, where LAPACK's ``geqrf`` loops
-    over the batch at a fixed cost per matrix. Row ``i`` of ``R`` is ``±`` LAPACK's
-    (``R[i, i] = β``, LAPACK's sign convention); below the diagonal it is zero.
-
-    The sums of squares are plain (LAPACK's ``dnrm2`` scales them): give columns of
-    norm at most 1 (`gradlab.leastsq.factor` gives them unit norm). A tail below the
-    square root of the smallest float then lies far below the rounding of the earlier
-    reflections (``eps`` of the column), so it is an exact zero in all but contrived
-    data, and reads as one: no reflection, as LAPACK does for a zero tail.
-    """
-    k, n = columns.shape
-    index = jnp.arange(n)
-
-    def reflect(j, c):
-        x = jax.lax.dynamic_index_in_dim(c, j, 0, keepdims=False)  # the pivot column
-        tail = jnp.where(index > j, x, 0.0)
-        dots = jnp.sum(c * tail, axis=-1)  # (k,): each column's tail · the pivot's tail
-        alpha = jax.lax.dynamic_index_in_dim(x, j, 0, keepdims=False)
-        sigma2 = jax.lax.dynamic_index_in_dim(dots, j, 0, keepdims=False)  # ‖tail‖²
-        norm = jnp.sqrt(alpha * alpha + sigma2)
-        beta = jnp.where(alpha >= 0, -norm, norm)
-        turn = sigma2 > 0
-        # H = I − τ·v·vᵀ with v = (e_j + tail/(α − β)), τ = (β − α)/β: H·x = β·e_j
-        inverse = 1 / jnp.where(turn, alpha - beta, 1.0)
-        tau = jnp.where(turn, (beta - alpha) / jnp.where(turn, beta, 1.0), 0.0)
-        at_pivot = jax.lax.dynamic_index_in_dim(c, j, 1, keepdims=False)  # (k,)
-        weights = tau * (at_pivot + dots * inverse)  # τ·vᵀc for each column c
-        v = jnp.where(index == j, 1.0, tail * inverse)
-        return c - weights[:, None] * v[None, :]
-
-    c = jax.lax.fori_loop(0, steps, reflect, columns, unroll=steps <= UNROLL_MAX)
-    top = c[:, :steps].T  # (steps, k): R[i, m] = column m's entry i
-    below = jnp.arange(steps)[:, None] > jnp.arange(k)[None, :]
-    return jnp.where(below, 0.0, top)
 
 
 def back_substitute(tri, b):

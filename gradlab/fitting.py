@@ -244,12 +244,11 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
     n, d = sol.jac.shape
     dtype = sol.x.dtype
     dof = n - d
-    # as `leastsq._finish`'s
-    norms, r_norm = leastsq.norms_at(sol.jac, sol.r, sol.free, vectorised)
+    norms, r_norm = leastsq.norms_at(sol.jac, sol.r, sol.free)  # as `leastsq._finish`'s
     scale = jnp.where(norms > 0, norms, 1.0)
-    f = leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned, vectorised,
-                       jnp.concatenate([norms, r_norm[None]]))
-    sv, v, _ = leastsq.singular_values(f, vectorised)
+    sv, v, _ = leastsq.singular_values(leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned,
+                                                      vectorised),
+                                       vectorised)
     kept = leastsq.kept(sv)
     held = ~sol.free
     rank = jnp.sum(kept) - jnp.sum(held)  # held parameters are pinned: one unit value each

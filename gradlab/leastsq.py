@@ -37,22 +37,13 @@ A rank-deficient Jacobian (singular values below ``8·d·eps·σ₁``) gets the
 minimum-norm step; every λ > 0 still gives a unique damped step, so the trust
 region carries on. The covariance `gradlab.fit` reports comes from the same
 SVD at the last point. A single fit calls LAPACK (``geqrf``, ``trsm``,
-``gesdd``); a batch (`run_many`) does its linear algebra vectorised over the
-group (`gradlab._linalg`): a batched LAPACK call pays a fixed cost per matrix
-(about 1.2 µs for the QR of 50 × 4, 10 µs for the SVD of a 7 × 7 triangle)
-that dwarfs the arithmetic. A batch holds ``J`` by its columns (``Jᵀ``,
-`residuals_and_columns`), so that every sum over the residuals runs along the
-minor axis, which XLA:CPU vectorises (under ``vmap`` a sum over a non-minor
-axis costs several ns an element): the columns' norms (`stopping.row_norms`),
-the QR by Householder reflections of the columns each divided by its norm
-(`_factor_unit`; LAPACK's QR beyond `HOUSEHOLDER_MAX` parameters), ``R⁻¹b`` by
-back-substitution, the SVD of ``R`` by
-one-sided Jacobi, and at the end the Gauss–Newton matrix and its eigenvalues'
-magnitudes by Jacobi (`stopping.stationary`'s ``vectorised``; up to
-`stopping.EIGEN_JACOBI_MAX` parameters). One-sided Jacobi on ``R`` never
-forms ``RᵀR``; each run keeps the ``V`` of its last SVD and starts the next
-one from it (consecutive triangles differ little: 2–4 sweeps instead of 6–8,
-to the accuracy of LAPACK's SVD). The
+``gesdd``); a batch (`run_many`) keeps LAPACK's QR but takes the SVD of ``R``
+by one-sided Jacobi and ``R⁻¹b`` by back-substitution (`gradlab._linalg`),
+vectorised over the group: a batched LAPACK call pays a fixed cost per matrix
+(about 10 µs for the SVD of a 7 × 7 triangle) that dwarfs the arithmetic.
+One-sided Jacobi on ``R`` never forms ``RᵀR``; each run keeps the ``V`` of
+its last SVD and starts the next one from it (consecutive triangles differ
+little: 2–4 sweeps instead of 6–8, to the accuracy of LAPACK's SVD). The
 covariance's SVD starts cold and keeps the singular values to high relative
 accuracy.
 
@@ -117,7 +108,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
 from gradlab import stopping
-from gradlab._linalg import back_substitute, householder_triangle, jacobi_svd
+from gradlab._linalg import back_substitute, jacobi_svd
 from gradlab.stopping import Stop, Tolerances
 
 ACCEPT = 1e-4  # MINPACK: a step is taken when its actual decrease is this share of the predicted
@@ -155,13 +146,6 @@ FLAT = stopping.NOISE  # changes below FLAT × the rounding of ‖r‖² are noi
 # interleaved fresh processes, load 9) but its compile time from 20.6 s to 37.1 s
 # (medians of 3, same load): not kept.
 GROUP, GROUPS = 32, 32
-# A batch factors by Householder reflections (`_factor_unit`) up to this many parameters,
-# beyond by LAPACK: a reflection is a few kernels over the whole group, whose fixed cost
-# outweighs LAPACK's per matrix once the reflections are many and the group small
-# (2026-11-30, `benchmarks.fit_versions`, medians of 5 in turns, load 7–9: 10⁴ data sets
-# of 3 parameters, all by Householder, 0.80× the wall time of the code before; 1,000
-# Thurber starts, 7 parameters, in groups of 32, 1.16×)
-HOUSEHOLDER_MAX = 4
 
 
 class Options(NamedTuple):
@@ -194,21 +178,15 @@ def residuals_and_jacobian(objective, x, sigma):
     reverse mode pulls ``N`` cotangents back, cheaper when the data are fewer
     than the parameters.
     """
-    r, columns = residuals_and_columns(objective, x, sigma)
-    return r, columns.T
-
-
-def residuals_and_columns(objective, x, sigma):
-    """``r (N,)`` and ``Jᵀ (d, N)``, the columns of `residuals_and_jacobian`'s ``J``: as forward
-    mode makes them, and as a batch reduces them (along the minor axis: `run_many`)."""
     fn = lambda p: residuals(objective, p, sigma)
     d = x.shape[0]
     n = jax.eval_shape(fn, x).shape[0]
     if n >= d:
-        return jax.vmap(lambda t: jax.jvp(fn, (x,), (t,)), out_axes=(None, 0))(
+        r, columns = jax.vmap(lambda t: jax.jvp(fn, (x,), (t,)), out_axes=(None, 0))(
             jnp.eye(d, dtype=x.dtype))
+        return r, columns.T
     r, pull = jax.vjp(fn, x)
-    return r, jax.vmap(pull)(jnp.eye(n, dtype=r.dtype))[0].T
+    return r, jax.vmap(pull)(jnp.eye(n, dtype=r.dtype))[0]
 
 
 def _sizes(objective, sigma):
@@ -231,18 +209,13 @@ class Factors(NamedTuple):
     gn: jax.Array  # (d,) −R⁻¹·b, the Gauss–Newton step z = D·p (not finite when R is singular)
 
 
-def factor(jac, r, scale, free, pinned: bool, vectorised: bool = False,
-           norms=None) -> Factors:
+def factor(jac, r, scale, free, pinned: bool, vectorised: bool = False) -> Factors:
     """The `Factors` of ``[J·D⁻¹ | r]``, by one Householder QR.
 
     Held parameters (``~free``) get a pin row ``zᵢ = 0`` instead of their column
-    (with ``pinned``). ``vectorised`` (a batch) with up to `HOUSEHOLDER_MAX`
-    parameters: by `_factor_unit` (``norms``: the norms of ``J``'s columns and
-    ``‖r‖``, ``(d + 1,)``), else by LAPACK.
+    (with ``pinned``).
     """
     d = jac.shape[1]
-    if vectorised and d <= HOUSEHOLDER_MAX:
-        return _factor_unit(jac.T, r, scale, free, pinned, norms)
     m = jnp.concatenate([jnp.where(free, jac, 0.0) / scale, r[:, None]], axis=1)
     if pinned:
         pins = jnp.concatenate([jnp.diag((~free).astype(r.dtype)), jnp.zeros((d, 1), r.dtype)],
@@ -252,30 +225,7 @@ def factor(jac, r, scale, free, pinned: bool, vectorised: bool = False,
         m = jnp.concatenate([m, jnp.zeros((d + 1 - m.shape[0], d + 1), m.dtype)])
     top = jnp.linalg.qr(m, mode="r")[:d + 1]
     tri, b = top[:d, :d], top[:d, d]
-    return Factors(tri, b, solve_triangular(tri, -b))
-
-
-def _factor_unit(columns, r, scale, free, pinned: bool, norms) -> Factors:
-    """`factor` for a batch: Householder (`gradlab._linalg.householder_triangle`) on the
-    columns of ``[J·D⁻¹ | r]`` each divided by its norm, then ``R``'s columns multiplied
-    by those norms (Householder's ``R`` follows its columns' scaling exactly).
-
-    Unit columns make the reflections' plain sums of squares safe from overflow and
-    underflow (`householder_triangle`); the norms come safe from the caller.
-    """
-    d, dtype = columns.shape[0], r.dtype
-    positive = lambda n: jnp.where(n > 0, n, 1.0)
-    unit = jnp.concatenate([jnp.where(free[:, None], columns / positive(norms[:d])[:, None], 0.0),
-                            (r / positive(norms[d]))[None]])
-    sizes = jnp.concatenate([jnp.where(free, norms[:d] / scale, 1.0), norms[d:d + 1]])
-    if pinned:  # a held parameter's column is its pin, of norm 1
-        pins = jnp.concatenate([jnp.diag((~free).astype(dtype)), jnp.zeros((1, d), dtype)])
-        unit = jnp.concatenate([unit, pins], axis=1)
-    if unit.shape[1] < d:  # fewer residuals than parameters: zero rows change nothing
-        unit = jnp.pad(unit, ((0, 0), (0, d - unit.shape[1])))
-    top = householder_triangle(unit, d) * sizes
-    tri, b = top[:, :d], top[:, d]
-    return Factors(tri, b, back_substitute(tri, -b))
+    return Factors(tri, b, back_substitute(tri, -b) if vectorised else solve_triangular(tri, -b))
 
 
 class Spectrum(NamedTuple):
@@ -501,24 +451,19 @@ def assess(rr, rr_new, predicted, direction, pnorm, lam, radius, first_trial):
     return actual, ratio, radius
 
 
-def _arrive(objective, sigma, scale, first, x, r, columns, rr, box, loop_tols,
+def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
             vectorised: bool) -> _Point:
-    """The loop's view of a newly accepted point (``columns``: ``Jᵀ``, `residuals_and_columns`):
-    its factors, scaling, rounding, and whether the caller's tolerances stop the run there."""
-    g = columns @ r
+    """The loop's view of a newly accepted point: its factors, scaling, rounding, and
+    whether the caller's tolerances stop the run there."""
+    g = jac.T @ r
     free = stopping.free_parameters(x, g, box)
     # the columns' norms, and ‖r‖ and ‖r ⊙ |Y|/σ‖ for the rounding of ‖r‖², in one
-    # reduction (the same bits in a batch of any size); a batch reduces along its minor axis
+    # reduction (the same bits in a batch of any size)
     d, sizes = x.shape[0], _sizes(objective, sigma)
-    if vectorised:
-        norms = stopping.row_norms(jnp.concatenate([columns, r[None], (r * sizes)[None]]))
-    else:
-        norms = stopping.column_norms(jnp.concatenate([columns.T, r[:, None],
-                                                       (r * sizes)[:, None]], 1))
+    norms = stopping.column_norms(jnp.concatenate([jac, r[:, None], (r * sizes)[:, None]], 1))
     norms, r_norms = norms[:d], norms[d:]
     scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
-    f = factor(columns.T, r, scale, free, box is not None, vectorised,
-               jnp.concatenate([norms, r_norms[:1]]))
+    f = factor(jac, r, scale, free, box is not None, vectorised)
     size = jnp.linalg.norm(scale * x)
     # the Gauss–Newton step from the point, the decrease it predicts (‖b‖² of ‖r‖²:
     # MINPACK's tests) or the gradient
@@ -542,9 +487,9 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     rr = c.point.rr
     first = c.nit < 0
     x_new, z, lam, predicted, direction, spectrum, here = _propose(c, box, options)
-    r_new, columns_new = residuals_and_columns(objective, x_new, sigma)
+    r_new, jac_new = residuals_and_jacobian(objective, x_new, sigma)
     rr_new = r_new @ r_new
-    finite = jnp.isfinite(rr_new + jnp.sum(columns_new))  # NaN and inf survive the sum
+    finite = jnp.isfinite(rr_new + jnp.sum(jac_new))  # NaN and inf survive the sum
     rr_new = jnp.where(finite, rr_new, jnp.inf)
     pnorm = jnp.linalg.norm(z)
     actual, ratio, radius = assess(rr, rr_new, predicted, direction, pnorm, lam, c.radius,
@@ -556,7 +501,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     moved = accept & finite
     point = jax.lax.cond(
         moved,
-        lambda: _arrive(objective, sigma, c.point.scale, first, x_new, r_new, columns_new, rr_new,
+        lambda: _arrive(objective, sigma, c.point.scale, first, x_new, r_new, jac_new, rr_new,
                         box, loop_tols, options.vectorised),
         lambda: c.point)
     radius = jnp.where(first, jnp.where(point.size > 0, point.size, 1.0), radius)
@@ -590,52 +535,35 @@ class Solution(NamedTuple):
     scale: jax.Array  # (d,) D
 
 
-def _finish(objective, sigma, c: _Carry, box, tols: Tolerances,
-            vectorised: bool = False) -> Solution:
+def _finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix, and the
-    residuals and Jacobian there (zero where no point was reached: a start not finite).
-
-    ``vectorised`` (a batch, `run_many`): the sums over the residuals run along the
-    minor axis of ``Jᵀ`` (`stopping.row_norms`), and the Gauss–Newton matrix's
-    eigenvalues come by Jacobi (`stopping.stationary`'s ``vectorised``).
-    """
+    residuals and Jacobian there (zero where no point was reached: a start not finite)."""
     pt = c.point
-    r, columns = residuals_and_columns(objective, pt.x, sigma)
+    r, jac = residuals_and_jacobian(objective, pt.x, sigma)
     reached = jnp.isfinite(pt.rr)
-    r, full_columns = jnp.where(reached, r, 0.0), jnp.where(reached, columns, 0.0)
-    full_jac = full_columns.T
+    r, full_jac = jnp.where(reached, r, 0.0), jnp.where(reached, jac, 0.0)
+    jac = jnp.where(pt.free, full_jac, 0.0)
     # judged in the scaled parameters D·x (D: the columns' norms at x), as the loop
     # steps: the same test, but JᵀJ cannot overflow (parameters of 1e-200) or underflow
-    norms, _ = norms_at(full_jac, r, pt.free, vectorised)
+    norms, _ = norms_at(full_jac, r, pt.free)
     d = jnp.where(norms > 0, norms, 1.0)
-    if vectorised:  # products summed along the residuals: the minor axis of D⁻¹·Jᵀ
-        scaled = jnp.where(pt.free[:, None], full_columns, 0.0) / d[:, None]
-        g, gauss_newton = (jnp.sum(scaled * r, axis=-1),
-                           jnp.sum(scaled[:, None, :] * scaled[None, :, :], axis=-1))
-    else:
-        scaled = jnp.where(pt.free, full_jac, 0.0) / d
-        g, gauss_newton = scaled.T @ r, scaled.T @ scaled
+    scaled = jac / d
     box = None if box is None else tuple(b * d for b in box)
     # the noise of ½‖r‖² (the point's `noise` is relative to ‖r‖²)
     floor = 0.5 * pt.noise * pt.rr
-    at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, g, gauss_newton, tols, box,
-                                  floor=floor, vectorised=vectorised)
+    at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ r,
+                                  scaled.T @ scaled, tols, box, floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
     return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
 
 
-def norms_at(jac, r, free, vectorised: bool = False):
+def norms_at(jac, r, free):
     """The norms of ``J``'s free columns (0 for held ones) and ``‖r‖``, in one reduction:
     `_finish` and `gradlab.fitting` ask for them with the same arguments, so XLA computes
-    them once. ``vectorised``: summed along the minor axis of ``Jᵀ`` (`stopping.row_norms`)."""
+    them once."""
     d = jac.shape[1]
-    if vectorised:
-        norms = stopping.row_norms(jnp.concatenate([jnp.where(free[:, None], jac.T, 0.0),
-                                                    r[None]]))
-    else:
-        norms = stopping.column_norms(jnp.concatenate([jnp.where(free, jac, 0.0), r[:, None]],
-                                                      1))
+    norms = stopping.column_norms(jnp.concatenate([jnp.where(free, jac, 0.0), r[:, None]], 1))
     return norms[:d], norms[d]
 
 
@@ -715,5 +643,5 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
     last = batch_view(jax.lax.while_loop(
         lambda c: jnp.any(_running(batch_view(c), steps)),
         lambda c: _step_batch(step, c, problems, data_axis, groups, rank, ranks=3), c0))
-    finish = lambda c, p: _finish(p[0], p[1], c, box, tols, vectorised=True)
-    return jax.vmap(finish, in_axes=(0, axis))(last, problems)
+    return jax.vmap(lambda c, p: _finish(p[0], p[1], c, box, tols), in_axes=(0, axis))(
+        last, problems)

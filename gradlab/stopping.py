@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradlab._checks import short
-from gradlab._linalg import jacobi_svd, symmetric_eigh
+from gradlab._linalg import symmetric_eigh
 from gradlab.result import Status
 
 # A run stops once this many steps in a row moved no parameter by more than
@@ -69,13 +69,6 @@ NOISE = 4.0
 
 # Past this many parameters no Hessian is formed to judge a run (d² numbers).
 HESSIAN_MAX_DIM = 1000
-
-# `stationary`'s ``vectorised`` takes |λ| by Jacobi up to this many parameters: LAPACK's
-# syevd pays a fixed cost per matrix (10⁴ fits of 3 parameters: it and its transposes
-# took about 55 ms in a profile of the 0.5 s batch), Jacobi a program that grows with
-# its sweep's rounds (1,000 Thurber starts, 7 parameters: the batch compiled 1.1–1.2×
-# longer, for a few ms saved)
-EIGEN_JACOBI_MAX = 4
 
 
 class Tolerances(NamedTuple):
@@ -262,11 +255,8 @@ def newton_step(g, hessian):
     return _step_and_curvatures(g, hessian)[0]
 
 
-def _step_and_curvatures(g, hessian, vectorised: bool = False):
-    if vectorised and hessian.shape[0] <= EIGEN_JACOBI_MAX:  # |λ|: the singular values
-        eigenvalues, vectors, _ = jacobi_svd(hessian)
-    else:
-        eigenvalues, vectors = symmetric_eigh(hessian)  # 1 × 1 and 2 × 2: without LAPACK
+def _step_and_curvatures(g, hessian):
+    eigenvalues, vectors = symmetric_eigh(hessian)  # 1 × 1 and 2 × 2: without LAPACK
     eps = jnp.finfo(g.dtype).eps
     curvature = jnp.maximum(jnp.abs(eigenvalues), eps * jnp.max(jnp.abs(eigenvalues)))
     slope = vectors.T @ g
@@ -314,22 +304,6 @@ def column_norms(a):
     return jnp.where(big == 0, jnp.zeros((), a.dtype), big * jnp.sqrt(sums))
 
 
-def row_norms(a):
-    """The norms of the rows of a 2-D array, like `norm` without underflow: `column_norms`
-    for an array laid out by columns (``Aᵀ``), whose sums run over the minor axis.
-
-    Under ``vmap`` a batch of such arrays is reduced along its minor axis, which
-    XLA:CPU vectorises, where a sum over a non-minor axis runs at several ns an
-    element (`benchmarks.lm_step`, 313 data sets' Jacobians of 50 × 3 with ``r``: the
-    norms cost about 220 µs beyond the Jacobian's own 250 µs that way, next to nothing
-    this way).
-    """
-    big = jnp.max(jnp.abs(a), axis=-1)
-    unit = a / jnp.where(big == 0, 1, big)[:, None]
-    sums = jnp.sum(unit * unit, axis=-1)
-    return jnp.where(big == 0, jnp.zeros((), a.dtype), big * jnp.sqrt(sums))
-
-
 def rounding_of_squares(r, size, norms=None):
     """About how much rounding ``Σ rᵢ²`` holds when each residual ``rᵢ`` is a difference
     of terms of size ``sizeᵢ`` (so is wrong by about ``eps·sizeᵢ``).
@@ -357,7 +331,7 @@ def rounding_of_abs(r, size):
 
 
 def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: bool = False,
-               floor=None, vectorised: bool = False):
+               floor=None):
     """Whether ``x`` is stationary at the problem's scale (the tests of the module docstring).
 
     With ``minimum=True``, also that no curvature is negative beyond roundoff
@@ -378,20 +352,13 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
         parameter far larger than the others, a data offset of 1e4 say, makes
         ``‖D·x‖`` large, so that ``‖D·s‖`` is under ``xtol`` of it while a
         step could still halve ``f``.)
-      vectorised: for a batch under ``vmap`` (a batch of fits): the eigenvalues'
-        magnitudes, all the test uses without ``minimum``, as the singular values of
-        the Hessian by one-sided Jacobi (`gradlab._linalg.jacobi_svd`), vectorised
-        over the batch, where LAPACK's ``syevd`` pays a fixed cost per matrix (up to
-        `EIGEN_JACOBI_MAX` parameters; LAPACK beyond).
     """
-    if vectorised and minimum:
-        raise ValueError("stationary: vectorised gives |λ| only; minimum needs the signs")
     g_free, held = reduced(x, g, hessian, box)
     if hessian is None:
         return small_gradient(norm(g_free), tols)
     index = jnp.arange(hessian.shape[0])
     diagonal = jnp.abs(hessian[index, index])  # jnp.diagonal would add a lax.cond
-    s, curvatures = _step_and_curvatures(g_free, held, vectorised)
+    s, curvatures = _step_and_curvatures(g_free, held)
     # D from the diagonal, floored at eps of the curvature's scale: a Hessian with a zero
     # diagonal (the saddle x·y) must not weigh every step as nothing
     curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
