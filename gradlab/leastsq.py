@@ -70,6 +70,16 @@ code in one process, taking turns (`benchmarks.fit_versions`, 2026-11-30, 2
 loaded cores): 1,000 Thurber starts 0.78–0.90× its CPU time, 10⁴ data sets
 0.87×, a single fit unchanged (1.01×); the batch compiles 1.12× longer (README.md).
 
+**A batch's sums stay batch-independent.** On XLA:CPU a plain sum under ``vmap``
+(along the minor axis or not) gives bits that depend on the batch's size (sums of
+squares over N = 30, 37 and 50 residuals, batches of 1–64 against the same rows in
+a batch of 70); `stopping.column_norms` does not. Holding ``J`` by its columns and
+summing along the minor axis made 10⁴ data-set fits 0.8× as long, but the
+covariance of a fit then changed in its last bits with the number of starts
+beside it, which breaks the promise that 1 and 2 processes, or 1 and 8 devices,
+give the same records bit for bit (`tests/test_distributed.py`,
+`tests/test_fit.py`); not kept (2026-11-30).
+
 **Bounds** (an active-set rule): parameters held at a bound by a gradient
 pointing out of the box (`stopping.free_parameters`) are fixed for the step
 (their columns of ``J`` replaced by pins ``zᵢ = 0``); the others' step is

@@ -142,6 +142,12 @@ def test_a_batch_of_starts_matches_single_fits_to_roundoff(x64):
     assert len(set(np.asarray(batch.nit).tolist())) > 3  # they stopped at different trials
     for i in range(0, 70, 7):
         _same_fit(_rows(batch, i), gl.fit(cost, starts[i]), rtol=1e-12)
+    # a fit's records, covariance included, do not depend on the batch around it, bit
+    # for bit (devices and processes each fit their own share: `test_distributed.py`)
+    few = gl.fit(cost, starts[-9:])
+    for name in ("x", "status", "nit", "rss", "cov", "stderr", "correlation", "jac"):
+        np.testing.assert_array_equal(np.asarray(getattr(batch, name))[-9:],
+                                      np.asarray(getattr(few, name)), err_msg=name)
     vmapped = jax.vmap(lambda x0: gl.fit(cost, x0))(jnp.asarray(starts[:7]))
     for i in range(7):
         _same_fit(_rows(vmapped, i), gl.fit(cost, starts[i]), rtol=1e-12)
