@@ -137,20 +137,30 @@ def test_sweep_with_another_optax_factory():
     assert float(sweep.trajectories.fun[1]) < float(sweep.trajectories.fun[0])
 
 
+_T = np.linspace(0.0, 3.0, 30)
+# what users write: a plain function summing over its own data (bounds given in the call)
+_PLAIN_DECAY = (lambda p: jnp.sum((p[0] * jnp.exp(-p[1] * _T) + p[2]
+                                   - (2.0 * np.exp(-0.7 * _T) + 0.5)) ** 2))
+
+
 @pytest.mark.parametrize("cost, optimizer", [("rosenbrock", None), ("sine", None),
-                                             ("himmelblau", optax.lbfgs())])
+                                             ("himmelblau", optax.lbfgs()),
+                                             (_PLAIN_DECAY, None)])
 def test_a_run_does_not_depend_on_its_batch(cost, optimizer):
     # a large batch steps its running runs in groups; a small one is one group; one
     # run is a batch XLA would treat as a broadcast: each run must come out bitwise
     # the same in all three (XLA:CPU fuses a·b + c into an FMA inside a kernel, so
     # the bits follow where the program is cut into kernels: `_loop.GROUPED_MIN_BATCH`)
-    cost = gl.get_cost(cost)
-    starts = jnp.asarray(sample_starts(cost.bounds, 300, 5))
+    bounds = [(0.0, 5.0), (0.0, 3.0), (-1.0, 2.0)] if callable(cost) else None
+    cost = gl.get_cost(cost) if isinstance(cost, str) else cost
+    starts = jnp.asarray(sample_starts(bounds or cost.bounds, 300, 5), dtype=jnp.float32)
     assert len(starts) >= _loop.GROUPED_MIN_BATCH > 40
-    big = gl.multistart(cost, starts=starts, optimizer=optimizer, steps=60).trajectories
+    big = gl.multistart(cost, starts=starts, optimizer=optimizer, steps=60,
+                        bounds=bounds).trajectories
     assert len(set(np.asarray(big.nit).tolist())) > 3  # runs did stop at different steps
     for n in (40, 1):  # the last runs: they fill the last, partial group
-        small = gl.multistart(cost, starts=starts[-n:], optimizer=optimizer, steps=60)
+        small = gl.multistart(cost, starts=starts[-n:], optimizer=optimizer, steps=60,
+                              bounds=bounds)
         last = jax.tree.map(lambda a, n=n: a[-n:], big)
         chex.assert_trees_all_equal(last, small.trajectories)  # every field
 
