@@ -47,6 +47,10 @@ emitters' 0.66–1.65×. Turning the vectorisers off itself saves compile time:
 took 145 s of CPU against 227 s before (0.64×), 152 s against 222 s of wall
 time (one pair, the old checkout first, 10:46–10:53, load 4–5). A
 batch of fits promises independence to roundoff, and keeps them vectorised.
+On a quiet machine (2026-11-30 11:28, old code against the new in fresh
+processes taking turns, with `gradlab._rows`' packing): the first call's CPU time
+0.50–0.68×, warm calls 0.64–0.67× on Himmelblau and Rosenbrock, but 1.2–1.5× on
+the sine fit's 1,000 starts × 500 points, where scalar code costs its SIMD.
 
 The kernel boundaries matter for the same reason, whatever the emitters: where
 XLA cuts a program into kernels decides which multiplies can become FMAs. A
