@@ -199,7 +199,8 @@ def _record_chunks(advance_all, running, carry0, config: LoopConfig, token=None,
     records = config.steps // config.record_every
 
     def record_chunk(c, i):
-        seen = (view(c).x, view(c).f, view(c).gnorm)
+        now = view(c)
+        seen = (now.x, now.f, now.gnorm)
         if config.record_every == 1:
             c = advance_all(c)
         else:
@@ -374,16 +375,11 @@ STEP_GROUPS = 8
 GROUPED_MIN_BATCH = 64
 
 
-def _grouped(n: int) -> bool:
-    """Whether a batch of ``n`` runs is stepped through `_step_batch`'s groups."""
-    return parallel.rows_are_local()
-
-
 def batch_carry(carry):
     """The form in which a batch loop should hold its carry (a pytree of per-run arrays
     with a ``stop`` field): packed into `Rows` where `_step_batch` moves groups of runs
     (one gather and one scatter per dtype instead of one per array), else as it is."""
-    return Rows.pack(carry) if _grouped(carry.stop.shape[0]) else carry
+    return Rows.pack(carry) if parallel.rows_are_local() else carry
 
 
 def batch_view(carry):

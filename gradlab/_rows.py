@@ -23,7 +23,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 
 class _Leaf(NamedTuple):
@@ -63,7 +62,7 @@ class Rows:
         leaves = []
         for leaf in placed:
             block = self.blocks[leaf.block]
-            width = int(np.prod(leaf.shape, dtype=int))
+            width = math.prod(leaf.shape)
             part = block[:, leaf.start:leaf.start + width]
             leaves.append(part.reshape(block.shape[0], *leaf.shape))
         return jax.tree.unflatten(treedef, leaves)

@@ -245,6 +245,12 @@ class Spectrum(NamedTuple):
     v: jax.Array  # (d, d) V; the next vectorised SVD starts from it
     w: jax.Array  # (d,) −diag(σ)·Uᵀ·b
 
+    @classmethod
+    def identity(cls, d: int, dtype) -> Spectrum:
+        """The SVD of the identity: a placeholder where none was needed, and ``V`` = I, a
+        cold start for the next one."""
+        return cls(jnp.ones(d, dtype), jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype))
+
 
 def singular_values(f: Factors, vectorised: bool = False, basis=None) -> Spectrum:
     """``(σ, V, w)`` with ``R = U·diag(σ)·Vᵀ`` and ``w = −diag(σ)·Uᵀ·b``: ``J·D⁻¹``'s own
@@ -287,8 +293,7 @@ def lm_step(f: Factors, radius, vectorised: bool = False, spectrum: Spectrum | N
         z, lam = _damped(f, radius, spectrum)
         return jnp.where(inside, f.gn, z), jnp.where(inside, 0.0, lam), spectrum
     d, dtype = f.b.shape[0], f.b.dtype
-    unused = (Spectrum(jnp.ones(d, dtype), jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype))
-              if spectrum is None else spectrum)
+    unused = Spectrum.identity(d, dtype) if spectrum is None else spectrum
 
     def damped():
         svd = singular_values(f) if spectrum is None else spectrum
@@ -403,8 +408,7 @@ def _init(x0) -> _Carry:
                    scale=jnp.ones(d, dtype), size=zero, rest=jnp.asarray(False))
     return _Carry(point=point, radius=inf, nit=jnp.asarray(-1, jnp.int32),
                   stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf,
-                  spectrum=Spectrum(jnp.ones(d, dtype), jnp.eye(d, dtype=dtype),
-                                    jnp.zeros(d, dtype)),
+                  spectrum=Spectrum.identity(d, dtype),
                   spectrum_here=jnp.asarray(False), rr0=inf, x0=x0)
 
 
