@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gradlab as gl
-from gradlab import _compile, _linalg, fitting, leastsq, nist
+from gradlab import _compile, _linalg, _lm_algebra, fitting, leastsq, nist
 from gradlab.costs import Objective
 from gradlab.stopping import Stop
 
@@ -93,7 +93,7 @@ def pieces(problem, axis):
         "  + LAPACK QR": vmap(qr),
         "  + QR, solve, scaling, tests (_arrive)": vmap(arrive),
         "damped step (lm_step: λ, SVD held)": vmap(
-            lambda c, p: leastsq.lm_step(c.point.factors, c.radius, True, c.spectrum)),
+            lambda c, p: _lm_algebra.lm_step(c.point.factors, c.radius, True, c.spectrum)),
         "  Jacobi SVD alone, warm": vmap(
             lambda c, p: _linalg.jacobi_svd(c.point.factors.tri, c.spectrum.v)),
         "column norms of J": vmap(lambda c, p: gl.stopping.column_norms(rj(c, p)[1])),

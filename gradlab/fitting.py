@@ -3,8 +3,8 @@
 Contract: ``fit(cost, x0)`` takes a cost made by `gradlab.fit_cost` with the
 squared-error loss (MSE), minimises the sum of squared residuals
 ``Σ ((model(x, X) − Y)/σ)²`` by Levenberg–Marquardt (`gradlab.leastsq`: the
-method, its linear algebra and its stopping rules), and returns a `Fit` in
-scipy's vocabulary with the statistics of the estimate:
+method and its stopping rules; its linear algebra: `gradlab._lm_algebra`), and
+returns a `Fit` in scipy's vocabulary with the statistics of the estimate:
 
 * ``rss = Σ rᵢ²``, ``dof = N − d``, ``residual_sd = sqrt(rss/dof)``;
 * ``cov = s²·(JᵀJ)⁻¹`` with ``s² = rss/dof`` (``absolute_sigma=False``, as
@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradlab import _i18n, _programs, leastsq, models, parallel, stopping
+from gradlab import _i18n, _lm_algebra, _programs, leastsq, models, parallel, stopping
 from gradlab._checks import (
     check_bounds,
     check_points,
@@ -246,10 +246,9 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
     dof = n - d
     norms, r_norm = leastsq.norms_at(sol.jac, sol.r, sol.free)  # as `leastsq._finish`'s
     scale = jnp.where(norms > 0, norms, 1.0)
-    sv, v, _ = leastsq.singular_values(leastsq.factor(sol.jac, sol.r, scale, sol.free, pinned,
-                                                      vectorised),
-                                       vectorised)
-    kept = leastsq.kept(sv)
+    sv, v, _ = _lm_algebra.singular_values(
+        _lm_algebra.factor(sol.jac, sol.r, scale, sol.free, pinned, vectorised), vectorised)
+    kept = _lm_algebra.kept(sv)
     held = ~sol.free
     rank = jnp.sum(kept) - jnp.sum(held)  # held parameters are pinned: one unit value each
     a = v * jnp.where(kept, 1 / jnp.where(kept, sv, 1.0), 0.0) / scale[:, None]

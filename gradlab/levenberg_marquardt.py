@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gradlab import leastsq, models
+from gradlab import _lm_algebra, leastsq, models
 
 
 class LevenbergMarquardtState(NamedTuple):
@@ -83,15 +83,15 @@ def levenberg_marquardt() -> optax.GradientTransformationExtraArgs:
                           jnp.maximum(state.scale, norms))
         size = jnp.linalg.norm(scale * params)
         radius = jnp.where(first, jnp.where(size > 0, size, 1.0), state.radius)
-        f = leastsq.factor(jac, r, scale, jnp.ones(params.shape, bool), False)
-        z, lam, _ = leastsq.lm_step(f, radius)
+        f = _lm_algebra.factor(jac, r, scale, jnp.ones(params.shape, bool), False)
+        z, lam, _ = _lm_algebra.lm_step(f, radius)
         rr = r @ r
-        predicted, direction = leastsq.predict(f, z, lam, rr)
+        predicted, direction = _lm_algebra.predict(f, z, lam, rr)
         r_new = leastsq.residuals(value_fn, params + z / scale, None)
         rr_new = r_new @ r_new
         rr_new = jnp.where(jnp.isfinite(rr_new), rr_new, jnp.inf)
-        _, ratio, radius = leastsq.assess(rr, rr_new, predicted, direction,
-                                          jnp.linalg.norm(z), lam, radius, first)
+        _, ratio, radius = _lm_algebra.assess(rr, rr_new, predicted, direction,
+                                              jnp.linalg.norm(z), lam, radius, first)
         step = jnp.where(ratio >= leastsq.ACCEPT, z / scale, 0.0)
         return step, LevenbergMarquardtState(radius, scale, state.count + 1)
 
