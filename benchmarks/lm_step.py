@@ -1,6 +1,6 @@
 """Where a batched Levenberg–Marquardt step spends its time: the pieces of one group step.
 
-A batch of fits (`gradlab.leastsq.run_many`) steps its running runs a group at a
+A batch of fits (`gradlab._lm_batch.run_many`) steps its running runs a group at a
 time, each group under ``vmap``. This times the pieces of one such group step,
 each compiled as the batch is (`gradlab._compile.loop_jit`) and repeated inside
 one compiled loop (so no call overhead is counted), the pieces taking turns:
@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gradlab as gl
-from gradlab import _compile, _linalg, _lm_algebra, fitting, leastsq, nist
+from gradlab import _compile, _linalg, _lm_algebra, _lm_batch, fitting, leastsq, nist
 from gradlab.costs import Objective
 from gradlab.stopping import Stop
 
@@ -66,9 +66,9 @@ def pieces(problem, axis):
     vmap = lambda f: jax.vmap(f, in_axes=(0, axis))
 
     def vstep(o):
-        return vmap(lambda c, p: leastsq._step_running(p[0], p[1], c, None, loop_tols, o))
+        return vmap(lambda c, p: leastsq.step_running(p[0], p[1], c, None, loop_tols, o))
 
-    step = leastsq.group_step(None, loop_tols, opts, axis)  # as `leastsq.run_many` steps a group
+    step = _lm_batch.group_step(None, loop_tols, opts, axis)  # as `_lm_batch.run_many` does
     refreshed = jax.vmap(lambda c: leastsq.refresh(c, True))
     held = lambda c: c._replace(spectrum_here=jnp.ones_like(c.spectrum_here))
 
@@ -124,7 +124,7 @@ def main(argv=None):
     size = 32 if args.problem == "thurber" else 313
     starts, problem, axis = (_thurber if args.problem == "thurber" else _datasets)(size)
     step, table = pieces(problem, axis)
-    carry = jax.vmap(leastsq._init)(starts)
+    carry = jax.vmap(leastsq.init)(starts)
     advance = jax.jit(step)
     for _ in range(args.trials):
         carry = advance(carry, problem)

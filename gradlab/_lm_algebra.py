@@ -17,7 +17,7 @@ A rank-deficient Jacobian (singular values below ``8·d·eps·σ₁``) gets the
 minimum-norm step; every λ > 0 still gives a unique damped step, so the trust
 region carries on. The covariance `gradlab.fit` reports comes from the same
 SVD at the last point. A single fit calls LAPACK (``geqrf``, ``trsm``,
-``gesdd``); a batch (`gradlab.leastsq.run_many`) keeps LAPACK's QR but
+``gesdd``); a batch (`gradlab._lm_batch.run_many`) keeps LAPACK's QR but
 takes the SVD of ``R`` by one-sided Jacobi and ``R⁻¹b`` by back-substitution
 (`gradlab._linalg`), vectorised over the group: a batched LAPACK call pays a
 fixed cost per matrix (about 10 µs for the SVD of a 7 × 7 triangle) that
@@ -142,7 +142,7 @@ def lm_step(f: Factors, radius, vectorised: bool = False, spectrum: Spectrum | N
     when ``vectorised``), and returned (the identity's when it was not needed).
     """
     inside = in_region(f, radius)
-    if vectorised:  # under vmap (`gradlab.leastsq.run_many`) both sides run
+    if vectorised:  # under vmap (`gradlab._lm_batch.run_many`) both sides run
         spectrum = singular_values(f, True) if spectrum is None else spectrum
         z, lam = _damped(f, radius, spectrum)
         return jnp.where(inside, f.gn, z), jnp.where(inside, 0.0, lam), spectrum
@@ -159,7 +159,6 @@ def lm_step(f: Factors, radius, vectorised: bool = False, spectrum: Spectrum | N
 def in_region(f: Factors, radius):
     """Whether the Gauss–Newton step exists and lies in the region (within ``1.1·Δ``)."""
     return regular(f) & (jnp.linalg.norm(f.gn) <= (1 + RADIUS_FIT) * radius)
-
 
 
 def _damped(f: Factors, radius, spectrum: Spectrum):
@@ -195,7 +194,6 @@ def gauss_newton(f: Factors, vectorised: bool = False):
     """The undamped step: ``−R⁻¹·b``, or the minimum-norm one when ``R`` is singular."""
     return jax.lax.cond(regular(f), lambda: f.gn,
                         lambda: _damped(f, jnp.inf, singular_values(f, vectorised))[0])
-
 
 
 def predict(f: Factors, z, lam, rr, projected=False):

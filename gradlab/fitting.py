@@ -244,7 +244,7 @@ def _statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
     n, d = sol.jac.shape
     dtype = sol.x.dtype
     dof = n - d
-    norms, r_norm = leastsq.norms_at(sol.jac, sol.r, sol.free)  # as `leastsq._finish`'s
+    norms, r_norm = leastsq.norms_at(sol.jac, sol.r, sol.free)  # as `leastsq.finish`'s
     scale = jnp.where(norms > 0, norms, 1.0)
     sv, v, _ = _lm_algebra.singular_values(
         _lm_algebra.factor(sol.jac, sol.r, scale, sol.free, pinned, vectorised), vectorised)
@@ -317,8 +317,12 @@ def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, ab
         else:
             units = jnp.broadcast_to(_unit(y, sigma), x0s.shape[:1])
             scaled = _scaled_sigma(sigma, units[0])
-        sols = leastsq.run_many(objective, scaled, x0s, steps, box, tols, loop_tols, options,
-                                data_axis=data_axis)
+        # imported here: the batch driver imports `gradlab._loop`, and with it optax, which
+        # a single fit never needs (0.2 s more to import gradlab.fitting)
+        from gradlab._lm_batch import run_many
+
+        sols = run_many(objective, scaled, x0s, steps, box, tols, loop_tols, options,
+                        data_axis=data_axis)
         return jax.vmap(lambda s, u: _statistics(s, absolute_sigma, u, box is not None,
                                                  vectorised=True))(sols, units)
 

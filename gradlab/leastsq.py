@@ -4,7 +4,8 @@ Contract: for residuals ``r(x) = (model(x, X) − Y)/σ`` (flattened, ``N`` of
 them, ``d`` parameters) the loop minimises ``‖r‖²`` from ``x0`` and returns
 the last accepted point with its residuals, Jacobian, factors and `Status`.
 Nothing is raised at run time; under ``vmap`` each member stops on its own,
-and a batch (`run_many`) steps only its running members, a group at a time.
+and a batch (`gradlab._lm_batch.run_many`) steps only its running members, a
+group at a time.
 
 **The method** is MINPACK's ``lmder`` (Moré 1978): a trust region
 ``‖D·p‖ ≤ Δ`` in the scaled norm, with ``D`` the running maximum of the
@@ -21,10 +22,11 @@ step lies in the region, else λ > 0 such that ``‖D·p‖ = Δ`` within 10%.
 ``gauss_newton=True`` takes the undamped step every time (no trust region; a
 step that does not decrease ``‖r‖`` ends the run as a stall).
 
-**The linear algebra** of a trial (one QR of ``[J·D⁻¹ | r]`` at each accepted
-point, the SVD of its triangle only for a damped step, never the normal
-equations; the step, its predicted decrease and MINPACK's verdict on it) is
-`gradlab._lm_algebra`.
+**Two modules hold the rest.** The linear algebra of a trial (one QR of
+``[J·D⁻¹ | r]`` at each accepted point, the SVD of its triangle only for a damped
+step, never the normal equations; the step, its predicted decrease and MINPACK's
+verdict on it) is `gradlab._lm_algebra`; the batch driver, which steps a batch's
+running runs a group at a time, is `gradlab._lm_batch`.
 
 **A refused trial keeps its SVD.** After a refused trial the point, and so
 ``R`` and ``b``, are unchanged: only Δ shrank, and the next trial needs only
@@ -32,32 +34,8 @@ a new λ from the same ``σ`` and ``w`` (MINPACK's lmpar likewise solves again
 from the same QR). The carry keeps the last SVD (`Spectrum`) with a flag
 saying it is that of the current ``R`` (set when computed, cleared when a
 trial is accepted), and `refresh` computes one only where the flag is down: a
-single fit under ``lax.cond``; a batch for a whole group at once (under
-``vmap`` both sides of a ``cond`` run), only when one of its runs needs a
-damped step and holds no SVD of its ``R`` (`group_step`), and the running runs
-are grouped in that order: those that need a new SVD first, then the other
-damped steps, then the Gauss–Newton ones (`run_many`). Counted on the 1,000
-Thurber starts of `benchmarks.fitting`: 27,227 of 73,725 trials are damped,
-9,877 of them right after a refusal at the same point, but a group of 32 in
-the previous order could skip its SVD in only 152 of 3,472 damped group
-steps; grouped by need, the SVDs run in 1,722 of 3,455 group steps. A single
-fit's path is unchanged (LAPACK gives the same SVD again; the 54 NIST runs
-take the same trials, 4,555, and end at the same points to roundoff); in a
-batch the kept SVD differs in rounding from the one a warm Jacobi start would
-give again, and some paths change with it. Measured against the previous
-code in one process, taking turns (`benchmarks.fit_versions`, 2026-11-30, 2
-loaded cores): 1,000 Thurber starts 0.78–0.90× its CPU time, 10⁴ data sets
-0.87×, a single fit unchanged (1.01×); the batch compiles 1.12× longer (README.md).
-
-**A batch's sums stay batch-independent.** On XLA:CPU a plain sum under ``vmap``
-(along the minor axis or not) gives bits that depend on the batch's size (sums of
-squares over N = 30, 37 and 50 residuals, batches of 1–64 against the same rows in
-a batch of 70); `stopping.column_norms` does not. Holding ``J`` by its columns and
-summing along the minor axis made 10⁴ data-set fits 0.8× as long, but the
-covariance of a fit then changed in its last bits with the number of starts
-beside it, which breaks the promise that 1 and 2 processes, or 1 and 8 devices,
-give the same records bit for bit (`tests/test_distributed.py`,
-`tests/test_fit.py`); not kept (2026-11-30).
+single fit under ``lax.cond``; a batch for a whole group at once
+(`gradlab._lm_batch`).
 
 **Bounds** (an active-set rule): parameters held at a bound by a gradient
 pointing out of the box (`stopping.free_parameters`) are fixed for the step
@@ -113,22 +91,6 @@ from gradlab.stopping import Stop, Tolerances
 
 ACCEPT = 1e-4  # MINPACK: a step is taken when its actual decrease is this share of the predicted
 FLAT = stopping.NOISE  # changes below FLAT × the rounding of ‖r‖² are noise
-# A batch steps its running runs in groups of GROUP runs, but in no more than
-# GROUPS groups: a few slow runs then cost a group of 32, not an eighth of the batch
-# (1000 starts on NIST's Thurber, with LAPACK's SVD: 2.7 s against 5.0 s with 8
-# groups; 128 groups: 3.3 s), while a big batch that runs evenly does not pay each
-# group's own overhead too often (10⁴ data sets, with the vectorised SVD: 0.47–0.52 s
-# in 32 groups, 0.71 s in 16, 0.58 s in 64; 2 cores under load). A smaller group
-# for the last few runs (16 of 1000 Thurber starts) saved nothing measurable and
-# doubled the batch's compile time. Measured again on 2026-11-30: a step of a group
-# of Thurber runs costs about 80 µs for 1 run, 166 for 4, 236 for 8, 351 for 16, 533
-# for 32 (each run crawling, steps=500, medians of 5 interleaved, load 3.4); with the
-# new radius rule 885 of the 1,241 loop passes have 8 runs or fewer left, and a
-# second step of 8 runs for them took the batch from 2.94 s to 2.47 s (medians of 2
-# interleaved fresh processes, load 9) but its compile time from 20.6 s to 37.1 s
-# (medians of 3, same load): not kept.
-GROUP, GROUPS = 32, 32
-
 
 
 class Options(NamedTuple):
@@ -137,8 +99,9 @@ class Options(NamedTuple):
     ``damped=False`` promises that every step is the Gauss–Newton one (`needs_svd` is
     false): the code for damped steps, and its SVD, is left out. ``vectorised``: the
     SVD and the triangular solves by `gradlab._linalg`'s kernels, vectorised over a
-    batch, instead of one LAPACK call per matrix (`run_many`); the caller then gives
-    every run that needs a damped step the SVD of its ``R`` first (`group_step`).
+    batch, instead of one LAPACK call per matrix (`gradlab._lm_batch.run_many`); the
+    caller then gives every run that needs a damped step the SVD of its ``R`` first
+    (`gradlab._lm_batch.group_step`).
     """
 
     gauss_newton: bool = False
@@ -179,7 +142,6 @@ def _sizes(objective, sigma):
     return (y if sigma is None else y / sigma).ravel()
 
 
-
 # -- the SVD a trial needs ---------------------------------------------------------------------
 def needs_svd(c, options: Options):
     """Whether the next trial of a run needs the SVD of ``R`` (a damped or singular step)."""
@@ -198,20 +160,19 @@ def refresh(c, vectorised: bool):
     ``R`` (after a refused trial the point, and so ``R``, is unchanged), else a new one,
     by LAPACK or started from the last ``V`` (`singular_values`).
 
-    The caller decides when to call it (`_propose`, `run_many`). A ``V`` that is not
-    finite is kept too: `gradlab._linalg.jacobi_svd` starts cold from it.
+    The caller decides when to call it (`_propose`, `gradlab._lm_batch.run_many`). A
+    ``V`` that is not finite is kept too: `gradlab._linalg.jacobi_svd` starts cold from it.
     """
     fresh = singular_values(c.point.factors, vectorised, c.spectrum.v if vectorised else None)
     spectrum = jax.tree.map(lambda a, b: jnp.where(c.spectrum_here, a, b), c.spectrum, fresh)
     return c._replace(spectrum=spectrum, spectrum_here=jnp.ones_like(c.spectrum_here))
 
 
-
 # -- the loop ----------------------------------------------------------------------------------
 class _Point(NamedTuple):
     """What the loop keeps of its current point, made by `_arrive` when a trial is accepted.
 
-    Not the residuals and Jacobian themselves: `_finish` evaluates them once more at
+    Not the residuals and Jacobian themselves: `finish` evaluates them once more at
     the last point. A batch moves its carry in and out of groups at every step, and
     ``r`` and ``J`` were most of it (10⁴ data sets of 50 points: a pass of the groups'
     gathers and scatters took 10.8 ms with them, 2.8 ms without).
@@ -239,7 +200,7 @@ class _Carry(NamedTuple):
     x0: jax.Array
 
 
-def _init(x0) -> _Carry:
+def init(x0) -> _Carry:
     """The carry before anything is evaluated: the first trial evaluates ``x0`` itself."""
     d, dtype = x0.shape[0], x0.dtype
     zero = jnp.zeros((), dtype)
@@ -263,7 +224,8 @@ def _propose(c: _Carry, box, options: Options):
     elif options.gauss_newton:
         z, lam = gauss_newton(f, options.vectorised), jnp.zeros((), pt.rr.dtype)
     else:
-        if not options.vectorised:  # a batch refreshes a group at a time (`run_many`)
+        # a batch refreshes a group at a time (`gradlab._lm_batch.run_many`)
+        if not options.vectorised:
             c = jax.lax.cond(needs_fresh_svd(c, options), lambda: refresh(c, False), lambda: c)
         z, lam, _ = lm_step(f, c.radius, options.vectorised, c.spectrum)
     z = jnp.where(c.nit < 0, 0.0, z)  # the first trial is x0 itself
@@ -275,7 +237,6 @@ def _propose(c: _Carry, box, options: Options):
         x_new = clipped
     z = jnp.where(projected, pt.scale * (x_new - pt.x), z)
     return (x_new, z, lam, *predict(f, z, lam, pt.rr, projected), c.spectrum, c.spectrum_here)
-
 
 
 def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
@@ -342,7 +303,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
                       rr0=jnp.where(first, point.rr, c.rr0))
 
 
-def _step_running(objective, sigma, c: _Carry, box, loop_tols, options) -> _Carry:
+def step_running(objective, sigma, c: _Carry, box, loop_tols, options) -> _Carry:
     """`_step` for a member of a batch: one that has stopped stays as it is."""
     new = _step(objective, sigma, c, box, loop_tols, options)
     return jax.tree.map(lambda a, b: jnp.where(c.stop == Stop.RUNNING, a, b), new, c)
@@ -362,7 +323,7 @@ class Solution(NamedTuple):
     scale: jax.Array  # (d,) D
 
 
-def _finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
+def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix, and the
     residuals and Jacobian there (zero where no point was reached: a start not finite)."""
     pt = c.point
@@ -387,14 +348,14 @@ def _finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
 
 def norms_at(jac, r, free):
     """The norms of ``J``'s free columns (0 for held ones) and ``‖r‖``, in one reduction:
-    `_finish` and `gradlab.fitting` ask for them with the same arguments, so XLA computes
+    `finish` and `gradlab.fitting` ask for them with the same arguments, so XLA computes
     them once."""
     d = jac.shape[1]
     norms = stopping.column_norms(jnp.concatenate([jnp.where(free, jac, 0.0), r[:, None]], 1))
     return norms[:d], norms[d]
 
 
-def _running(c: _Carry, steps):
+def running(c: _Carry, steps):
     return (c.stop == Stop.RUNNING) & (c.nit < steps)
 
 
@@ -405,70 +366,8 @@ def run_one(objective, sigma, x0, steps, box, tols: Tolerances, loop_tols: Toler
     ``steps`` (traced) bounds the number of trials.
     """
     last = jax.lax.while_loop(
-        lambda c: _running(c, steps),
+        lambda c: running(c, steps),
         lambda c: _step(objective, sigma, c, box, loop_tols, options),
-        _init(x0))
-    return _finish(objective, sigma, last, box, tols)
+        init(x0))
+    return finish(objective, sigma, last, box, tols)
 
-
-def group_step(box, loop_tols: Tolerances, options: Options, axis, *, split: bool = True):
-    """``step(c, p)``: one trial of every run of a group (a batch's carry ``c`` and its
-    problems ``p``, with the data sets along ``axis`` or shared when None).
-
-    Under ``vmap`` both sides of a ``cond`` run, so the choices are made for the whole
-    group: the SVDs of ``R`` are computed (`refresh`) only when a run needs one that
-    its carry does not hold (after a refused trial it holds it), and the damped-step
-    code runs only when a run needs a damped step (with ``split``: a second compiled
-    step, not worth it for a batch of one group).
-    """
-    def vstep(opts):
-        return jax.vmap(lambda c, p: _step_running(p[0], p[1], c, box, loop_tols, opts),
-                        in_axes=(0, axis))
-
-    def any_run(test, c):
-        return jnp.any(jax.vmap(lambda c: test(c, options))(c))
-
-    def step(c, p):
-        if options.damped and not options.gauss_newton:
-            c = jax.lax.cond(any_run(needs_fresh_svd, c),
-                             lambda: jax.vmap(lambda c: refresh(c, True))(c), lambda: c)
-        if not split:
-            return vstep(options)(c, p)
-        return jax.lax.cond(any_run(needs_svd, c), lambda: vstep(options)(c, p),
-                            lambda: vstep(options._replace(damped=False))(c, p))
-
-    return step
-
-
-def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tolerances,
-             options: Options, *, data_axis: bool) -> Solution:
-    """A batch of fits in one loop: starts ``(n, d)``, and with ``data_axis`` one data set
-    (and ``sigma``) per start along the leading axis of ``objective.data``.
-
-    Runs that stopped are skipped a group of `GROUP` runs at a time
-    (`gradlab._loop._step_batch`); each group gathers its own data sets, which are
-    never written back (`group_step`).
-    """
-    axis = 0 if data_axis else None
-    problems = (objective, sigma)
-    options = options._replace(vectorised=True)
-    # here: _loop imports us, indirectly
-    from gradlab._loop import GROUPED_MIN_BATCH, _step_batch, batch_carry, batch_view
-
-    c0 = batch_carry(jax.vmap(_init)(x0s))
-
-    # one group: the saving is not worth a second step
-    step = group_step(box, loop_tols, options, axis, split=x0s.shape[0] >= GROUPED_MIN_BATCH)
-
-    groups = min(GROUPS, -(-x0s.shape[0] // GROUP))
-
-    def rank(c):  # runs that need a new SVD first, then the other damped steps, then the rest
-        fresh = jax.vmap(lambda c: needs_fresh_svd(c, options))(c)
-        damped = jax.vmap(lambda c: needs_svd(c, options))(c)
-        return jnp.where(fresh, 0, jnp.where(damped, 1, 2)).astype(jnp.int32)
-
-    last = batch_view(jax.lax.while_loop(
-        lambda c: jnp.any(_running(batch_view(c), steps)),
-        lambda c: _step_batch(step, c, problems, data_axis, groups, rank, ranks=3), c0))
-    return jax.vmap(lambda c, p: _finish(p[0], p[1], c, box, tols), in_axes=(0, axis))(
-        last, problems)
