@@ -5,14 +5,18 @@ the doctests run in it, and tests choose their width with the ``width``
 fixture (tests/conftest.py) or ``jax.enable_x64``.
 
 Compiled programs are freed after a test module once the process holds more
-than half the memory maps Linux allows it, or half its default limit
-(`_free_compiled_programs`): the suite compiles thousands of distinct
-programs, and XLA maps memory for each one; kept for the whole run they exceed
-the limit (``vm.max_map_count``, 65530) and XLA crashes while compiling. The
-module that maps most adds about 11,000. Freed after every module instead, a
-program that several modules use was traced and lowered again in each (and
-read back from the cache): the suite took 860 s against 822 s, 1,597 s of CPU
-against 1,519 (2026-11-30, one run each, quiet 2-core machine).
+than half the memory maps Linux allows it (or half its default limit), or more
+than half its share of the machine's memory (`_free_compiled_programs`): the
+suite compiles thousands of distinct programs, and XLA maps memory for each
+one; kept for the whole run they exceed the map limit (``vm.max_map_count``,
+65530) and XLA crashes while compiling. A worker holds about 100 KiB per map
+(test_stopping, test_descent, test_costs and test_multistart in one process:
+9,562 maps and 1.2 GB, then 17,172 and 1.7 GB, 21,238 and 2.3 GB, 31,965 and
+2.9 GB); the module that maps most adds about 11,000. Freed after every module
+instead, a program that several modules use was traced and lowered again in
+each (and read back from the cache): the suite took 860 s against 822 s, 1,597
+s of CPU against 1,519 (2026-11-30, one run each, quiet 2-core machine with 24
+GB).
 
 **One compilation cache for the whole run**, in a temporary folder made by
 the first process and removed by it at the end (never the user's own cache
@@ -49,19 +53,30 @@ _saved_environment = {}
 _DEFAULT_MAP_LIMIT = 65530  # Linux's default vm.max_map_count
 
 
-def _memory_maps() -> tuple[int, int]:
-    """The memory maps this process holds, and Linux's limit on them (0, 0 elsewhere)."""
-    if not sys.platform.startswith("linux"):  # no such limit to keep under
-        return 0, 0
-    with open("/proc/self/maps") as maps, open("/proc/sys/vm/max_map_count") as limit:
-        return sum(1 for _ in maps), int(limit.read())
+def _holds_too_much() -> bool:
+    """Whether this process holds more than half the memory maps Linux allows a process
+    (or half its default limit), or more than half its share of the machine's memory
+    (the workers share it); never elsewhere than on Linux (no such limit to keep under)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    with open("/proc/self/maps") as maps:
+        held_maps = sum(1 for _ in maps)
+    with open("/proc/sys/vm/max_map_count") as limit:
+        map_limit = min(int(limit.read()), _DEFAULT_MAP_LIMIT)
+    resident, total = _kib("/proc/self/status", "VmRSS:"), _kib("/proc/meminfo", "MemTotal:")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return held_maps > map_limit // 2 or resident > total // (2 * workers)
+
+
+def _kib(path: str, field: str) -> int:
+    with open(path) as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _free_compiled_programs():
     yield
-    held, limit = _memory_maps()
-    if held > min(limit, _DEFAULT_MAP_LIMIT) // 2:  # a higher limit is no reason to hold more
+    if _holds_too_much():
         jax.clear_caches()
 
 
