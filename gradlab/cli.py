@@ -12,14 +12,16 @@ What every command guarantees (each line is a test in ``tests/test_cli*.py``):
 - Ctrl-C prints ``gradlab: interrupted`` and exits with 130 at once (SIGTERM:
   143, SIGHUP: 129), leaving no partial file.
 - Every value printed through rich is text, never markup (a cost named ``[/]``
-  or ``[link=...]`` prints as it is written).
+  or ``[link=...]`` prints as it is written): `gradlab._cli_output`, which also
+  plans every output path.
 - Compiled programs are kept in the user's cache folder (`gradlab._cache`;
   ``--no-cache``, ``--cache-dir``); a cache folder that cannot be used costs
   one line on stderr, never the command (``tests/test_cache.py``).
-- ``gradlab fit`` reads the user's CSV file (`gradlab._csvdata`) and fits a
-  curve of `gradlab.curves`; a mistake in the file (line and column named) or
-  in the user's model is one line and exit status 2, before any fit; a fit
-  that does not converge exits with 1 (``tests/test_fit_cli.py``).
+- ``gradlab fit`` (`gradlab._cli_fit`) reads the user's CSV file
+  (`gradlab._csvdata`) and fits a curve of `gradlab.curves`; a mistake in the
+  file (line and column named) or in the user's model is one line and exit
+  status 2, before any fit; a fit that does not converge exits with 1
+  (``tests/test_fit_cli.py``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ from gradlab._cli_checks import (
     FIGURE_METHODS,
     DataError,
     UsageError,
-    _first_line,
     check_cost_choice,
     check_descent_size,
     check_grid_size,
@@ -53,58 +54,27 @@ from gradlab._cli_checks import (
     count,
     finite,
     import_cost,
-    import_model,
     need_bounds,
     rate,
     seed,
     to_cli_words,
     values,
 )
+from gradlab._cli_fit import cmd_fit
+from gradlab._cli_output import (
+    SHOWN_ROWS,
+    as_text,
+    figure_writer,
+    fmt_vector,
+    new_console,
+    plain_table,
+    plan_output,
+)
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "lbfgs")
 METHODS = ("exact", "grid", "descent", "multistart")
-SHOWN_ROWS = 30  # longer tables print their first rows and say how many there are
 
 __all__ = ["UsageError", "build_parser", "console", "main"]
-
-
-# -- printing: every value is text, never markup --------------------------------------------
-def _console():
-    from rich.console import Console
-
-    # soft_wrap: lines are never broken by rich (a path broken in two cannot be copied);
-    # tables still fit the terminal
-    return Console(emoji=False, soft_wrap=True)
-
-
-def _text(value) -> str:
-    """``value`` for an f-string printed by rich: markup escaped, one line."""
-    from rich.markup import escape
-
-    return escape(_files.printable(value))
-
-
-def _table(title, header, rows, *, total=None, limit=SHOWN_ROWS):
-    """A rich table whose every cell is plain text; past ``limit`` rows, a caption says so."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=Text(_files.printable(title)) if title else None)
-    for h in header:
-        table.add_column(Text(_files.printable(h)))
-    for r in rows[:limit]:
-        table.add_row(*[Text(_files.printable(c)) for c in r])
-    total = len(rows) if total is None else total
-    if limit is not None and total > limit:
-        table.caption = f"the first {limit} of {total} rows"
-    return table
-
-
-def _fmt(v, digits=6):
-    import numpy as np
-
-    # through numpy: iterating over a JAX array would compile (or load) a program of its own
-    return "[" + ", ".join(f"{float(x):.{digits}g}" for x in np.asarray(v)) + "]"
 
 
 # -- what each command needs, checked before it computes --------------------------------------
@@ -113,17 +83,6 @@ def _load_cost(args):
 
     check_cost_choice(args.name, args.cost)
     return import_cost(args.cost) if args.cost else gl.get_cost(args.name)
-
-
-def _plan_output(flag, given, *, default_name, overwrite, suffix=".png",
-                 allowed=_files.FIGURE_SUFFIXES) -> Path:
-    """The final path of an output, checked now (before any computation)."""
-    try:
-        path = _files.output_path(given, suffix=suffix, allowed=allowed,
-                                  default_name=default_name)
-        return _files.check_output(path, overwrite=overwrite)
-    except OSError as err:
-        raise UsageError(f"{flag}: {err}") from None
 
 
 def _itemsize() -> int:
@@ -142,23 +101,17 @@ def _optimizer(name, lr):
             "adam": lambda: optax.adam(lr)}[name]()
 
 
-def _figure_writer(figure, path: Path) -> dict:
-    """``{path: write}`` for `gradlab._files.write_files`: the format its extension names."""
-    return {path: lambda tmp: figure.savefig(tmp, format=path.suffix[1:].lower(), dpi=100,
-                                             bbox_inches="tight")}
-
-
 # -- subcommands ---------------------------------------------------------------------------------
 def cmd_list(args):
     import gradlab as gl
 
     rows = []
     for c in gl.list_costs(dim=args.dim, tag=args.tag):
-        minima = "; ".join(_fmt(m.x, 4) + f" → {m.f:.6g}" for m in c.minima)
+        minima = "; ".join(fmt_vector(m.x, 4) + f" → {m.f:.6g}" for m in c.minima)
         bounds = " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in c.bounds) if c.bounds else "-"
         rows.append([c.name, c.dim, bounds, minima or "-", ", ".join(sorted(c.tags))])
-    _console().print(_table("registered costs", ["name", "dim", "bounds", "known minima", "tags"],
-                            rows, limit=None))
+    header = ["name", "dim", "bounds", "known minima", "tags"]
+    new_console().print(plain_table("registered costs", header, rows, limit=None))
 
 
 def cmd_check(args):
@@ -172,15 +125,15 @@ def cmd_check(args):
     check = gl.check_gradient(cost, n=args.points, seed=args.seed)
     rows = []
     for i, p in enumerate(np.asarray(check.points)[:SHOWN_ROWS]):
-        analytic = "-" if check.analytic is None else _fmt(check.analytic[i], 5)
-        rows.append([_fmt(p, 4), _fmt(check.autodiff[i], 5), analytic,
-                     _fmt(check.finite_diff[i], 5), f"{float(check.fd_rel_error[i]):.1e}"])
-    console = _console()
-    console.print(_table(f"gradient check: {cost.name}", ["point", "jax.grad", "analytic",
+        analytic = "-" if check.analytic is None else fmt_vector(check.analytic[i], 5)
+        rows.append([fmt_vector(p, 4), fmt_vector(check.autodiff[i], 5), analytic,
+                     fmt_vector(check.finite_diff[i], 5), f"{float(check.fd_rel_error[i]):.1e}"])
+    console = new_console()
+    console.print(plain_table(f"gradient check: {cost.name}", ["point", "jax.grad", "analytic",
                                                           "finite diff", "fd rel err"], rows,
                          total=args.points))
     verdict = "[green]passed[/green]" if bool(check.passed) else "[red]FAILED[/red]"
-    console.print(f"{verdict}: max relative error {_text(f'{float(check.max_rel_error):.2e}')}")
+    console.print(f"{verdict}: max relative error {as_text(f'{float(check.max_rel_error):.2e}')}")
     return 0 if bool(check.passed) else 1
 
 
@@ -210,7 +163,7 @@ def _plan_minimize(args, cost):
     if dims is not None and cost.dim not in dims:
         raise UsageError(f"--plot: --method {method} draws costs of 1 or 2 parameters; "
                          f"{cost.name!r} has {cost.dim}")
-    return _plan_output("--plot", args.plot, overwrite=args.overwrite,
+    return plan_output("--plot", args.plot, overwrite=args.overwrite,
                         default_name=f"{_files.safe_name(cost.name)}-{method}")
 
 
@@ -267,27 +220,28 @@ def cmd_minimize(args):
     check_minimize_options(args)
     cost = _load_cost(args)
     plot_path = _plan_minimize(args, cost)
-    console = _console()
+    console = new_console()
     t0 = time.perf_counter()
     plot_ax = None
     if args.method == "exact":
         r = gl.solve_exact(cost)
-        console.print(f"exact: x = {_text(_fmt(r.x))}, cost = {float(r.fun):.6g} "
-                      f"({_text(r.message)})")
+        console.print(f"exact: x = {as_text(fmt_vector(r.x))}, cost = {float(r.fun):.6g} "
+                      f"({as_text(r.message)})")
     elif args.method == "grid":
         with _progress(args, args.num ** cost.dim) as progress:
             r = gl.grid_search(cost, num=args.num, polish=args.polish,
                                keep_values=bool(plot_path), progress=progress)
-        console.print(f"grid ({r.nfev} points): x = {_text(_fmt(r.x))}, "
-                      f"cost = {_text(f'{float(r.fun):.6g}')}")
+        console.print(f"grid ({r.nfev} points): x = {as_text(fmt_vector(r.x))}, "
+                      f"cost = {as_text(f'{float(r.fun):.6g}')}")
         if plot_path:
             plot_ax = (gl.plot.cost_curve if cost.dim == 1 else gl.plot.landscape)(r, cost=cost)
     elif args.method == "descent":
         x0 = np.asarray(args.x0 if args.x0 is not None else np.mean(cost.bounds, axis=1), float)
         with _progress(args, args.steps) as progress:
             r = _descend(args, cost, x0, progress)
-        console.print(f"descent from {_text(_fmt(x0))}: x = {_text(_fmt(r.x))}, cost = "
-                      f"{_text(f'{float(r.fun):.6g}')}, {int(r.nit)} steps, {_text(r.message)}")
+        console.print(f"descent from {as_text(fmt_vector(x0))}: x = {as_text(fmt_vector(r.x))}, "
+                      f"cost = {as_text(f'{float(r.fun):.6g}')}, {int(r.nit)} steps, "
+                      f"{as_text(r.message)}")
         if plot_path and cost.dim == 2 and cost.bounds is not None:
             plot_ax = gl.plot.trajectories(gl.grid_search(cost, num=150), r, cost=cost)
         elif plot_path:
@@ -303,9 +257,9 @@ def cmd_minimize(args):
             r = gl.multistart(cost, n_starts=args.starts, seed=args.seed, optimizer=opt,
                               steps=args.steps, progress=progress)
         m = r.minima
-        rows = [[_fmt(p), f"{v:.6g}", k, "yes" if g else "", f"{s:.1%}"]
+        rows = [[fmt_vector(p), f"{v:.6g}", k, "yes" if g else "", f"{s:.1%}"]
                 for p, v, k, g, s in zip(m.points, m.values, m.kind, m.is_global, m.shares)]
-        console.print(_table(f"{len(m.points)} distinct minima from {args.starts} starts",
+        console.print(plain_table(f"{len(m.points)} distinct minima from {args.starts} starts",
                              ["x", "cost", "kind", "global", "share"], rows))
         console.print(f"unconverged: {r.unlabelled_share:.1%}; starts for 99% confidence: "
                       f"{r.starts_for_99:.0f}")
@@ -315,9 +269,9 @@ def cmd_minimize(args):
     jax.block_until_ready(r)
     console.print(f"[dim]{time.perf_counter() - t0:.2f} s[/dim]")
     if plot_path:
-        _files.write_files(_figure_writer(plot_ax.figure, plot_path),
+        _files.write_files(figure_writer(plot_ax.figure, plot_path),
                            overwrite=args.overwrite)
-        console.print(f"figure written to {_text(plot_path)}")
+        console.print(f"figure written to {as_text(plot_path)}")
 
 
 def cmd_landscape(args):
@@ -333,22 +287,22 @@ def cmd_landscape(args):
     if args.animate and cost.dim != 2:
         raise UsageError(f"--animate needs a 2-parameter cost; {cost.name!r} has {cost.dim}")
     check_grid_size(cost, args.num, drawn=True)
-    out = _plan_output("--out", "." if args.out is None else args.out, overwrite=args.overwrite,
+    out = plan_output("--out", "." if args.out is None else args.out, overwrite=args.overwrite,
                        default_name=_files.safe_name(cost.name))
     writers = {}
     if args.animate:  # the GIF is checked with the PNG, before anything is computed
-        gif = _plan_output("--out", out.with_suffix(".gif"), default_name=None,
+        gif = plan_output("--out", out.with_suffix(".gif"), default_name=None,
                            overwrite=args.overwrite, suffix=".gif", allowed=(".gif",))
     grid = gl.grid_search(cost, num=args.num)
     ax = (gl.plot.cost_curve if cost.dim == 1 else gl.plot.landscape)(grid, cost=cost)
-    writers.update(_figure_writer(ax.figure, out))
+    writers.update(figure_writer(ax.figure, out))
     if args.animate:
         x0 = [lo + 0.1 * (hi - lo) for lo, hi in cost.bounds]
         widest = max(hi - lo for lo, hi in cost.bounds)
         traj = gl.descend(cost, x0, optimizer=optax.adam(0.05 * widest), steps=100)
         writers[gif] = lambda tmp: gl.plot._write_gif(grid, traj, tmp, cost=cost)
     written = _files.write_files(writers, overwrite=args.overwrite)  # together, or not at all
-    _console().print("written: " + ", ".join(_text(p) for p in written))
+    new_console().print("written: " + ", ".join(as_text(p) for p in written))
 
 
 def cmd_tour(args):
@@ -357,7 +311,7 @@ def cmd_tour(args):
     from gradlab import _budget, _programs, costs
     from gradlab.report import TOUR_COSTS, run_tour
 
-    console = _console()
+    console = new_console()
     # the tour's programs are gradlab's own: kept whole, keyed by its options (_programs.keeping),
     # unless a program calling main has registered costs of its own under the tour's names
     builtin = all(costs.is_builtin(costs.get_cost(name)) for name in TOUR_COSTS)
@@ -369,15 +323,15 @@ def cmd_tour(args):
         task = progress.add_task("tour", total=11)
 
         def step(title):
-            progress.update(task, description=_text(title), advance=1)
+            progress.update(task, description=as_text(title), advance=1)
 
         tour = run_tour(args.out, quick=args.quick, overwrite=args.overwrite, progress=step,
                         lang=args.lang)
     for s in tour.sections:
-        console.print(f"[bold]{_text(s.title)}[/bold]  {_text(s.text)}")
+        console.print(f"[bold]{as_text(s.title)}[/bold]  {as_text(s.text)}")
         if s.table:
-            console.print(_table(None, s.table[0], s.table[1:]))
-    console.print("\n" + _text(_i18n.text(args.lang, "tour.done", n_figures=len(tour.figures),
+            console.print(plain_table(None, s.table[0], s.table[1:]))
+    console.print("\n" + as_text(_i18n.text(args.lang, "tour.done", n_figures=len(tour.figures),
                                           out=tour.out, seconds=tour.seconds)))
 
 
@@ -396,235 +350,6 @@ def cmd_bench(args):
     if out.is_symlink():  # refused above unless --overwrite: replace the link, not its target
         _files.make_folder(out)
     return bench.main(quick=args.quick, out=out, only=args.only, overwrite=args.overwrite)
-
-
-# -- gradlab fit -------------------------------------------------------------------------------
-FIT_LEVEL = 0.95  # the confidence level of the intervals printed
-
-
-def _fit_curve(args):
-    """The `gradlab.curves.Curve` that ``--model`` names: built-in, or module:attribute."""
-    from gradlab import curves
-
-    if ":" not in args.model:
-        try:
-            return curves.get_curve(args.model)
-        except ValueError:
-            raise UsageError(f"unknown --model {args.model!r}; built-in models: "
-                             f"{', '.join(curves.names())} (K from 1 to {curves.MAX_DEGREE}), "
-                             "or your own as module:attribute") from None
-    model = import_model(args.model)
-    if isinstance(model, curves.Curve):
-        return model
-    if args.p0 is None:
-        raise UsageError(f"--model {args.model} is a plain function: give its start with --p0 "
-                         "v1,v2,... (or make it a gradlab.curves.Curve with p0=, see README)")
-    return curves.Curve(args.model, model, tuple(f"p[{i}]" for i in range(len(args.p0))),
-                        f"y = {args.model}(p, x)")
-
-
-def _check_fit_data(args, curve, cols, x, sigma):
-    """What the data must be for this curve: enough points, distinct x, positive sigma."""
-    import numpy as np
-
-    from gradlab._cli_checks import _within_budget
-    from gradlab._csvdata import _lines_text
-
-    d, n, file, labels = curve.dim, x.size, _files.printable(args.file), cols.labels
-    need = d if (sigma is not None and args.absolute_sigma) else d + 1
-    if n < need:
-        why = ("one more than its parameters, to estimate the uncertainties from the scatter"
-               if need > d else "one per parameter")
-        raise DataError(f"--model {curve.name} has {d} parameters and needs at least {need} "
-                        f"points ({why}); {file} has {n}")
-    distinct = np.unique(x)
-    if distinct.size < max(d, 2):
-        shown = ", ".join(f"{v:g}" for v in distinct[:5])
-        many = "s" if distinct.size > 1 else ""
-        raise DataError(f"x ({labels[0]!r}) takes only {distinct.size} distinct value{many} "
-                        f"({shown}); --model {curve.name} has {d} parameters and needs at "
-                        f"least {max(d, 2)} different x")
-    if sigma is not None and np.any(sigma <= 0):
-        bad = cols.lines[sigma <= 0]
-        raise DataError(f"--sigma column {labels[2]!r} must be positive; {file} has zero or "
-                        f"negative values at line{'s' if bad.size > 1 else ''} "
-                        f"{_lines_text(bad.tolist())}")
-    if curve.positive_x and np.any(x <= 0):
-        bad = cols.lines[x <= 0]
-        raise DataError(f"--model {curve.name} ({curve.formula}) needs x > 0; x "
-                        f"({labels[0]!r}) is {x[x <= 0][0]:g} at line{'s' if bad.size > 1 else ''}"
-                        f" {_lines_text(bad.tolist())}")
-    _within_budget("the data", f"({n} rows)", n * (d + 4) * 8 * 8,
-                   "the fit (residuals and their Jacobian, rows × parameters)")
-
-
-def _fit_start(args, curve, x, y, user):
-    """``--p0``, or the curve's own start from the data; checked finite where it starts."""
-    import jax
-    import numpy as np
-
-    if args.p0 is not None:  # its length was checked with the model
-        p0 = np.asarray(args.p0, float)
-    elif curve.p0 is None:
-        raise UsageError(f"--model {args.model} declares no starting point (p0): give one with "
-                         f"--p0 ({curve.dim} values: {', '.join(curve.names)})")
-    else:
-        try:
-            p0 = curve.start(x, y)
-        except (Exception, SystemExit) as err:  # the user's code may call sys.exit
-            if not user:
-                raise
-            raise DataError(f"--model {args.model}: its starting point p0(x, y) raised "
-                            f"{_first_line(err)}") from None
-    try:
-        first = np.asarray(jax.jit(curve.model)(p0, x))
-    except (Exception, SystemExit) as err:  # the user's code may call sys.exit
-        if not user:
-            raise
-        raise DataError(f"--model {args.model}: calling it as model(params, x) raised "
-                        f"{_first_line(err)}") from None
-    if not np.issubdtype(first.dtype, np.floating):
-        raise DataError(f"--model {args.model} returned values of dtype {first.dtype}; a model "
-                        "must return real numbers (floats), one per x")
-    if first.shape != x.shape:
-        raise DataError(f"--model {args.model} returned a prediction of shape {first.shape} "
-                        f"for {x.size} points; it must return one value per x")
-    if not np.all(np.isfinite(first)):
-        raise DataError(f"--model {args.model} is not finite at the start p0 = "
-                        f"{_fmt(p0)} ({int(np.sum(~np.isfinite(first)))} of {x.size} "
-                        "points); give another start with --p0")
-    return p0
-
-
-def _number(v):
-    """A JSON number, or None where it is NaN or inf (JSON has neither)."""
-    import math
-
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def _fit_report(args, curve, cols, p0, fit) -> dict:
-    import numpy as np
-
-    from gradlab import fitting
-    from gradlab.result import Status
-
-    ci = fit.conf_int(FIT_LEVEL)
-    return {
-        "file": os.fspath(args.file), "model": curve.name, "formula": curve.formula,
-        "columns": {"x": cols.labels[0], "y": cols.labels[1],
-                    "sigma": cols.labels[2] if args.sigma else None},
-        "absolute_sigma": bool(args.absolute_sigma), "n_points": int(cols.lines.size),
-        "dropped_lines": [int(v) for v in cols.dropped],
-        "parameters": [{"name": n, "value": _number(v), "stderr": _number(se),
-                        "ci_low": _number(lo), "ci_high": _number(hi)}
-                       for n, v, se, (lo, hi) in zip(curve.names, np.asarray(fit.x),
-                                                     np.asarray(fit.stderr), ci)],
-        "level": FIT_LEVEL, "p0": [float(v) for v in p0],
-        "rss": _number(fit.rss), "residual_sd": _number(fit.residual_sd), "dof": int(fit.dof),
-        "status": Status(int(fit.status)).name, "success": bool(fit.success),
-        "message": str(fit.message), "notes": fitting.notes(fit), "nit": int(fit.nit),
-        "cov": [[_number(v) for v in row] for row in np.asarray(fit.cov)],
-    }
-
-
-def _print_fit(console, args, report) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from gradlab.result import Status
-
-    lang = args.lang
-    t = lambda key, **kw: _i18n.text(lang, key, **kw)
-    level = f"{100 * report['level']:g}%"
-    title = t("fit.title", formula=report["formula"], file=report["file"])
-    rows = [[p["name"]] + ["-" if p[k] is None else f"{p[k]:.6g}"
-                           for k in ("value", "stderr", "ci_low", "ci_high")]
-            for p in report["parameters"]]
-    console.print(_table(title, [t("fit.header.parameter"), t("fit.header.value"),
-                                 t("fit.header.stderr"), t("fit.header.low", level=level),
-                                 t("fit.header.high", level=level)], rows, limit=None))
-    fmt = lambda v: "-" if v is None else f"{v:.6g}"
-    status = _i18n.status_word(lang, Status[report["status"]])
-    summary = Table(show_header=False, box=None, padding=(0, 2))
-    for key, value in (("fit.chi2" if report["columns"]["sigma"] else "fit.rss",
-                        fmt(report["rss"])),
-                       ("fit.reduced_chi" if report["columns"]["sigma"] else "fit.residual_sd",
-                        fmt(report["residual_sd"])),
-                       ("fit.dof", str(report["dof"])), ("fit.points", str(report["n_points"])),
-                       ("fit.steps", str(report["nit"]))):
-        summary.add_row(Text(t(key)), Text(_files.printable(value)))
-    console.print(summary)
-    detail = "; ".join([_i18n.status_detail(lang, Status[report["status"]])]
-                       + [t(f"fit.note.{key}", **values) for key, values in report["notes"]])
-    console.print(_text(t("fit.status", status=status, message=detail)))
-    if not report["success"]:
-        console.print("[red]" + _text(t("fit.not_converged", message=detail)) + "[/red]")
-    elif not _identifiable(report):
-        console.print("[red]" + _text(t("fit.not_identifiable")) + "[/red]")
-
-
-def _identifiable(report) -> bool:
-    """Every free parameter moves the curve (a rank-deficient Jacobian: some do not)."""
-    return all(key != "rank" for key, _ in report["notes"])
-
-
-def cmd_fit(args):
-    import json
-
-    import gradlab as gl
-    from gradlab import _csvdata, curves
-
-    if args.absolute_sigma and args.sigma is None:
-        raise UsageError("--absolute-sigma goes with --sigma (the column of y's uncertainties)")
-    if args.overwrite and args.plot is None:
-        raise UsageError("--overwrite goes with --plot (there is no file to replace)")
-    user = ":" in args.model
-    curve = _fit_curve(args)
-    if args.p0 is not None and len(args.p0) != curve.dim:
-        raise UsageError(f"--p0 needs {curve.dim} values (one per parameter: "
-                         f"{', '.join(curve.names)}); got {len(args.p0)}")
-    plot_path = None
-    if args.plot is not None:
-        stem = _files.safe_name(f"{Path(args.file).stem}-{curve.name}", fallback="fit")
-        plot_path = _plan_output("--plot", args.plot, overwrite=args.overwrite,
-                                 default_name=stem)
-    specs = [args.x or "1", args.y or "2"] + ([args.sigma] if args.sigma else [])
-    cols = _csvdata.read_columns(args.file, specs, drop_missing=args.drop_nan)
-    if cols.dropped:
-        lines = _csvdata._lines_text(cols.dropped)
-        print(_files.printable(f"gradlab fit: warning: left out {len(cols.dropped)} row(s) with "
-                               f"an empty, NaN or inf cell (--drop-nan): line(s) {lines}"),
-              file=sys.stderr)
-    x, y = cols.values[:2]
-    sigma = cols.values[2] if args.sigma else None
-    _check_fit_data(args, curve, cols, x, sigma)
-    p0 = _fit_start(args, curve, x, y, user)
-    cost = gl.fit_cost(curve.model, (x, y), names=curve.names, name=curve.name)
-    try:
-        fit = gl.fit(cost, p0.tolist(), sigma=sigma, absolute_sigma=args.absolute_sigma)
-    except (Exception, SystemExit) as err:  # the user's code may call sys.exit
-        if not user:
-            raise
-        raise DataError(f"--model {args.model}: fitting it raised {_first_line(err)}") from None
-    fit = curves.tidy_fit(curve, fit)
-    report = _fit_report(args, curve, cols, p0, fit)
-    if plot_path is not None:
-        title = _i18n.text(args.lang, "fit.title", formula=curve.formula,
-                           file=Path(args.file).name)
-        ax = gl.plot.fit_residuals(cost, fit, sigma=sigma, labels=cols.labels[:2],
-                                   title=title, lang=args.lang)
-        _files.write_files(_figure_writer(ax.figure, plot_path), overwrite=args.overwrite)
-        report["plot"] = os.fspath(plot_path)
-    if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
-    else:
-        console = _console()
-        _print_fit(console, args, report)
-        if plot_path is not None:
-            console.print(_text(_i18n.text(args.lang, "fit.plot_written", path=plot_path)))
-    return 0 if report["success"] and _identifiable(report) else 1
 
 
 # -- the parser ----------------------------------------------------------------------------------

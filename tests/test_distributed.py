@@ -229,7 +229,7 @@ CLI = [sys.executable, "-m", "gradlab.cli", "minimize", "himmelblau", "--method"
 
 @pytest.mark.slow
 def test_command_line_as_two_processes_prints_and_writes_once(one_process, tmp_path):
-    from gradlab.cli import _fmt
+    from gradlab._cli_output import fmt_vector
 
     (zero, out0, err0), (one, out1, err1) = _launch(
         [*CLI, "--plot", "basins.png"], tmp_path, processes=2)
@@ -243,7 +243,7 @@ def test_command_line_as_two_processes_prints_and_writes_once(one_process, tmp_p
     rows = [line for line in out0.splitlines() if "minimum" in line]
     assert len(rows) == len(points)
     for row, point, share in zip(rows, points, one_process["himmelblau.minima.shares"]):
-        assert _fmt(point) in row and f"{share:.1%}" in row
+        assert fmt_vector(point) in row and f"{share:.1%}" in row
 
 
 def test_command_line_cannot_reach_its_coordinator(tmp_path):
