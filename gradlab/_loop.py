@@ -178,10 +178,12 @@ def _step(cost, c: _Carry, method: Method, hyperparams, box, tols: Tolerances,
                               runaway=take & (f > c.f_limit),
                               stalled=take & (stalls >= STALL_PATIENCE),
                               stationary=take & at_rest)
-    accept = take & finite
-    keep = lambda new, old: jnp.where(accept, new, old)
-    return c._replace(x=keep(x, c.x), state=jax.tree.map(keep, state, c.state), f=keep(f, c.f),
-                      g=keep(g, c.g), gnorm=keep(gnorm, c.gnorm),
+    # the step is kept only where it is finite: one branch, not a select per array (the
+    # carry is a dozen arrays, the optimiser's state included, and XLA:CPU runs each
+    # select as a kernel of its own at every step); under vmap it is a select again
+    x, state, f, g, gnorm = jax.lax.cond(take & finite, lambda: (x, state, f, g, gnorm),
+                                         lambda: (c.x, c.state, c.f, c.g, c.gnorm))
+    return c._replace(x=x, state=state, f=f, g=g, gnorm=gnorm,
                       stop=jnp.where(running, code, c.stop),
                       nit=c.nit + take.astype(jnp.int32),
                       nfev=c.nfev + jnp.where(take, evals, 0), stalls=stalls.astype(jnp.int32))
