@@ -45,7 +45,8 @@ def plain_table(title, header, rows, *, total=None, limit=SHOWN_ROWS):
     return table
 
 
-def fmt_vector(v, digits=6):
+def fmt_vector(v, digits=6) -> str:
+    """``[v₀, v₁, ...]`` to ``digits`` significant digits."""
     import numpy as np
 
     # through numpy: iterating over a JAX array would compile (or load) a program of its own
@@ -53,7 +54,7 @@ def fmt_vector(v, digits=6):
 
 
 def plan_output(flag, given, *, default_name, overwrite, suffix=".png",
-                 allowed=_files.FIGURE_SUFFIXES) -> Path:
+                allowed=_files.FIGURE_SUFFIXES) -> Path:
     """The final path of an output, checked now (before any computation)."""
     try:
         path = _files.output_path(given, suffix=suffix, allowed=allowed,
