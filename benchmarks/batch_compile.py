@@ -27,16 +27,17 @@ import time
 import jax
 
 from benchmarks.harness import time_interleaved
+from gradlab._compile import cpu_options
 
 CASES = {  # name: (cost, gl.multistart's keyword arguments)
     "himmelblau-64": ("himmelblau", {"n_starts": 64}),
     "sine-1000": ("sine", {"n_starts": 1000}),
     "rosenbrock-300": ("rosenbrock", {"n_starts": 300}),
 }
-OPTIONS = {
+OPTIONS = {  # the options `loop_jit` gives its programs, not a copy of them
     "default": {},
-    "llvm-ir": {"xla_cpu_use_fusion_emitters": False},
-    "llvm-ir scalar": {"xla_cpu_use_fusion_emitters": False, "xla_cpu_prefer_vector_width": 64},
+    "llvm-ir": cpu_options(vectorize=True),
+    "llvm-ir scalar": cpu_options(vectorize=False),
 }
 
 

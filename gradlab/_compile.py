@@ -96,7 +96,9 @@ import jax
 import jaxlib
 
 
-def _cpu_options(vectorize: bool) -> dict:
+def cpu_options(vectorize: bool) -> dict:
+    """XLA:CPU's options for a loop: the LLVM IR emitters, vectorised or not (none before
+    jaxlib 0.10, which does not know them)."""
     version = tuple(int(v) for v in jaxlib.__version__.split(".")[:2])
     if version < (0, 10):
         return {}
@@ -109,7 +111,7 @@ def _cpu_options(vectorize: bool) -> dict:
 @functools.cache
 def _quick_options(vectorize: bool = True) -> dict:
     # asked on the first call, not at import: the backend is chosen then
-    return _cpu_options(vectorize) if jax.default_backend() == "cpu" else {}
+    return cpu_options(vectorize) if jax.default_backend() == "cpu" else {}
 
 
 def _top_level() -> bool:
