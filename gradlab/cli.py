@@ -5,12 +5,13 @@ What every command guarantees (each line is a test in ``tests/test_cli*.py``):
 - A user mistake (a bad or conflicting option, a size over the memory budget,
   a ``--cost`` module that cannot be loaded, an output that cannot be written)
   prints one line on stderr and exits with status 2, before anything is
-  computed; never a traceback. The checks live in `gradlab._cli_checks`.
+  computed; never a traceback. The commands and options are `gradlab._cli_parser`'s;
+  the checks live in `gradlab._cli_checks`.
 - Every output is named and checked before any computation, and written
   atomically through `gradlab._files`: nothing is overwritten without
   ``--overwrite``, nothing is written through a symlink.
 - Ctrl-C prints ``gradlab: interrupted`` and exits with 130 at once (SIGTERM:
-  143, SIGHUP: 129), leaving no partial file.
+  143, SIGHUP: 129), leaving no partial file (`gradlab._cli_signals`).
 - Every value printed through rich is text, never markup (a cost named ``[/]``
   or ``[link=...]`` prints as it is written): `gradlab._cli_output`, which also
   plans every output path.
@@ -26,16 +27,12 @@ What every command guarantees (each line is a test in ``tests/test_cli*.py``):
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import importlib
 import os
-import re
-import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -51,14 +48,9 @@ from gradlab._cli_checks import (
     check_minimize_options,
     check_points_size,
     check_starts_size,
-    count,
-    finite,
     import_cost,
     need_bounds,
-    rate,
-    seed,
     to_cli_words,
-    values,
 )
 from gradlab._cli_fit import cmd_fit
 from gradlab._cli_output import (
@@ -70,9 +62,8 @@ from gradlab._cli_output import (
     plain_table,
     plan_output,
 )
-
-OPTIMIZERS = ("sgd", "momentum", "adam", "lbfgs")
-METHODS = ("exact", "grid", "descent", "multistart")
+from gradlab._cli_parser import OPTIMIZERS, build_parser, parse
+from gradlab._cli_signals import signals_end_the_command
 
 __all__ = ["UsageError", "build_parser", "console", "main"]
 
@@ -352,196 +343,11 @@ def cmd_bench(args):
     return bench.main(quick=args.quick, out=out, only=args.only, overwrite=args.overwrite)
 
 
-# -- the parser ----------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    """argparse, with a mistake reported on one line (no usage block) and exit status 2."""
-
-    def error(self, message):
-        self.exit(2, _files.printable(f"{self.prog}: error: {message} (see {self.prog} --help)")
-                  + "\n")
-
-
-def _folder_name(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("give a folder")
-    return text
-
-
-def _parse(argv) -> argparse.Namespace:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.no_cache and args.cache_dir is not None:  # one before the command, one after it
-        parser.error("argument --no-cache: not allowed with argument --cache-dir")
-    return args
-
-
-def _add_common_options(parser, default=None) -> None:
-    """--float32, --cache-dir and --no-cache: before the command, or after it."""
-    parser.add_argument("--float32", action="store_true",
-                        default=False if default is None else default,
-                        help="compute in float32 (default: float64)")
-    cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--cache-dir", metavar="DIR", type=_folder_name, default=default,
-                       help="keep compiled programs in DIR (default: the user's cache folder, "
-                       f"or ${_cache.FOLDER_VARIABLE})")
-    cache.add_argument("--no-cache", action="store_true",
-                       default=False if default is None else default,
-                       help=f"compile everything again (also: {_cache.OFF_VARIABLE}=1)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gradlab", description="A laboratory for gradient-based optimisation "
-                     "in JAX.")
-    _add_common_options(parser)
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser = sub.add_parser
-
-    def add_command(*args, **kwargs):
-        # the common options are accepted after the command too (gradlab tour --no-cache);
-        # SUPPRESS: one not given there leaves the value given before the command
-        command = add_parser(*args, **kwargs)
-        _add_common_options(command, default=argparse.SUPPRESS)
-        return command
-
-    sub.add_parser = add_command
-
-    def with_cost(p):
-        p.add_argument("name", nargs="?", help="a registered cost (see `gradlab list`)")
-        p.add_argument("--cost", help="your own cost instead of NAME: module:attribute, a "
-                       "gradlab.Cost or a function marked @gradlab.cost_factory (modules in "
-                       "the current folder are found)")
-        return p
-
-    overwrite = "replace existing outputs (a symlink is replaced, never followed)"
-    p = sub.add_parser("tour", help="the whole course story, with figures and a report")
-    p.add_argument("--out", default="gradlab-tour", help="folder to write (default gradlab-tour)")
-    p.add_argument("--quick", action="store_true", help="smaller sizes (CI)")
-    p.add_argument("--lang", choices=_i18n.LANGUAGES, default=_i18n.DEFAULT,
-                   help="the language of the text, the figures and the report: en (English, "
-                   "the default) or es (español)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="write into a folder holding other files; " + overwrite)
-    p.set_defaults(run=cmd_tour)
-
-    p = sub.add_parser("list", help="the registered costs")
-    p.add_argument("--dim", type=count(1))
-    p.add_argument("--tag")
-    p.set_defaults(run=cmd_list)
-
-    p = with_cost(sub.add_parser("check", help="gradient check: jax.grad, analytic, finite diff"))
-    p.add_argument("--points", type=count(1), default=5, help="random points (default 5)")
-    p.add_argument("--seed", type=seed, default=0, help="0 to 2**32 - 1 (default 0)")
-    p.set_defaults(run=cmd_check)
-
-    p = with_cost(sub.add_parser("minimize", help="minimise a cost by one of four methods"))
-    p.add_argument("--method", choices=METHODS, default="descent")
-    p.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)} (descent, multistart)")
-    p.add_argument("--lr", type=rate, help="learning rate, positive (descent, multistart)")
-    p.add_argument("--steps", type=count(1), help="most steps (default 200)")
-    p.add_argument("--starts", type=count(1), help="random starts (multistart; default 1000)")
-    p.add_argument("--num", type=count(2), help="grid points per axis (grid; default 200)")
-    p.add_argument("--polish", action="store_true", help="polish the grid's best point (grid)")
-    p.add_argument("--x0", type=finite, nargs="+", help="start (descent)")
-    p.add_argument("--seed", type=seed, help="0 to 2**32 - 1 (multistart; default 0)")
-    p.add_argument("--plot", help="write a figure to this file (.png added to a bare name)")
-    p.add_argument("--progress", action="store_true",
-                   help="show a progress bar (shown anyway on a terminal for long runs)")
-    p.add_argument("--overwrite", action="store_true", help=overwrite)
-    p.set_defaults(run=cmd_minimize)
-
-    p = with_cost(sub.add_parser("landscape", help="the figures of one cost"))
-    p.add_argument("--out", help="PNG to write, or a folder (default NAME.png, made safe)")
-    p.add_argument("--num", type=count(2), default=200, help="grid points per axis")
-    p.add_argument("--animate", action="store_true", help="also a GIF of a descent (2-D)")
-    p.add_argument("--overwrite", action="store_true", help=overwrite)
-    p.set_defaults(run=cmd_landscape)
-
-    p = sub.add_parser("fit", help="fit a curve to two columns of a CSV file (least squares)")
-    p.add_argument("file", help="the CSV file (header optional; see README for the rules)")
-    p.add_argument("--model", required=True,
-                   help="linear, polyK (K = 1..10), exp, gaussian, gaussian0, logistic, sine, "
-                   "power, or your own as module:attribute (a gradlab.curves.Curve or a "
-                   "function model(params, x))")
-    p.add_argument("--x", metavar="COL", help="the x column: a header name or a number from 1 "
-                   "(default 1)")
-    p.add_argument("--y", metavar="COL", help="the y column (default 2)")
-    p.add_argument("--sigma", metavar="COL", help="a column of y's uncertainties (weights 1/σ²)")
-    p.add_argument("--absolute-sigma", action="store_true",
-                   help="--sigma holds standard deviations (do not rescale by the scatter)")
-    p.add_argument("--p0", type=values, metavar="V1,V2,...",
-                   help="the start, one value per parameter (default: from the data)")
-    p.add_argument("--drop-nan", action="store_true",
-                   help="leave out rows with an empty, NaN or inf cell (with a warning)")
-    p.add_argument("--plot", help="write the data, the curve and the residuals to this file")
-    p.add_argument("--json", action="store_true", help="print the result as JSON (only JSON)")
-    p.add_argument("--lang", choices=_i18n.LANGUAGES, default=_i18n.DEFAULT,
-                   help="the language of the table and the figure: en or es")
-    p.add_argument("--overwrite", action="store_true", help=overwrite)
-    # "--p0 -1,2" is a value, not an option (argparse only knows "-1" and "-1.5")
-    p._negative_number_matcher = re.compile(r"^-\.?\d[\d.,eE+\- ]*$")
-    p.set_defaults(run=cmd_fit)
-
-    p = sub.add_parser("bench", help="the benchmarks (from a source checkout)")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--out", default="gradlab-bench")
-    p.add_argument("--only", help="run one study")
-    p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(run=cmd_bench)
-    return parser
+COMMANDS = {"tour": cmd_tour, "list": cmd_list, "check": cmd_check, "minimize": cmd_minimize,
+            "landscape": cmd_landscape, "fit": cmd_fit, "bench": cmd_bench}
 
 
 # -- running a command ---------------------------------------------------------------------------
-_ENDING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
-if hasattr(signal, "SIGHUP"):  # the terminal closed
-    _ENDING_SIGNALS[signal.SIGHUP] = "hung up"
-
-
-def _watch_signals(read_end: int) -> None:
-    """Wait for a signal's number on the wake-up pipe; on one, clean up and exit at once."""
-    while True:
-        data = os.read(read_end, 1)
-        if not data or data[0] == 0:  # 0: the command ended, stop watching
-            return
-        if data[0] in _ENDING_SIGNALS:
-            _files.discard_pending()  # waits for a rename in progress: whole files or none
-            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-                if os.isatty(1):
-                    os.write(1, b"\x1b[?25h")  # a progress bar hid the cursor
-                os.write(2, f"gradlab: {_ENDING_SIGNALS[data[0]]}\n".encode())
-            os._exit(128 + data[0])
-
-
-@contextlib.contextmanager
-def _signals_end_the_command():
-    """While a command runs, Ctrl-C (or SIGTERM) ends it at once, leaving no partial file.
-
-    A Python signal handler runs only between bytecodes of the main thread, so a
-    KeyboardInterrupt would wait for a compiled computation (minutes, for a large
-    multistart) to finish. Instead the signal's number is written to a pipe
-    (`signal.set_wakeup_fd`) that a watcher thread reads: it removes the
-    temporary files being written and exits with 128 + the signal's number.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach only the main thread; KeyboardInterrupt is handled by main
-        return
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
-    watcher = threading.Thread(target=_watch_signals, args=(read_end,), daemon=True)
-    watcher.start()
-    handlers = {s: signal.signal(s, lambda *_: None) for s in _ENDING_SIGNALS}
-    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    try:
-        yield
-    finally:
-        signal.set_wakeup_fd(previous)
-        for s, handler in handlers.items():
-            signal.signal(s, handler)
-        os.write(write_end, b"\0")
-        watcher.join()
-        os.close(read_end)
-        os.close(write_end)
-
-
 def _hide_output(args, stack: contextlib.ExitStack) -> None:
     """On processes other than 0, which compute but do not show: nothing on stdout (not even
     XLA's own lines), and the files they write go to a scratch folder deleted at the end."""
@@ -582,8 +388,8 @@ def _error_line(command: str, err: BaseException) -> str:
 
 def main(argv=None) -> int:
     """Run ``gradlab`` with ``argv`` (default: the process's); return the exit status."""
-    with _signals_end_the_command():
-        args = _parse(argv)
+    with signals_end_the_command():
+        args = parse(argv)
         try:
             import jax
 
@@ -598,7 +404,7 @@ def main(argv=None) -> int:
                 folder = stack.enter_context(_cache.for_command(  # benchmarks time compiling
                     cache_dir=args.cache_dir, no_cache=args.no_cache or args.command == "bench"))
                 args.programs = None if folder is None or several else _programs.Store(folder)
-                return args.run(args) or 0
+                return COMMANDS[args.command](args) or 0
         except KeyboardInterrupt:  # only when no watcher runs (main called from a thread)
             _files.discard_pending()
             print("gradlab: interrupted", file=sys.stderr)

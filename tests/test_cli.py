@@ -92,9 +92,9 @@ def test_list(capsys):
     (["--cache-dir", "D"], []), ([], ["--cache-dir", "D"]), (["--float32"], ["--no-cache"]),
 ])
 def test_common_options_are_the_same_before_or_after_the_command(before, after, monkeypatch):
-    from gradlab import cli
+    from gradlab._cli_parser import parse
 
-    args = cli._parse([*before, "list", *after])
+    args = parse([*before, "list", *after])
     given = before + after
     assert args.float32 == ("--float32" in given) and args.no_cache == ("--no-cache" in given)
     assert args.cache_dir == ("D" if "D" in given else None)
@@ -444,9 +444,10 @@ def test_processes_other_than_0_write_only_in_a_scratch_folder(argv, tmp_path, m
     from pathlib import Path
 
     from gradlab import cli
+    from gradlab._cli_parser import parse
 
     monkeypatch.chdir(tmp_path)
-    args = cli._parse(argv)
+    args = parse(argv)
     with contextlib.ExitStack() as stack:
         cli._hide_output(args, stack)
         outputs = [getattr(args, name, None) for name in ("out", "plot")]
