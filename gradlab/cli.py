@@ -96,13 +96,28 @@ def _optimizer(name, lr):
 def cmd_list(args):
     import gradlab as gl
 
+    costs = gl.list_costs(dim=args.dim, tag=args.tag)
+    if not costs:  # a tag mistyped, or a size no cost has: say what there is
+        _nothing_listed(gl.list_costs(), args.dim, args.tag)
     rows = []
-    for c in gl.list_costs(dim=args.dim, tag=args.tag):
+    for c in costs:
         minima = "; ".join(fmt_vector(m.x, 4) + f" → {m.f:.6g}" for m in c.minima)
         bounds = " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in c.bounds) if c.bounds else "-"
         rows.append([c.name, c.dim, bounds, minima or "-", ", ".join(sorted(c.tags))])
     header = ["name", "dim", "bounds", "known minima", "tags"]
     new_console().print(plain_table("registered costs", header, rows, limit=None))
+
+
+def _nothing_listed(every, dim, tag) -> NoReturn:
+    tags = sorted({t for c in every for t in c.tags})
+    if tag is not None and tag not in tags:
+        raise UsageError(f"--tag: no registered cost is tagged {tag!r}; the tags are "
+                         f"{', '.join(tags)}")
+    tagged = [c for c in every if tag is None or tag in c.tags]
+    which = "no registered cost" + ("" if tag is None else f" tagged {tag!r}")
+    dims = ", ".join(str(d) for d in sorted({c.dim for c in tagged}))
+    raise UsageError(f"--dim: {which} has {dim} parameter{'' if dim == 1 else 's'}; "
+                     f"{'they' if tag is None else 'those'} have {dims}")
 
 
 def cmd_check(args):

@@ -320,6 +320,10 @@ NEEDS = [  # what a command or method needs of the cost
      "draws costs of 1 or 2 parameters"),
     (["landscape", "--cost", "clicosts:bowl3"], "landscape draws costs of 1 or 2 parameters"),
     (["landscape", "sine", "--animate"], "--animate needs a 2-parameter cost; 'sine' has 1"),
+    (["list", "--tag", "smoth"], "--tag: no registered cost is tagged 'smoth'; the tags are bowl,"),
+    (["list", "--dim", "7"], "--dim: no registered cost has 7 parameters; they have 1, 2"),
+    (["list", "--dim", "1", "--tag", "valley"],
+     "--dim: no registered cost tagged 'valley' has 1 parameter; those have 2"),
 ]
 SIZES = [
     (["check", "bowl", "--points", "100000000"], "--points 100000000 needs about"),
