@@ -131,7 +131,7 @@ def _number(v):
 def _fit_report(args, curve, cols, p0, fit) -> dict:
     import numpy as np
 
-    from gradlab import fitting
+    from gradlab._fit_record import notes
     from gradlab.result import Status
 
     ci = fit.conf_int(FIT_LEVEL)
@@ -148,7 +148,7 @@ def _fit_report(args, curve, cols, p0, fit) -> dict:
         "level": FIT_LEVEL, "p0": [float(v) for v in p0],
         "rss": _number(fit.rss), "residual_sd": _number(fit.residual_sd), "dof": int(fit.dof),
         "status": Status(int(fit.status)).name, "success": bool(fit.success),
-        "message": str(fit.message), "notes": fitting.notes(fit), "nit": int(fit.nit),
+        "message": str(fit.message), "notes": notes(fit), "nit": int(fit.nit),
         "cov": [[_number(v) for v in row] for row in np.asarray(fit.cov)],
     }
 

@@ -311,7 +311,7 @@ MESSAGES: dict[str, dict[str, str]] = {
               "semi-definite)",
         "es": "sin mínimo: el costo no está acotado inferiormente (su hessiana no es "
               "semidefinida positiva)"},
-    # What a fit's standard errors cannot say (`gradlab.fitting.notes`).
+    # What a fit's standard errors cannot say (`gradlab._fit_record.notes`).
     "fit.note.held": {
         "en": "parameter(s) {params} held at a bound: their standard errors are undefined "
               "(NaN), the others' conditional on them",

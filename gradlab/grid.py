@@ -3,15 +3,11 @@
 Grid points are never materialised as a ``(num**d, d)`` array: each chunk of
 flat indices is unravelled into coordinates inside the compiled function, the
 chunk is evaluated with ``vmap``, and chunks run one after another in a
-``lax.scan`` — so memory is bounded by the chunk size, not the grid. The chunk
-size comes from a memory budget unless given: a bound read from the cost's jaxpr
-(every intermediate counted as kept) says how many points a chunk may hold, and
-where that asks for several chunks, XLA's memory analysis of the whole grid
-compiled as one chunk decides whether one is enough (it fuses most of what the
-bound counts, and one chunk runs faster than several). With ``keep_values=False`` only
-the running best is kept, so grids of 10⁸ points and more fit in a few hundred
-MB. On several devices each device walks its own block of the grid and keeps its
-own best; the bests are compared once, at the end.
+``lax.scan`` — so memory is bounded by the chunk size, not the grid (how chunks
+are sized from a memory budget: `gradlab._grid_chunks`). With
+``keep_values=False`` only the running best is kept, so grids of 10⁸ points and
+more fit in a few hundred MB. On several devices each device walks its own block
+of the grid and keeps its own best; the bests are compared once, at the end.
 
 Example:
   >>> import gradlab as gl
@@ -27,7 +23,6 @@ import math
 from collections.abc import Sequence
 
 import jax
-import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -43,19 +38,17 @@ from gradlab._checks import (
     short,
 )
 from gradlab._checks import memory_budget as memory_budget_
+from gradlab._grid_chunks import TABLE_SHARE, bytes_per_point, chunk_size
 from gradlab.costs import as_cost
 from gradlab.derivatives import check_pointwise, point_term, pointwise_fit
 from gradlab.result import record
 
-# Shares of the memory budget (gl.memory_budget(), 2 GiB by default): one chunk's
-# intermediates, and a kept table of values.
-CHUNK_SHARE, TABLE_SHARE = 1 / 8, 1 / 2
-DEFAULT_MAX_POINTS = 2 * 10**9
+DEFAULT_MAX_POINTS = 2 * 10**9  # beyond this a grid takes too long to be a sensible tool
 # Data points per iteration of a pointwise fit's scan: the chunk's running sums are
 # read and written once per iteration, so eight points per pass make it about 2×
 # faster (500² line grid: 13 ms → 6.6 ms; 20001-point sine: 180 → 107 ms), at the
 # same compile time.
-FIT_UNROLL = 8  # beyond this a grid takes too long to be a sensible tool
+FIT_UNROLL = 8
 
 
 @record
@@ -255,107 +248,6 @@ def _axis(low: float, high: float, num: int, dtype) -> jax.Array:
     return jax.device_put(np.linspace(low, high, num).astype(jnp.dtype(dtype)))
 
 
-def _even_chunks(total: int, most: int) -> int:
-    """The chunk size that covers ``total`` points in as few chunks of at most ``most``
-    as possible, split evenly: the last chunk's padding is what it costs (500² points
-    in chunks of 2¹⁶ evaluated 12,144 padded points and ran 1.25× slower than in
-    four chunks of 62,500)."""
-    chunks = -(-total // most)
-    return -(-total // chunks)
-
-
-def _chunk_size(cost, axes, shape, budget: int, *, keep_values: bool, pointwise: bool,
-                progress: bool) -> int:
-    """Grid points per chunk: as many as one chunk's working memory allows, in
-    `CHUNK_SHARE` of the budget (a kept table of values has its own share).
-
-    First the bound (`_bytes_per_point`), read from the cost's program before
-    anything is compiled: it counts every value one evaluation computes as if all
-    were kept, so no chunk holds more than it says. Where it asks for more than one
-    chunk, XLA has the last word: its memory analysis of the whole grid compiled as
-    one chunk (the very program that then runs, so nothing is compiled twice). XLA
-    fuses most of what the bound counts (the course's line as a plain function:
-    3,264 bytes a point by the bound, 24 by XLA), and one chunk runs faster than
-    several (500² points of that line, CPU time against a bare ``jit(vmap)``: 4
-    chunks 1.17×, one 1.02×; README). A grid whose one chunk does not fit keeps the
-    bound's chunks; without a table, one whose values alone exceed the share is
-    not even compiled whole, nor a grid whose progress is reported (chunk by chunk:
-    one chunk would be one report, at the end). Chunks are not made smaller to fit
-    a core's cache: that halves the plain line's time but slows elementwise costs
-    and the pointwise fit (the userpaths benchmark).
-    """
-    total = math.prod(shape)
-    dtype = axes[0].dtype
-    share = budget * CHUNK_SHARE
-    per_point = _bytes_per_point(cost, len(shape), dtype, pointwise)
-    batch = _even_chunks(total, max(1, int(share // per_point)))
-    itemsize = jnp.dtype(dtype).itemsize
-    if batch == total or progress or (not keep_values and total * itemsize > share):
-        return batch  # (without a table, one chunk holds all its values: no need to ask)
-    used = _one_chunk_bytes(cost.objective, axes, shape, keep_values=keep_values,
-                            pointwise=pointwise)
-    table = -(-total // parallel.device_count()) * itemsize if keep_values else 0
-    return total if used is not None and used - table <= share else batch
-
-
-def _one_chunk_bytes(objective, axes, shape, **static) -> int | None:
-    """Bytes XLA allocates for the whole grid in one chunk (its temporaries and outputs,
-    per device), or None where the backend does not say."""
-    struct = lambda v: jax.ShapeDtypeStruct(np.shape(v), jnp.result_type(v))
-    leaves, tree = jax.tree.flatten(objective)
-    return _compiled_bytes(tree, tuple(map(struct, leaves)), tuple(map(struct, axes)), shape,
-                           tuple(sorted(static.items())))
-
-
-@functools.lru_cache(maxsize=64)  # keyed on what the program depends on: shapes, not values
-def _compiled_bytes(tree, leaves, axes, shape, static) -> int | None:
-    # lowered from shapes alone, the program is jit's own: the call after reuses it
-    compiled = _grid.lower(jax.tree.unflatten(tree, leaves), axes, None, shape=shape,
-                           batch=math.prod(shape), **dict(static)).compile()
-    try:
-        used = compiled.memory_analysis()
-    except (NotImplementedError, jax.errors.JaxRuntimeError):  # no analysis: the bound decides
-        return None
-    if used is None:
-        return None
-    return int(used.temp_size_in_bytes + used.output_size_in_bytes)
-
-
-def _bytes_per_point(cost, dim: int, dtype, pointwise: bool, *, grad: bool = False) -> int:
-    """An upper bound on one grid point's intermediates under ``vmap``: every value one
-    evaluation of the cost (of its gradient, with ``grad``) computes, all alive at once.
-
-    Read from the cost's own program (its jaxpr), not guessed from its data: the data
-    are read by every point, not copied, and XLA fuses most of what is counted here,
-    so chunks this size stay well inside their share of the budget. A pointwise fit
-    (`_fit_values`) holds one data point's terms at a time.
-    """
-    itemsize = jnp.dtype(dtype).itemsize
-    if pointwise:
-        return itemsize * (4 * dim + 16)
-    objective = cost.objective
-    leaves, tree = jax.tree.flatten(objective)
-    shapes = tuple(jax.ShapeDtypeStruct(np.shape(v), jnp.result_type(v)) for v in leaves)
-    return itemsize * dim + _intermediate_bytes(tree, shapes, dim, jnp.dtype(dtype).name, grad)
-
-
-@functools.lru_cache(maxsize=64)  # keyed on the cost's functions and data shapes, not values
-def _intermediate_bytes(tree, shapes, dim: int, dtype: str, grad: bool) -> int:
-    def value(x, leaves):
-        return jax.tree.unflatten(tree, leaves)(x)
-
-    program = jax.make_jaxpr(jax.grad(value) if grad else value)(
-        jax.ShapeDtypeStruct((dim,), dtype), list(shapes))
-    return _values_bytes(program.jaxpr)
-
-
-def _values_bytes(jaxpr) -> int:
-    """Bytes of every value a jaxpr computes, its inner programs' (a loop's body: once) included."""
-    total = sum(v.aval.size * v.aval.dtype.itemsize for eqn in jaxpr.eqns for v in eqn.outvars
-                if hasattr(v.aval, "dtype"))
-    return total + sum(_values_bytes(inner) for inner in jax.extend.core.subjaxprs(jaxpr))
-
-
 def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
                 batch_size: int | None = None, chunked: bool = True,
                 memory_budget: int | None = None, max_points: int = DEFAULT_MAX_POINTS,
@@ -417,7 +309,7 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     if batch_size is not None:
         batch_size = check_positive(batch_size, "batch_size", integer=True)
     if not chunked:  # judged on the generic path's memory, before anything is traced
-        per_point = _bytes_per_point(cost, dim, dtype, pointwise=False)
+        per_point = bytes_per_point(cost, dim, dtype, pointwise=False)
         if total * per_point > budget:
             raise ValueError(
                 f"without chunking the grid's {total:.3g} points need about "
@@ -431,8 +323,8 @@ def grid_search(cost, num=100, *, bounds=None, keep_values: bool = True,
     if not chunked:
         batch = total
     elif batch_size is None:
-        batch = _chunk_size(cost, axes, shape, budget, keep_values=keep_values,
-                            pointwise=pointwise, progress=progress is not None)
+        batch = chunk_size(cost, axes, shape, budget, program=_grid, keep_values=keep_values,
+                           pointwise=pointwise, progress=progress is not None)
     else:
         batch = min(total, batch_size)
     batch = parallel.round_up_to_devices(batch) if batch < total else batch
@@ -504,7 +396,7 @@ def gradient_field(cost, num=20, *, points=None, bounds=None) -> GradientField:
     dtype = jnp.result_type(float)
     total = math.prod(shape)
     # every point's gradient at once: the field itself and each point's intermediates
-    per_point = _bytes_per_point(cost, dim, dtype, pointwise=False, grad=True)
+    per_point = bytes_per_point(cost, dim, dtype, pointwise=False, grad=True)
     check_memory(float(total) * (per_point + 2 * dim * jnp.dtype(dtype).itemsize),
                  f"a gradient field of {' x '.join(map(str, shape))} points over {dim} "
                  "parameters", "a coarser grid (num=), or gl.gradient_field(cost, points=...) "

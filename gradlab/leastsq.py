@@ -348,8 +348,8 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
 
 def norms_at(jac, r, free):
     """The norms of ``J``'s free columns (0 for held ones) and ``‖r‖``, in one reduction:
-    `finish` and `gradlab.fitting` ask for them with the same arguments, so XLA computes
-    them once."""
+    `finish` and `gradlab._fit_record.statistics` ask for them with the same arguments, so
+    XLA computes them once."""
     d = jac.shape[1]
     norms = stopping.column_norms(jnp.concatenate([jnp.where(free, jac, 0.0), r[:, None]], 1))
     return norms[:d], norms[d]

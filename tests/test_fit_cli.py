@@ -167,7 +167,7 @@ def test_the_table_is_printed_in_english_or_spanish(capsys, data):
 
 def test_every_status_and_note_has_its_sentence_in_each_language():
     from gradlab import _i18n
-    from gradlab.fitting import notes  # noqa: F401  (the keys it returns are these)
+    from gradlab._fit_record import notes  # noqa: F401  (the keys it returns are these)
 
     keys = [f"status.detail.{s.name}" for s in gl.Status]
     keys += [f"fit.note.{k}" for k in ("held", "rank", "nonfinite", "dof")]

@@ -143,11 +143,12 @@ _MEMORY_CASES = {
 def test_a_chunks_memory_estimate_bounds_what_xla_allocates(case, grad, width):
     """The chunk size comes from an estimate per point: XLA's own memory analysis of a
     chunk (its temporaries and outputs) must never exceed it."""
-    from gradlab import grid
+    from gradlab import _grid_chunks
 
     cost = _MEMORY_CASES[case]()
     batch = 2048
-    per_point = grid._bytes_per_point(cost, cost.dim, width.dtype, pointwise=False, grad=grad)
+    per_point = _grid_chunks.bytes_per_point(cost, cost.dim, width.dtype, pointwise=False,
+                                             grad=grad)
     one = jax.grad(cost.objective) if grad else cost.objective
     points = jnp.zeros((batch, cost.dim), width.dtype)
     used = jax.jit(jax.vmap(one)).lower(points).compile().memory_analysis()
@@ -169,15 +170,15 @@ def _chunks_run(cost, num, **options):
 def test_a_grid_runs_in_one_chunk_where_xla_says_it_fits(width):
     """The bound counts each of the line's 100-point intermediates as kept; XLA fuses
     them away, and its analysis of the one-chunk program lets the grid run whole."""
-    from gradlab import grid
+    from gradlab import _grid_chunks, grid
 
     plain, box, budget = _line_as_plain_function(), [(-5.0, 5.0), (-5.0, 0.0)], 2**22
     cost = gl.costs.as_cost(plain, box, need_bounds=True, what="a test")
-    bound = grid._bytes_per_point(cost, 2, width.dtype, pointwise=False)
-    assert 100 * 100 * bound > budget * grid.CHUNK_SHARE  # the bound alone would chunk
+    bound = _grid_chunks.bytes_per_point(cost, 2, width.dtype, pointwise=False)
+    assert 100 * 100 * bound > budget * _grid_chunks.CHUNK_SHARE  # the bound alone would chunk
     axes = grid.grid_axes(box, (100, 100), width.dtype)
-    whole = grid._chunk_size(cost, axes, (100, 100), budget, keep_values=True, pointwise=False,
-                             progress=False)
+    whole = _grid_chunks.chunk_size(cost, axes, (100, 100), budget, program=grid._grid,
+                                    keep_values=True, pointwise=False, progress=False)
     assert whole == 100 * 100
     result = gl.grid_search(plain, num=100, bounds=box, memory_budget=budget)
     chunked = gl.grid_search(plain, num=100, bounds=box, batch_size=1000)
@@ -196,7 +197,7 @@ def _sorting(p):  # a sort's intermediates are not fused away: (points, data) ke
 def test_the_chunk_chosen_fits_its_share_by_xlas_own_analysis(case, keep_values, width):
     """Whatever decides the chunk (the bound, or XLA's analysis of one chunk), the
     program that runs keeps within its share of the budget, beside its table."""
-    from gradlab import grid
+    from gradlab import _grid_chunks, grid
 
     budget, shape = 2**22, (200, 200)
     cost = {"plain function": _line_as_plain_function(), "a sort inside": _sorting,
@@ -204,8 +205,8 @@ def test_the_chunk_chosen_fits_its_share_by_xlas_own_analysis(case, keep_values,
     cost = gl.costs.as_cost(cost, [(-5.0, 5.0), (-5.0, 0.0)], need_bounds=True, what="a test")
     pointwise = grid.pointwise_fit(cost)
     axes = grid.grid_axes(cost.bounds, shape, width.dtype)
-    batch = grid._chunk_size(cost, axes, shape, budget, keep_values=keep_values,
-                             pointwise=pointwise, progress=False)
+    batch = _grid_chunks.chunk_size(cost, axes, shape, budget, program=grid._grid,
+                                    keep_values=keep_values, pointwise=pointwise, progress=False)
     used = grid._grid.lower(cost.objective, axes, None, shape=shape, batch=batch,
                             keep_values=keep_values, pointwise=pointwise).compile()
     used = used.memory_analysis()
