@@ -169,7 +169,9 @@ def surface(grid, *, trajectory=None, ax=None, cost=None, stride: int = 1, lang=
         xs = _np(trajectory.xs)
         ax.plot(xs[:, 0], xs[:, 1], _np(trajectory.fs), "o-", color=GLOBAL_COLOUR,
                 markersize=3, label=t("plot.descent"))
-        ax.legend()
+        # a fixed corner: "best" measures the surface's every polygon in 2-D (matplotlib
+        # warns that it is slow, and over a second it is on a busy machine)
+        ax.legend(loc="upper left")
     names = _names(cost, 2)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
