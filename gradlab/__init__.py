@@ -23,9 +23,9 @@ _NAMES = {
     "gradlab.gradcheck": ("GradCheck", "check_gradient"),
     "gradlab.grid": ("GradientField", "GridResult", "gradient_field", "grid_search"),
     "gradlab.models": ("fit_cost",),
-    "gradlab.multistart": ("BasinMap", "LearningRateSweep", "Minima", "MultiStart", "basin_map",
-                           "multistart", "sweep_learning_rates"),
+    "gradlab.multistart": ("BasinMap", "Minima", "MultiStart", "basin_map", "multistart"),
     "gradlab.result": ("Result", "Status"),
+    "gradlab.sweep": ("LearningRateSweep", "sweep_learning_rates"),
 }
 _HOME = {name: module for module, names in _NAMES.items() for name in names}
 

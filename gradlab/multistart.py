@@ -1,4 +1,4 @@
-"""Many descents at once: local versus global minima, basins, and learning-rate sweeps.
+"""Many descents at once: local versus global minima and basins.
 
 `multistart` draws starts inside the bounds, runs one vmapped, jitted descent
 over all of them (sharded across devices), and clusters the endpoints into
@@ -7,8 +7,7 @@ share), its kind from the Hessian's eigenvalues, and whether it is global.
 Starts that diverged or ran out of steps are labelled −1 and counted apart.
 
 `basin_map` does the same from a regular grid of starts (1-D or 2-D), so the
-basins can be drawn; `sweep_learning_rates` runs one descent per learning rate
-in one compiled call and gives the stability limit ``2/L`` from the curvature.
+basins can be drawn. Learning-rate sweeps live in `gradlab.sweep`.
 
 Example:
   >>> import gradlab as gl
@@ -28,8 +27,7 @@ import optax
 
 from gradlab import derivatives, parallel, stopping
 from gradlab import progress as progress_
-from gradlab._checks import check_points, check_positive, short
-from gradlab._loop import plain_descent
+from gradlab._checks import check_positive, short
 from gradlab._method import Method
 from gradlab.costs import Cost, as_cost, bounds_array, computation_dtype, prepare
 from gradlab.descent import Trajectory, check_runs_fit, descend_many, resolve_options
@@ -221,7 +219,7 @@ def _default_record_every(steps: int, record_every: int | None) -> int:
     return record_every
 
 
-def _check_batch_fits(cost: Cost, n: int, dim: int, steps, record_every, dtype,
+def check_batch_fits(cost: Cost, n: int, dim: int, steps, record_every, dtype,
                       advice: str) -> None:
     """Refuse, before any start is drawn, a batch of runs over the memory budget."""
     config, _, _ = resolve_options(cost, dtype, steps=steps,
@@ -230,8 +228,9 @@ def _check_batch_fits(cost: Cost, n: int, dim: int, steps, record_every, dtype,
     check_runs_fit(n, dim, config, dtype, f"{n:,} runs of {steps:,} steps", advice)
 
 
-def _run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, record_every, gtol,
+def run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, record_every, gtol,
                 bounds, progress=None):
+    """Descend from every row of ``starts`` in one sharded batch (`descend_many`)."""
     dtype = starts.dtype
     config, box, tols = resolve_options(cost, dtype, steps=steps,
                                         record_every=_default_record_every(steps, record_every),
@@ -298,12 +297,12 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
         n_starts = check_positive(n_starts, "n_starts", integer=True)
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}")
-        _check_batch_fits(cost, n_starts, cost.dim, steps, record_every, dtype,
+        check_batch_fits(cost, n_starts, cost.dim, steps, record_every, dtype,
                           "fewer starts (n_starts=) or a coarser history (record_every=)")
         starts = jax.device_put(sample_starts(cost.bounds, n_starts, seed, sampling).astype(dtype))
     else:
         cost, starts = prepare(cost, starts, name="starts", batch=True)
-        _check_batch_fits(cost, starts.shape[0], starts.shape[1], steps, record_every,
+        check_batch_fits(cost, starts.shape[0], starts.shape[1], steps, record_every,
                           starts.dtype, "fewer starts or a coarser history (record_every=)")
         host = np.asarray(starts)
         outside = np.any((host < low) | (host > high), axis=1)
@@ -321,7 +320,7 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation; got {short(optimizer)}"
         )
-    trajs = _run_starts(cost, starts, method=method, hyperparams=hyperparams, steps=steps,
+    trajs = run_starts(cost, starts, method=method, hyperparams=hyperparams, steps=steps,
                         record_every=record_every, gtol=gtol,
                         bounds=cost.bounds if project else None, progress=progress)
     return summarise(cost, starts, trajs, tol=tol, project=project)
@@ -422,94 +421,10 @@ def basin_map(cost, num=101, *, optimizer=None, steps: int = 100, gtol: float | 
             "Use gl.multistart for the minima of higher-dimensional costs."
         )
     shape = grid_shape(num, cost.dim)
-    _check_batch_fits(cost, math.prod(shape), cost.dim, steps, None, computation_dtype(cost),
+    check_batch_fits(cost, math.prod(shape), cost.dim, steps, None, computation_dtype(cost),
                       "a coarser grid of starts (num=)")
     axes = grid_axes(cost.bounds, shape, jnp.result_type(float))
     starts = grid_points(axes)
     run = multistart(cost, starts=starts, optimizer=optimizer, steps=steps, gtol=gtol, tol=tol,
                      progress=progress)
     return BasinMap(axes=axes, labels=run.labels.reshape(shape), run=run)
-
-
-@record
-class LearningRateSweep:
-    """One descent per learning rate, from the same start.
-
-    Attributes:
-      learning_rates: ``(k,)`` the rates tried.
-      trajectories: a `Trajectory` with a leading axis of ``k``.
-      status: ``(k,)`` each run's `Status` code.
-      curvature: the Hessian's largest eigenvalue ``L`` at ``x0``.
-      stability_limit: ``2 / L``: plain gradient descent on a quadratic converges
-        for rates below it and diverges above (NaN when ``L ≤ 0``); a local
-        estimate for other costs and a guide only for other optimisers.
-    """
-
-    learning_rates: jax.Array
-    trajectories: Trajectory
-    status: np.ndarray
-    curvature: float
-    stability_limit: float
-
-
-def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
-                         optimizer_factory=None, gtol: float | None = None,
-                         record_every: int = 1, bounds=None,
-                         progress=None) -> LearningRateSweep:
-    """Run one descent per learning rate, all in one compiled call.
-
-    Args:
-      cost: a `Cost`, a registered name, or a callable.
-      x0: ``(d,)`` the common start.
-      learning_rates: ``(k,)`` positive rates; traced, so new values do not recompile.
-      steps: steps per run.
-      optimizer_factory: None for the course's plain rule ``x ← x − α·∇f(x)``, or
-        a factory ``learning_rate -> optax transformation`` (``optax.adam``,
-        ``functools.partial(optax.sgd, momentum=0.9)``, ...).
-      gtol, record_every, progress: as in `descend`.
-      bounds: optional box to project each step into.
-
-    Returns:
-      A `LearningRateSweep`.
-
-    Example:
-      >>> import gradlab as gl
-      >>> sweep = gl.sweep_learning_rates("bowl", [-1.0, -1.0], [0.1, 0.5, 1.2], steps=100)
-      >>> [gl.Status(int(s)).name for s in sweep.status], float(sweep.stability_limit)
-      (['CONVERGED', 'CONVERGED', 'DIVERGED'], 1.0)
-    """
-    cost, x0 = prepare(cost, x0)
-    progress_.check(progress)
-    if optimizer_factory is None:
-        factory = plain_descent
-    elif isinstance(optimizer_factory, optax.GradientTransformation) or not callable(
-            optimizer_factory):
-        raise TypeError(
-            "optimizer_factory must be a factory taking learning_rate, such as optax.adam "
-            f"(not an optimiser already built); got {short(optimizer_factory)}"
-        )
-    else:
-        factory = optimizer_factory
-    rates = check_points(learning_rates if isinstance(learning_rates, jax.Array | np.ndarray)
-                         else list(np.ravel(learning_rates)), "learning_rates", None)
-    if not np.all(np.asarray(rates) > 0):
-        raise ValueError(f"learning_rates must all be positive; got {short(np.asarray(rates))}")
-    rates = rates.astype(x0.dtype)
-    _check_batch_fits(cost, rates.shape[0], x0.shape[0], steps, record_every, x0.dtype,
-                      "fewer learning_rates or a coarser history (record_every=)")
-    host_x0 = np.asarray(x0)  # copies made on the host: eagerly on device, a program each
-    starts = jax.device_put(np.broadcast_to(host_x0, (rates.shape[0], x0.shape[0])))
-    trajs = _run_starts(cost, starts, method=Method(factory=factory, per_run=True),
-                        hyperparams={"learning_rate": rates}, steps=steps,
-                        record_every=record_every, gtol=gtol, bounds=bounds, progress=progress)
-    curvature = float(jnp.max(_hessian_eigenvalues(cost.objective, host_x0[None])))
-    limit = 2.0 / curvature if curvature > 0 else math.nan
-    return LearningRateSweep(learning_rates=rates, trajectories=trajs,
-                             status=np.asarray(trajs.status), curvature=curvature,
-                             stability_limit=limit)
-
-
-@jax.jit
-def _hessian_eigenvalues(objective, points):
-    return jax.vmap(lambda x: jnp.linalg.eigvalsh(
-        derivatives.value_grad_hessian(objective, x)[2]))(points)

@@ -32,7 +32,8 @@ def _records():
     """The record classes, imported late (grid and multistart import this package's solvers)."""
     from gradlab.costs import Cost
     from gradlab.grid import GradientField, GridResult
-    from gradlab.multistart import BasinMap, LearningRateSweep
+    from gradlab.multistart import BasinMap
+    from gradlab.sweep import LearningRateSweep
 
     return {"GridResult": GridResult, "Trajectory": Trajectory, "GradientField": GradientField,
             "BasinMap": BasinMap, "LearningRateSweep": LearningRateSweep, "Cost": Cost}

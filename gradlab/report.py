@@ -35,8 +35,9 @@ from gradlab.fitting import fit
 from gradlab.gradcheck import check_gradient
 from gradlab.grid import gradient_field, grid_search
 from gradlab.models import fit_cost
-from gradlab.multistart import basin_map, multistart, sweep_learning_rates
+from gradlab.multistart import basin_map, multistart
 from gradlab.result import Status
+from gradlab.sweep import sweep_learning_rates
 
 
 @dataclasses.dataclass
