@@ -220,7 +220,7 @@ def _default_record_every(steps: int, record_every: int | None) -> int:
 
 
 def check_batch_fits(cost: Cost, n: int, dim: int, steps, record_every, dtype,
-                      advice: str) -> None:
+                     advice: str) -> None:
     """Refuse, before any start is drawn, a batch of runs over the memory budget."""
     config, _, _ = resolve_options(cost, dtype, steps=steps,
                                    record_every=_default_record_every(steps, record_every),
@@ -229,7 +229,7 @@ def check_batch_fits(cost: Cost, n: int, dim: int, steps, record_every, dtype,
 
 
 def run_starts(cost: Cost, starts, *, method: Method, hyperparams, steps, record_every, gtol,
-                bounds, progress=None):
+               bounds, progress=None):
     """Descend from every row of ``starts`` in one sharded batch (`descend_many`)."""
     dtype = starts.dtype
     config, box, tols = resolve_options(cost, dtype, steps=steps,
@@ -298,12 +298,12 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}")
         check_batch_fits(cost, n_starts, cost.dim, steps, record_every, dtype,
-                          "fewer starts (n_starts=) or a coarser history (record_every=)")
+                         "fewer starts (n_starts=) or a coarser history (record_every=)")
         starts = jax.device_put(sample_starts(cost.bounds, n_starts, seed, sampling).astype(dtype))
     else:
         cost, starts = prepare(cost, starts, name="starts", batch=True)
         check_batch_fits(cost, starts.shape[0], starts.shape[1], steps, record_every,
-                          starts.dtype, "fewer starts or a coarser history (record_every=)")
+                         starts.dtype, "fewer starts or a coarser history (record_every=)")
         host = np.asarray(starts)
         outside = np.any((host < low) | (host > high), axis=1)
         if outside.any():
@@ -321,8 +321,8 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
             f"optimizer must be an optax.GradientTransformation; got {short(optimizer)}"
         )
     trajs = run_starts(cost, starts, method=method, hyperparams=hyperparams, steps=steps,
-                        record_every=record_every, gtol=gtol,
-                        bounds=cost.bounds if project else None, progress=progress)
+                       record_every=record_every, gtol=gtol,
+                       bounds=cost.bounds if project else None, progress=progress)
     return summarise(cost, starts, trajs, tol=tol, project=project)
 
 
@@ -422,7 +422,7 @@ def basin_map(cost, num=101, *, optimizer=None, steps: int = 100, gtol: float | 
         )
     shape = grid_shape(num, cost.dim)
     check_batch_fits(cost, math.prod(shape), cost.dim, steps, None, computation_dtype(cost),
-                      "a coarser grid of starts (num=)")
+                     "a coarser grid of starts (num=)")
     axes = grid_axes(cost.bounds, shape, jnp.result_type(float))
     starts = grid_points(axes)
     run = multistart(cost, starts=starts, optimizer=optimizer, steps=steps, gtol=gtol, tol=tol,

@@ -98,12 +98,12 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
         raise ValueError(f"learning_rates must all be positive; got {short(np.asarray(rates))}")
     rates = rates.astype(x0.dtype)
     check_batch_fits(cost, rates.shape[0], x0.shape[0], steps, record_every, x0.dtype,
-                      "fewer learning_rates or a coarser history (record_every=)")
+                     "fewer learning_rates or a coarser history (record_every=)")
     host_x0 = np.asarray(x0)  # copies made on the host: eagerly on device, a program each
     starts = jax.device_put(np.broadcast_to(host_x0, (rates.shape[0], x0.shape[0])))
     trajs = run_starts(cost, starts, method=Method(factory=factory, per_run=True),
-                        hyperparams={"learning_rate": rates}, steps=steps,
-                        record_every=record_every, gtol=gtol, bounds=bounds, progress=progress)
+                       hyperparams={"learning_rate": rates}, steps=steps,
+                       record_every=record_every, gtol=gtol, bounds=bounds, progress=progress)
     curvature = float(jnp.max(_hessian_eigenvalues(cost.objective, host_x0[None])))
     limit = 2.0 / curvature if curvature > 0 else math.nan
     return LearningRateSweep(learning_rates=rates, trajectories=trajs,
