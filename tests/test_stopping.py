@@ -306,3 +306,14 @@ def test_converged_only_where_newton_would_gain_nothing_float32(cost, x0):
             g, h = jax.grad(cost)(x), jax.hessian(cost)(x)
             decrease = 0.5 * float(g @ jnp.linalg.solve(h, g))
             assert abs(decrease) <= 1e-3 * float(cost(x)), (traj.x, float(cost(x)), decrease)
+
+
+def test_the_mgh_problems_reach_their_published_minima():
+    # the definitions in tests/mgh.py against the paper: F at each published minimiser
+    import mgh
+
+    with jax.enable_x64(True):
+        for name, p in mgh.P.items():
+            if p["xmin"] is not None:
+                r = np.asarray(jax.jit(p["r"])(jnp.asarray(p["xmin"], jnp.float64)))  # one program
+                assert float(r @ r) == pytest.approx(p["fmins"][0], rel=1e-5, abs=1e-10), name
