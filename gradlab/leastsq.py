@@ -60,7 +60,11 @@ step. Every such stop is a
 `stopping.verdict` at the last point, judged by `stopping.stationary` with
 the Gauss–Newton matrix ``JᵀJ`` (CONVERGED only where the point is stationary
 at the problem's scale; else STALLED, or MAX_STEPS after ``steps`` trials, or
-NONFINITE when the start itself is not finite).
+NONFINITE when the start itself is not finite). Its rounding floor adds, to the
+noise of ``‖r‖²``, the ``‖r‖²`` that rounding the residuals leaves where they
+vanish, ``NOISE·Σ (eps·(|Yᵢ|/σᵢ + (|J|·|x|)ᵢ))²``: a zero-residual minimum (the
+Moré–Garbow–Hillstrom set's Helical valley, Powell singular, ...) is CONVERGED
+once ``‖r‖²`` is below it, where it was STALLED before (2026-11-30).
 
 Counts: ``nit`` trials (accepted or refused); each evaluates the residuals
 and the Jacobian together, so ``nfev = njev = nit + 1``.
@@ -337,8 +341,16 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     d = jnp.where(norms > 0, norms, 1.0)
     scaled = jac / d
     box = None if box is None else tuple(b * d for b in box)
-    # the noise of ½‖r‖² (the point's `noise` is relative to ‖r‖²)
-    floor = 0.5 * pt.noise * pt.rr
+    # the noise of ½‖r‖² (the point's `noise` is relative to ‖r‖²), and where r → 0 the
+    # ‖r‖² that rounding the residuals themselves leaves: each is wrong by about
+    # eps·(|Y|/σ + |J|·|x|) (the data, and the model's change when x is rounded), so a
+    # zero-residual minimum is reached once ‖r‖² is below their sum of squares (an
+    # estimate that overflows is left out)
+    eps = jnp.finfo(r.dtype).eps
+    sizes = _sizes(objective, sigma) + jnp.abs(full_jac) @ jnp.abs(pt.x)
+    residual_floor = FLAT * jnp.square(eps * stopping.column_norms(sizes[:, None])[0])
+    residual_floor = jnp.where(jnp.isfinite(residual_floor), residual_floor, 0.0)
+    floor = 0.5 * (pt.noise * pt.rr + residual_floor)
     at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ r,
                                   scaled.T @ scaled, tols, box, floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)

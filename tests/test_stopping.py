@@ -317,3 +317,19 @@ def test_the_mgh_problems_reach_their_published_minima():
             if p["xmin"] is not None:
                 r = np.asarray(jax.jit(p["r"])(jnp.asarray(p["xmin"], jnp.float64)))  # one program
                 assert float(r @ r) == pytest.approx(p["fmins"][0], rel=1e-5, abs=1e-10), name
+
+
+@pytest.mark.parametrize("name", ["helical_valley", "powell_singular"])
+def test_a_zero_residual_fit_is_converged_at_its_rounding_floor(width, name):
+    # MGH problems whose minimum is F = 0 (Powell singular: with a singular Jacobian there);
+    # gl.fit reached them to the last bits and called them STALLED (2026-11-30)
+    import mgh
+
+    p = mgh.P[name]
+    r = p["r"]
+    m = np.asarray(jax.jit(r)(jnp.asarray(p["x0"], width.dtype))).shape[0]
+    cost = gl.fit_cost(lambda q, x: r(q), (np.arange(m, dtype=width.dtype),
+                                           np.zeros(m, width.dtype)))
+    f = gl.fit(cost, jnp.asarray(p["x0"], width.dtype))
+    assert _status(f) == S.CONVERGED, f.message
+    assert float(f.rss) <= (1e3 * width.eps) ** 2  # the known minimum, 0, to the width's rounding
