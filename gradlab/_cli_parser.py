@@ -3,7 +3,7 @@
 `build_parser` knows every command by name only (``args.command``); `gradlab.cli.main`
 runs the one named. A mistake in the words (an unknown option, a value of the wrong
 kind, a conflict) is one line on stderr and exit status 2, before JAX is imported
-(`Parser`).
+(`_Parser`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "lbfgs")
 METHODS = ("exact", "grid", "descent", "multistart")
 
 
-class Parser(argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
     """argparse, with a mistake reported on one line (no usage block) and exit status 2."""
 
     def error(self, message):
@@ -26,7 +26,7 @@ class Parser(argparse.ArgumentParser):
                   + "\n")
 
 
-def folder_name(text: str) -> str:
+def _folder_name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("give a folder")
     return text
@@ -40,13 +40,13 @@ def parse(argv) -> argparse.Namespace:
     return args
 
 
-def add_common_options(parser, default=None) -> None:
+def _add_common_options(parser, default=None) -> None:
     """--float32, --cache-dir and --no-cache: before the command, or after it."""
     parser.add_argument("--float32", action="store_true",
                         default=False if default is None else default,
                         help="compute in float32 (default: float64)")
     cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--cache-dir", metavar="DIR", type=folder_name, default=default,
+    cache.add_argument("--cache-dir", metavar="DIR", type=_folder_name, default=default,
                        help="keep compiled programs in DIR (default: the user's cache folder, "
                        f"or ${_cache.FOLDER_VARIABLE})")
     cache.add_argument("--no-cache", action="store_true",
@@ -55,9 +55,9 @@ def add_common_options(parser, default=None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="gradlab", description="A laboratory for gradient-based optimisation "
+    parser = _Parser(prog="gradlab", description="A laboratory for gradient-based optimisation "
                      "in JAX.")
-    add_common_options(parser)
+    _add_common_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser = sub.add_parser
 
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         # the common options are accepted after the command too (gradlab tour --no-cache);
         # SUPPRESS: one not given there leaves the value given before the command
         command = add_parser(*args, **kwargs)
-        add_common_options(command, default=argparse.SUPPRESS)
+        _add_common_options(command, default=argparse.SUPPRESS)
         return command
 
     sub.add_parser = add_command

@@ -15,9 +15,9 @@ import threading
 
 from gradlab import _files
 
-ENDING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+_ENDING_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 if hasattr(signal, "SIGHUP"):  # the terminal closed
-    ENDING_SIGNALS[signal.SIGHUP] = "hung up"
+    _ENDING_SIGNALS[signal.SIGHUP] = "hung up"
 
 
 def _watch(read_end: int) -> None:
@@ -26,12 +26,12 @@ def _watch(read_end: int) -> None:
         data = os.read(read_end, 1)
         if not data or data[0] == 0:  # 0: the command ended, stop watching
             return
-        if data[0] in ENDING_SIGNALS:
+        if data[0] in _ENDING_SIGNALS:
             _files.discard_pending()  # waits for a rename in progress: whole files or none
             with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
                 if os.isatty(1):
                     os.write(1, b"\x1b[?25h")  # a progress bar hid the cursor
-                os.write(2, f"gradlab: {ENDING_SIGNALS[data[0]]}\n".encode())
+                os.write(2, f"gradlab: {_ENDING_SIGNALS[data[0]]}\n".encode())
             os._exit(128 + data[0])
 
 
@@ -52,7 +52,7 @@ def signals_end_the_command():
     os.set_blocking(write_end, False)
     watcher = threading.Thread(target=_watch, args=(read_end,), daemon=True)
     watcher.start()
-    handlers = {s: signal.signal(s, lambda *_: None) for s in ENDING_SIGNALS}
+    handlers = {s: signal.signal(s, lambda *_: None) for s in _ENDING_SIGNALS}
     previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     try:
         yield

@@ -8,6 +8,7 @@ unscaled one does, and CONVERGED is only ever said at a stationary point.
 
 import jax
 import jax.numpy as jnp
+import mgh
 import numpy as np
 import optax
 import pytest
@@ -278,13 +279,9 @@ def test_tolerances_are_a_named_record_and_new_values_do_not_recompile(count_com
 
 
 # -- known false successes, found on the Moré–Garbow–Hillstrom test set (2026-11-30) ------------
-def _beale(x):
-    y = jnp.array([1.5, 2.25, 2.625], x.dtype)
-    return jnp.sum((y - x[0] * (1 - x[1] ** jnp.arange(1, 4))) ** 2)
-
-
-def _brown_badly_scaled(x):
-    return (x[0] - 1e6) ** 2 + (x[1] - 2e-6) ** 2 + (x[0] * x[1] - 2) ** 2
+def _sum_of_squares(name):
+    r = mgh.P[name]["r"]
+    return lambda x: jnp.sum(r(x) ** 2)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -294,8 +291,8 @@ def _brown_badly_scaled(x):
     "scaled at (6.6e5, 3e-6), float32: the Hessian's condition (4e11) passes 1/eps, its "
     "curvature 2 is floored at eps·max|λ| = 1e5, and the step along the slope 6.8e5 shrinks "
     "to 6.6"))
-@pytest.mark.parametrize(("cost", "x0"), [(_beale, [100.0, 100.0]),
-                                          (_brown_badly_scaled, [1.0, 1.0])],
+@pytest.mark.parametrize(("cost", "x0"), [(_sum_of_squares("beale"), [100.0, 100.0]),
+                                          (_sum_of_squares("brown_badly_scaled"), [1.0, 1.0])],
                          ids=["beale-100x0", "brown-badly-scaled"])
 def test_converged_only_where_newton_would_gain_nothing_float32(cost, x0):
     traj = gl.descend(cost, jnp.array(x0, jnp.float32), optimizer=gl.optimizers.trust_newton(),
@@ -310,8 +307,6 @@ def test_converged_only_where_newton_would_gain_nothing_float32(cost, x0):
 
 def test_the_mgh_problems_reach_their_published_minima():
     # the definitions in tests/mgh.py against the paper: F at each published minimiser
-    import mgh
-
     with jax.enable_x64(True):
         for name, p in mgh.P.items():
             if p["xmin"] is not None:
@@ -323,11 +318,9 @@ def test_the_mgh_problems_reach_their_published_minima():
 def test_a_zero_residual_fit_is_converged_at_its_rounding_floor(width, name):
     # MGH problems whose minimum is F = 0 (Powell singular: with a singular Jacobian there);
     # gl.fit reached them to the last bits and called them STALLED (2026-11-30)
-    import mgh
-
     p = mgh.P[name]
     r = p["r"]
-    m = np.asarray(jax.jit(r)(jnp.asarray(p["x0"], width.dtype))).shape[0]
+    (m,) = jax.eval_shape(r, jnp.asarray(p["x0"], width.dtype)).shape
     cost = gl.fit_cost(lambda q, x: r(q), (np.arange(m, dtype=width.dtype),
                                            np.zeros(m, width.dtype)))
     f = gl.fit(cost, jnp.asarray(p["x0"], width.dtype))
