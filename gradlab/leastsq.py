@@ -58,7 +58,9 @@ them (MINPACK's tests). A trial with NaN/inf residuals is refused like any bad
 step. Every such stop is a
 `stopping.Stop.STALL`: whatever stopped it, the `Status` is
 `stopping.verdict` at the last point, judged by `stopping.stationary` with
-the Gauss–Newton matrix ``JᵀJ`` (CONVERGED only where the point is stationary
+the Hessian of ½‖r‖², ``JᵀJ + Σ rᵢ·∇²rᵢ`` (``JᵀJ`` alone sees no curvature
+where ``J`` is singular, as it can be at a minimum whose residuals do not vanish:
+Freudenstein and Roth's 48.98) (CONVERGED only where the point is stationary
 at the problem's scale; else STALLED, or MAX_STEPS after ``steps`` trials, or
 NONFINITE when the start itself is not finite). Its rounding floor adds, to the
 noise of ``‖r‖²``, the ``‖r‖²`` that rounding the residuals leaves where they
@@ -328,7 +330,7 @@ class Solution(NamedTuple):
 
 
 def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
-    """`stopping.verdict` at the last point, judged with the Gauss–Newton matrix, and the
+    """`stopping.verdict` at the last point, judged with ½‖r‖²'s Hessian, and the
     residuals and Jacobian there (zero where no point was reached: a start not finite)."""
     pt = c.point
     r, jac = residuals_and_jacobian(objective, pt.x, sigma)
@@ -350,12 +352,30 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     sizes = _sizes(objective, sigma) + jnp.abs(full_jac) @ jnp.abs(pt.x)
     residual_floor = FLAT * jnp.square(eps * stopping.column_norms(sizes[:, None])[0])
     residual_floor = jnp.where(jnp.isfinite(residual_floor), residual_floor, 0.0)
-    floor = 0.5 * (pt.noise * pt.rr + residual_floor)
+    # the model's own terms count in the noise too: with y = 0 (or small beside the
+    # model's terms) |Y|/σ alone says r is exact (Brown and Dennis: rr = 85822.2 wrong in
+    # its 14th digit, a decrease of 1e-14 of it called real)
+    noise = FLAT * stopping.rounding_of_squares(r, sizes)
+    noise = jnp.where(jnp.isfinite(noise), noise, 0.0)
+    floor = 0.5 * (jnp.maximum(pt.noise * pt.rr, noise) + residual_floor)
+    # Judged with ½‖r‖²'s Hessian, JᵀJ + Σ rᵢ·∇²rᵢ: at a minimum where the residuals do
+    # not vanish, J can be singular (Freudenstein and Roth's 48.98, Jennrich and
+    # Sampson's 124.36), and JᵀJ alone sees no curvature along its null space
+    hessian = jac.T @ jac + _second_order(objective, sigma, pt.x, r, pt.free)
     at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ r,
-                                  scaled.T @ scaled, tols, box, floor=floor)
+                                  hessian / d[:, None] / d[None, :], tols, box, floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
     return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
+
+
+def _second_order(objective, sigma, x, r, free):
+    """``Σ rᵢ·∇²rᵢ`` at ``x`` (free parameters only): what ``JᵀJ`` leaves out of the
+    Hessian of ½‖r‖², the derivative of ``J(x)ᵀ·r`` with ``r`` held fixed."""
+    fn = lambda p: residuals(objective, p, sigma)
+    second = jax.jacfwd(lambda p: jax.vjp(fn, p)[1](r)[0])(x)
+    second = jnp.where(free[:, None] & free[None, :], (second + second.T) / 2, 0.0)
+    return jnp.where(jnp.isfinite(second), second, 0.0)
 
 
 def norms_at(jac, r, free):

@@ -15,21 +15,32 @@ A run is judged twice, by pure functions of its state:
 
 **Stationary at the problem's scale** (MINPACK's tests, for any cost). At the
 point ``x`` with cost ``f``, gradient ``g`` and Hessian ``H`` (for a
-least-squares fit, the Gauss–Newton matrix), the local quadratic model has
+least-squares fit, that of ½‖r‖², ``JᵀJ + Σ rᵢ·∇²rᵢ``), the local quadratic model has
 its minimum a step ``s = −|H|⁻¹g`` away (eigenvalues by absolute value, so
 the step is defined at saddles too; directions without curvature and without
 slope give no step). ``x`` is stationary when
 
 * ``‖D·s‖ ≤ xtol · max(‖D·x‖, ‖D·x0‖)`` — the distance left to the model's
   minimiser is below ``xtol`` of the parameters' size, measured with
-  MINPACK's scaling ``D = sqrt(|diag H|)`` so that a parameter of size 1e-4
-  next to one of size 1e3 is judged on its own scale; or
-* ``½·|g·s| ≤ ftol · |f|`` — the decrease left is below the rounding of ``f``;
-* or ``g = 0`` exactly, or ``‖g‖ ≤ gtol`` when you set ``gtol`` (your scale).
+  MINPACK's scaling ``D = sqrt(|diag H|)`` — and on each parameter's own scale,
+  ``|sᵢ| ≤ xtol·max(|xᵢ|, |x0ᵢ|)`` (a parameter at zero on the problem's scale,
+  ``Dᵢ·max(|xᵢ|, |x0ᵢ|) ≤ xtol·‖D·x‖``, only below ``eps·‖D·x‖``); for a fit,
+  whose rounding is known, the decrease ``½|g·s|`` it predicts must also be below
+  ``max(xtol·|f|, rounding of f)`` (a data offset makes ``‖D·x‖`` large); or
+* ``½|g·s| ≤ max(ftol·|f|, rounding of f)`` — the decrease left is below the
+  rounding of ``f``;
+* or ``g = 0`` exactly, or ``‖g‖ ≤ gtol`` when you set ``gtol`` (your scale);
 
-Both tests are unchanged when the cost is multiplied by a constant, and the
-first when a constant is added. On a box (projected runs), parameters held at
-a bound by a gradient pointing out of the box are fixed (the KKT conditions).
+and, but for ``g = 0``, along every curvature lost in rounding (``|λ| <
+eps·max|λ|``, where the step is only a lower bound on the distance) a move of
+``max(xtol·‖x‖, the step)`` gains at most ``max(ftol·|f|, rounding of f)``.
+
+The rounding of ``f`` is a fit's known error of ``‖r‖²`` (`rounding_of_squares`,
+passed as ``floor``); for any other cost, the change of ``f`` under moves the loop
+cannot see (`rounding_of_cost`). The tests are unchanged when the cost is
+multiplied by a constant, and the small-step test when one is added. On a box
+(projected runs), parameters held at a bound by a gradient pointing out of the
+box are fixed (the KKT conditions).
 Defaults follow the width: ``xtol = sqrt(eps)`` (1.5e-8 in float64, 3.5e-4 in
 float32), ``ftol = eps``. Beyond `HESSIAN_MAX_DIM` parameters no Hessian
 is formed and only ``g = 0`` or your ``gtol`` can make a run CONVERGED.
@@ -252,16 +263,26 @@ def newton_step(g, hessian):
     direction with neither curvature nor slope gives no step, one with slope and
     no curvature an enormous one (the model has no minimum there).
     """
-    return _step_and_curvatures(g, hessian)[0]
+    return _newton_model(g, hessian).step
 
 
-def _step_and_curvatures(g, hessian):
+class _NewtonModel(NamedTuple):
+    step: jax.Array  # (d,) s = −|H|⁻¹g
+    eigenvalues: jax.Array  # (d,) of H, ascending
+    decrease: jax.Array  # ½|g·s|, the decrease the model predicts
+    slopes: jax.Array  # (d,) g along each eigenvector
+    unresolved: jax.Array  # (d,) bool: |λ| < eps·max|λ|, a curvature lost in rounding
+
+
+def _newton_model(g, hessian) -> _NewtonModel:
     eigenvalues, vectors = symmetric_eigh(hessian)  # 1 × 1 and 2 × 2: without LAPACK
     eps = jnp.finfo(g.dtype).eps
-    curvature = jnp.maximum(jnp.abs(eigenvalues), eps * jnp.max(jnp.abs(eigenvalues)))
+    resolution = eps * jnp.max(jnp.abs(eigenvalues))
+    curvature = jnp.maximum(jnp.abs(eigenvalues), resolution)
     slope = vectors.T @ g
     along = jnp.where(slope == 0, 0.0, slope / jnp.maximum(curvature, jnp.finfo(g.dtype).tiny))
-    return -(vectors @ along), eigenvalues
+    return _NewtonModel(-(vectors @ along), eigenvalues, 0.5 * jnp.abs(slope @ along), slope,
+                        jnp.abs(eigenvalues) < resolution)
 
 
 def free_parameters(x, g, box):
@@ -330,6 +351,21 @@ def rounding_of_abs(r, size):
     return eps * (norm(size) + jnp.sum(jnp.abs(r)))
 
 
+def rounding_of_cost(x, hessian, tols: Tolerances):
+    """About how much ``f`` changes near a minimum under moves the loop cannot see:
+    ``½·mᵀ|H|m`` with ``m = stall·|x|`` (`is_still`'s step, a few eps of each parameter).
+
+    Where a cost's minimum is 0 (a sum of squares of terms that cancel there) ``f`` is
+    known no better than this. At the point, not at the start: the Hessian is the
+    point's, and a start's size paired with it can be absurd (Meyer from 100·x0 moves
+    x₁ from 2 to 2e-48, where the curvature along x₁ is 1e105). A fit's own arithmetic
+    is known and added by its caller (`rounding_of_squares`).
+    """
+    unseen = tols.stall * jnp.abs(x)
+    change = 0.5 * (unseen @ jnp.abs(hessian) @ unseen)  # stall (~eps) inside: overflows later
+    return jnp.where(jnp.isfinite(change), change, 0.0)  # overflowed: no floor rather than inf
+
+
 def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: bool = False,
                floor=None):
     """Whether ``x`` is stationary at the problem's scale (the tests of the module docstring).
@@ -346,37 +382,59 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
       tols: the `Tolerances`.
       box: optional ``(low, high)`` arrays: the run was projected into this box.
       floor: optional, the size below which changes of ``f`` are rounding noise
-        (`NOISE` times its estimated rounding error; known for least squares): then a
-        small step counts only where the decrease left is also below
-        ``max(xtol·|f|, floor)``, and a decrease below ``floor`` counts too. (A
-        parameter far larger than the others, a data offset of 1e4 say, makes
-        ``‖D·x‖`` large, so that ``‖D·s‖`` is under ``xtol`` of it while a
-        step could still halve ``f``.)
+        (`NOISE` times its estimated rounding error; known for least squares); by
+        default `NOISE` times `rounding_of_cost`.
     """
     g_free, held = reduced(x, g, hessian, box)
     if hessian is None:
         return small_gradient(norm(g_free), tols)
     index = jnp.arange(hessian.shape[0])
     diagonal = jnp.abs(hessian[index, index])  # jnp.diagonal would add a lax.cond
-    s, curvatures = _step_and_curvatures(g_free, held)
+    model = _newton_model(g_free, held)
+    s, curvatures = model.step, model.eigenvalues
     # D from the diagonal, floored at eps of the curvature's scale: a Hessian with a zero
     # diagonal (the saddle x·y) must not weigh every step as nothing
     curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
     weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * curvature))
     # the four norms as the rows of one array: one reduction kernel, not four (XLA:CPU
     # compiles each reduction as a kernel of its own)
-    g_norm, x_norm, x0_norm, s_norm = norm(jnp.stack([g_free, weights * x, weights * x0,
-                                                      weights * s]))
+    g_norm, x_norm, x0_norm, s_norm, raw_x = norm(jnp.stack(
+        [g_free, weights * x, weights * x0, weights * s, x]))
     zero = small_gradient(g_norm, tols)
     size = jnp.maximum(x_norm, x0_norm)
     # no curvature at all (a slope, or the kink of |x|): only a zero step is small
     small_step = jnp.where(size > 0, s_norm <= tols.xtol * size, jnp.all(s == 0))
-    decrease = 0.5 * jnp.abs(g_free @ s)
-    small_decrease = decrease <= tols.ftol * jnp.abs(f)
-    if floor is not None:
-        small_step &= decrease <= jnp.maximum(tols.xtol * jnp.abs(f), floor)
-        small_decrease |= decrease <= floor
-    at_rest = zero | small_step | small_decrease
+    # ... and on each parameter's own scale, max(|xᵢ|, |x0ᵢ|): the norm lets a flat
+    # parameter's step hide behind the others (Osborne 1 from 100·x0: a step of 4% of x₅
+    # along a curvature of −4e-10). A parameter at zero on the problem's scale has no
+    # scale of its own: its step need only be below xtol² (eps) of ‖D·x‖.
+    own_size = weights * jnp.maximum(jnp.abs(x), jnp.abs(x0))
+    small_step &= jnp.all(weights * jnp.abs(s)
+                          <= tols.xtol * jnp.maximum(own_size, tols.xtol * size))
+    if floor is None:
+        floor = NOISE * rounding_of_cost(x, hessian, tols)
+    else:
+        # a fit's rounding is known: there a small step counts only where the decrease it
+        # predicts is small too, below xtol·|f| or that rounding. A stiff parameter, a data
+        # offset of 1e4, makes ‖D·x‖ large, and the norm calls a step small that would
+        # still halve f. (Not for other costs: their rounding where f → 0 is not known, and
+        # a minimum at x = 0 reached to xtol of the start's size is converged.)
+        small_step &= model.decrease <= jnp.maximum(tols.xtol * jnp.abs(f), floor)
+    negligible = jnp.maximum(tols.ftol * jnp.abs(f), floor)
+    small_decrease = model.decrease <= negligible
+    # Along a curvature lost in rounding the model's step is only a lower bound: its
+    # minimiser may be far beyond (Brown badly scaled in float32: curvature 2 beside
+    # 8.7e11, a slope of 6.8e5, the step floored to 6.6; Beale at (962, 0.999)). There the
+    # point is at rest only if a move of xtol of the parameters' size, or the step if
+    # longer, would gain nothing: |slope|·max(½|step|, xtol·‖x‖) ≤ max(ftol·|f|, floor)
+    # (‖x‖ at the point, not the start's: a minimum at 0 is reached to its own scale).
+    reach = tols.xtol * raw_x
+    blind = jnp.sum(jnp.where(model.unresolved, jnp.abs(model.slopes), 0.0)
+                    * jnp.maximum(0.5 * jnp.abs(model.slopes) / jnp.maximum(
+                        jnp.finfo(g.dtype).eps * jnp.max(jnp.abs(curvatures)),
+                        jnp.finfo(g.dtype).tiny), reach))
+    seen_through = blind <= negligible
+    at_rest = zero | ((small_step | small_decrease) & seen_through)
     if not minimum:
         return at_rest
     sqrt_eps = jnp.sqrt(jnp.finfo(g.dtype).eps)
