@@ -58,8 +58,9 @@ them (MINPACK's tests). A trial with NaN/inf residuals is refused like any bad
 step. Every such stop is a
 `stopping.Stop.STALL`: whatever stopped it, the `Status` is
 `stopping.verdict` at the last point, judged by `stopping.stationary` with
-the Hessian of ½‖r‖², ``JᵀJ + Σ rᵢ·∇²rᵢ`` (``JᵀJ`` alone sees no curvature
-where ``J`` is singular, as it can be at a minimum whose residuals do not vanish:
+``JᵀJ`` in the scaled parameters, or with the Hessian of ½‖r‖², ``JᵀJ + Σ
+rᵢ·∇²rᵢ``, in the parameters themselves (``JᵀJ`` alone sees no curvature where
+``J`` is singular, as it can be at a minimum whose residuals do not vanish:
 Freudenstein and Roth's 48.98) (CONVERGED only where the point is stationary
 at the problem's scale; else STALLED, or MAX_STEPS after ``steps`` trials, or
 NONFINITE when the start itself is not finite). Its rounding floor adds, to the
@@ -330,7 +331,7 @@ class Solution(NamedTuple):
 
 
 def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
-    """`stopping.verdict` at the last point, judged with ½‖r‖²'s Hessian, and the
+    """`stopping.verdict` at the last point, judged with JᵀJ or ½‖r‖²'s Hessian, and the
     residuals and Jacobian there (zero where no point was reached: a start not finite)."""
     pt = c.point
     r, jac = residuals_and_jacobian(objective, pt.x, sigma)
@@ -342,7 +343,7 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     norms, _ = norms_at(full_jac, r, pt.free)
     d = jnp.where(norms > 0, norms, 1.0)
     scaled = jac / d
-    box = None if box is None else tuple(b * d for b in box)
+    unscaled_box, box = box, None if box is None else tuple(b * d for b in box)
     # the noise of ½‖r‖² (the point's `noise` is relative to ‖r‖²), and where r → 0 the
     # ‖r‖² that rounding the residuals themselves leaves: each is wrong by about
     # eps·(|Y|/σ + |J|·|x|) (the data, and the model's change when x is rounded), so a
@@ -358,23 +359,27 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     noise = FLAT * stopping.rounding_of_squares(r, sizes)
     noise = jnp.where(jnp.isfinite(noise), noise, 0.0)
     floor = 0.5 * (jnp.maximum(pt.noise * pt.rr, noise) + residual_floor)
-    # Judged with ½‖r‖²'s Hessian, JᵀJ + Σ rᵢ·∇²rᵢ: at a minimum where the residuals do
-    # not vanish, J can be singular (Freudenstein and Roth's 48.98, Jennrich and
-    # Sampson's 124.36), and JᵀJ alone sees no curvature along its null space
-    hessian = jac.T @ jac + _second_order(objective, sigma, pt.x, r, pt.free)
     at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ r,
-                                  hessian / d[:, None] / d[None, :], tols, box, floor=floor)
+                                  scaled.T @ scaled, tols, box, floor=floor)
+    # ... or with ½‖r‖²'s own Hessian, JᵀJ + Σ rᵢ·∇²rᵢ, in the parameters themselves: at a
+    # minimum where the residuals do not vanish J can be singular (Freudenstein and Roth's
+    # 48.98, Jennrich and Sampson's 124.36), and JᵀJ alone sees no curvature along its null
+    # space. (Not scaled by J's columns: a column of 1e-44 beside a second-order term of
+    # 1e4 would make the scaled Hessian 1e41.)
+    hessian = full_jac.T @ full_jac + _second_order(objective, sigma, pt.x, r)
+    at_rest |= stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, full_jac.T @ r, hessian, tols,
+                                   unscaled_box, floor=floor)
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
     return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
 
 
-def _second_order(objective, sigma, x, r, free):
-    """``Σ rᵢ·∇²rᵢ`` at ``x`` (free parameters only): what ``JᵀJ`` leaves out of the
-    Hessian of ½‖r‖², the derivative of ``J(x)ᵀ·r`` with ``r`` held fixed."""
+def _second_order(objective, sigma, x, r):
+    """``Σ rᵢ·∇²rᵢ`` at ``x``: what ``JᵀJ`` leaves out of the Hessian of ½‖r‖², the
+    derivative of ``J(x)ᵀ·r`` with ``r`` held fixed (0 where not finite)."""
     fn = lambda p: residuals(objective, p, sigma)
     second = jax.jacfwd(lambda p: jax.vjp(fn, p)[1](r)[0])(x)
-    second = jnp.where(free[:, None] & free[None, :], (second + second.T) / 2, 0.0)
+    second = (second + second.T) / 2
     return jnp.where(jnp.isfinite(second), second, 0.0)
 
 
