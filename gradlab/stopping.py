@@ -23,8 +23,8 @@ slope give no step). ``x`` is stationary when
 * ``‖D·s‖ ≤ xtol · max(‖D·x‖, ‖D·x0‖)`` — the distance left to the model's
   minimiser is below ``xtol`` of the parameters' size, measured with
   MINPACK's scaling ``D = sqrt(|diag H|)`` — and on each parameter's own scale,
-  ``|sᵢ| ≤ xtol·max(|xᵢ|, |x0ᵢ|)`` (a parameter at zero on the problem's scale,
-  ``Dᵢ·max(|xᵢ|, |x0ᵢ|) ≤ xtol·‖D·x‖``, only below ``eps·‖D·x‖``); for a fit,
+  ``Dᵢ·|sᵢ| ≤ xtol·max(Dᵢ·|xᵢ|, Dᵢ·|x0ᵢ|, xtol·max(‖D·x‖, ‖D·x0‖))`` (a
+  parameter at zero on the problem's scale, only below eps of that size); for a fit,
   whose rounding is known, the decrease ``½|g·s|`` it predicts must also be below
   ``max(xtol·|f|, rounding of f)`` (a data offset makes ``‖D·x‖`` large); or
 * ``½|g·s| ≤ max(ftol·|f|, rounding of f)`` — the decrease left is below the
@@ -271,6 +271,7 @@ class _NewtonModel(NamedTuple):
     eigenvalues: jax.Array  # (d,) of H, ascending
     decrease: jax.Array  # ½|g·s|, the decrease the model predicts
     slopes: jax.Array  # (d,) g along each eigenvector
+    along: jax.Array  # (d,) the step's length along each (slope / floored curvature)
     unresolved: jax.Array  # (d,) bool: |λ| < eps·max|λ|, a curvature lost in rounding
 
 
@@ -282,7 +283,7 @@ def _newton_model(g, hessian) -> _NewtonModel:
     slope = vectors.T @ g
     along = jnp.where(slope == 0, 0.0, slope / jnp.maximum(curvature, jnp.finfo(g.dtype).tiny))
     return _NewtonModel(-(vectors @ along), eigenvalues, 0.5 * jnp.abs(slope @ along), slope,
-                        jnp.abs(eigenvalues) < resolution)
+                        along, jnp.abs(eigenvalues) < resolution)
 
 
 def free_parameters(x, g, box):
@@ -396,7 +397,7 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
     # diagonal (the saddle x·y) must not weigh every step as nothing
     curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
     weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * curvature))
-    # the four norms as the rows of one array: one reduction kernel, not four (XLA:CPU
+    # the five norms as the rows of one array: one reduction kernel, not five (XLA:CPU
     # compiles each reduction as a kernel of its own)
     g_norm, x_norm, x0_norm, s_norm, raw_x = norm(jnp.stack(
         [g_free, weights * x, weights * x0, weights * s, x]))
@@ -407,7 +408,7 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
     # ... and on each parameter's own scale, max(|xᵢ|, |x0ᵢ|): the norm lets a flat
     # parameter's step hide behind the others (Osborne 1 from 100·x0: a step of 4% of x₅
     # along a curvature of −4e-10). A parameter at zero on the problem's scale has no
-    # scale of its own: its step need only be below xtol² (eps) of ‖D·x‖.
+    # scale of its own: its step need only be below xtol² (eps) of the parameters' size.
     own_size = weights * jnp.maximum(jnp.abs(x), jnp.abs(x0))
     small_step &= jnp.all(weights * jnp.abs(s)
                           <= tols.xtol * jnp.maximum(own_size, tols.xtol * size))
@@ -430,9 +431,7 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
     # (‖x‖ at the point, not the start's: a minimum at 0 is reached to its own scale).
     reach = tols.xtol * raw_x
     blind = jnp.sum(jnp.where(model.unresolved, jnp.abs(model.slopes), 0.0)
-                    * jnp.maximum(0.5 * jnp.abs(model.slopes) / jnp.maximum(
-                        jnp.finfo(g.dtype).eps * jnp.max(jnp.abs(curvatures)),
-                        jnp.finfo(g.dtype).tiny), reach))
+                    * jnp.maximum(0.5 * jnp.abs(model.along), reach))
     seen_through = blind <= negligible
     at_rest = zero | ((small_step | small_decrease) & seen_through)
     if not minimum:
