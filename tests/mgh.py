@@ -4,9 +4,12 @@ J. J. Moré, B. S. Garbow, K. E. Hillstrom, "Testing unconstrained optimization 
 ACM TOMS 7 (1981): 26 least-squares problems ``F(x) = Σ rᵢ(x)²`` with their standard starts
 ``x0`` (the paper also uses 10·x0 and 100·x0), the known minimum values (global first, then
 local ones) and, where the paper gives it, a minimiser. Written from the paper's definitions;
-`tests/test_stopping.py` checks ``F(xmin)`` against the published minimum. Found on
-2026-11-30 with them: the false successes and false failures of the stopping rules recorded
-in test_stopping.py (strict xfail) and in the closing note of that session.
+`tests/test_stopping.py` checks ``F(xmin)``
+against the published minimum. Found with them on 2026-11-30: false successes and false
+failures of the stopping rules, fixed the same day and kept as tables of cases in
+test_stopping.py (`test_converged_only_where_no_solver_can_still_lower_the_cost`,
+`test_a_fit_is_converged_at_a_minimum_where_the_residuals_do_not_vanish`); what is left is
+in the closing notes.
 """
 import jax.numpy as jnp
 import numpy as np
