@@ -344,21 +344,7 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     d = jnp.where(norms > 0, norms, 1.0)
     scaled = jac / d
     unscaled_box, box = box, None if box is None else tuple(b * d for b in box)
-    # the noise of ½‖r‖² (the point's `noise` is relative to ‖r‖²), and where r → 0 the
-    # ‖r‖² that rounding the residuals themselves leaves: each is wrong by about
-    # eps·(|Y|/σ + |J|·|x|) (the data, and the model's change when x is rounded), so a
-    # zero-residual minimum is reached once ‖r‖² is below their sum of squares (an
-    # estimate that overflows is left out)
-    eps = jnp.finfo(r.dtype).eps
-    sizes = _sizes(objective, sigma) + jnp.abs(full_jac) @ jnp.abs(pt.x)
-    residual_floor = FLAT * jnp.square(eps * stopping.column_norms(sizes[:, None])[0])
-    residual_floor = jnp.where(jnp.isfinite(residual_floor), residual_floor, 0.0)
-    # the model's own terms count in the noise too: with y = 0 (or small beside the
-    # model's terms) |Y|/σ alone says r is exact (Brown and Dennis: rr = 85822.2 wrong in
-    # its 14th digit, a decrease of 1e-14 of it called real)
-    noise = FLAT * stopping.rounding_of_squares(r, sizes)
-    noise = jnp.where(jnp.isfinite(noise), noise, 0.0)
-    floor = 0.5 * (jnp.maximum(pt.noise * pt.rr, noise) + residual_floor)
+    floor = _rounding_of_half_rr(objective, sigma, pt, r, full_jac)
     at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ r,
                                   scaled.T @ scaled, tols, box, floor=floor)
     # ... or with ½‖r‖²'s own Hessian, JᵀJ + Σ rᵢ·∇²rᵢ, in the parameters themselves: at a
@@ -372,6 +358,27 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
     return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
+
+
+def _rounding_of_half_rr(objective, sigma, pt, r, jac):
+    """The verdict's floor: the rounding of ½‖r‖² at the point ``pt`` with residuals ``r``
+    and Jacobian ``jac`` there.
+
+    The noise of ½‖r‖² (the point's `noise` is relative to ‖r‖²), and where r → 0 the
+    ‖r‖² that rounding the residuals themselves leaves: each is wrong by about
+    eps·(|Y|/σ + |J|·|x|) (the data, and the model's change when x is rounded), so a
+    zero-residual minimum is reached once ‖r‖² is below their sum of squares. The
+    model's own terms count in the noise too: with y = 0 (or small beside the model's
+    terms) |Y|/σ alone says r is exact (Brown and Dennis: rr = 85822.2 wrong in its 14th
+    digit, a decrease of 1e-14 of it called real). An estimate that overflows is left out.
+    """
+    finite_or_0 = lambda v: jnp.where(jnp.isfinite(v), v, 0.0)
+    eps = jnp.finfo(r.dtype).eps
+    sizes = _sizes(objective, sigma) + jnp.abs(jac) @ jnp.abs(pt.x)
+    residual_floor = finite_or_0(
+        FLAT * jnp.square(eps * stopping.column_norms(sizes[:, None])[0]))
+    noise = finite_or_0(FLAT * stopping.rounding_of_squares(r, sizes))
+    return 0.5 * (jnp.maximum(pt.noise * pt.rr, noise) + residual_floor)
 
 
 def _second_order(objective, sigma, x, r):

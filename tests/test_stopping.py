@@ -319,7 +319,7 @@ SOLVERS = {"lbfgs": {"optimizer": LBFGS}, "trust_newton": {"optimizer": TRUST_NE
 def test_converged_only_where_no_solver_can_still_lower_the_cost(width, name, times, solver):
     p = mgh.P[name]
     r = p["r"]
-    traj = gl.descend(lambda x: jnp.sum(r(x) ** 2), times * jnp.asarray(p["x0"], width.dtype),
+    traj = gl.descend(_sum_of_squares(name), times * jnp.asarray(p["x0"], width.dtype),
                       steps=2000, **SOLVERS[solver])
     if bool(traj.success) and not (name == "osborne1" and not width.x64):
         f, restarted = _restarted_minimum(r, traj.x)
@@ -340,16 +340,21 @@ def test_the_mgh_problems_reach_their_published_minima():
                 assert float(r @ r) == pytest.approx(p["fmins"][0], rel=1e-5, abs=1e-10), name
 
 
+def _fit_from_the_standard_start(p, width):
+    """gl.fit of an MGH problem written as a fit: the model returns the residuals, y = 0."""
+    r = p["r"]
+    (m,) = jax.eval_shape(r, jnp.asarray(p["x0"], width.dtype)).shape
+    cost = gl.fit_cost(lambda q, x: r(q), (np.arange(m, dtype=width.dtype),
+                                           np.zeros(m, width.dtype)))
+    return gl.fit(cost, jnp.asarray(p["x0"], width.dtype))
+
+
 @pytest.mark.parametrize("name", ["helical_valley", "powell_singular"])
 def test_a_zero_residual_fit_is_converged_at_its_rounding_floor(width, name):
     # MGH problems whose minimum is F = 0 (Powell singular: with a singular Jacobian there);
     # gl.fit reached them to the last bits and called them STALLED (2026-11-30)
     p = mgh.P[name]
-    r = p["r"]
-    (m,) = jax.eval_shape(r, jnp.asarray(p["x0"], width.dtype)).shape
-    cost = gl.fit_cost(lambda q, x: r(q), (np.arange(m, dtype=width.dtype),
-                                           np.zeros(m, width.dtype)))
-    f = gl.fit(cost, jnp.asarray(p["x0"], width.dtype))
+    f = _fit_from_the_standard_start(p, width)
     assert _status(f) == S.CONVERGED, f.message
     assert float(f.rss) <= (1e3 * width.eps) ** 2  # the known minimum, 0, to the width's rounding
 
@@ -360,11 +365,7 @@ def test_a_fit_is_converged_at_a_minimum_where_the_residuals_do_not_vanish(width
     # columns), and JᵀJ alone has no curvature along its null space: these fits reached the
     # published minima and were called STALLED (2026-11-30)
     p = mgh.P[name]
-    r = p["r"]
-    (m,) = jax.eval_shape(r, jnp.asarray(p["x0"], width.dtype)).shape
-    cost = gl.fit_cost(lambda q, x: r(q), (np.arange(m, dtype=width.dtype),
-                                           np.zeros(m, width.dtype)))
-    f = gl.fit(cost, jnp.asarray(p["x0"], width.dtype))
+    f = _fit_from_the_standard_start(p, width)
     assert _status(f) == S.CONVERGED, f.message
     published = min(p["fmins"], key=lambda v: abs(v - float(f.rss)))
     assert float(f.rss) == pytest.approx(published, rel=width.sqrt_eps)
