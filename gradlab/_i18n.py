@@ -287,6 +287,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.NONFINITE": {"en": "nonfinite", "es": "no finito"},
     "status.STALLED": {"en": "stalled", "es": "estancado"},
     "status.NO_MINIMUM": {"en": "no_minimum", "es": "sin mínimo"},
+    "status.SADDLE": {"en": "saddle", "es": "punto de silla"},
     # ... and in a sentence (`gradlab.result.status_message` is the English one).
     "status.detail.CONVERGED": {
         "en": "converged: the point is stationary at the problem's scale",
@@ -311,6 +312,12 @@ MESSAGES: dict[str, dict[str, str]] = {
               "semi-definite)",
         "es": "sin mínimo: el costo no está acotado inferiormente (su hessiana no es "
               "semidefinida positiva)"},
+    "status.detail.SADDLE": {
+        "en": "not a minimum: the point is stationary, but the cost still descends along a "
+              "direction of negative curvature (a saddle point or a maximum; start elsewhere)",
+        "es": "no es un mínimo: el punto es estacionario, pero el costo aún desciende en una "
+              "dirección de curvatura negativa (un punto de silla o un máximo; empieza en "
+              "otro punto)"},
     # What a fit's standard errors cannot say (`gradlab._fit_record.notes`).
     "fit.note.held": {
         "en": "parameter(s) {params} held at a bound: their standard errors are undefined "

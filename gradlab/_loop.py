@@ -226,9 +226,9 @@ def _judged_status(cost, stop, x, x0, f, f0, tols, box):
     else:
         _, g, hessian = derivatives.value_grad_hessian(cost, x)
     rounding = models.rounding(cost, x)  # known for fits
-    at_rest = stopping.stationary(x, x0, f, g, hessian, tols, box,
-                                  floor=None if rounding is None else stopping.NOISE * rounding)
-    return stopping.verdict(stop, at_rest, f, f0), g
+    judged = stopping.rest(x, x0, f, g, hessian, tols, box,
+                           floor=None if rounding is None else stopping.NOISE * rounding)
+    return stopping.verdict(stop, judged.stationary, f, f0, judged.descends), g
 
 
 def _finish(cost, last: _Carry, xs, fs, gns, tols, box) -> Trajectory:

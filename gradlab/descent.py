@@ -14,8 +14,10 @@ The loop's contract:
   when its gradient is exactly zero (or below a ``gtol`` you give), when
   ``x`` stands still for 8 steps, when NaN/inf appears (NONFINITE, the last
   finite point kept) or the cost runs away (DIVERGED); and is CONVERGED only
-  if its last point is stationary at the problem's scale — otherwise
-  STALLED (stood still elsewhere) or MAX_STEPS (out of steps while moving).
+  if its last point is stationary at the problem's scale with no curvature
+  negative beyond roundoff — SADDLE where one is (a saddle point or a
+  maximum), STALLED where it stood still elsewhere, MAX_STEPS where the
+  steps ran out while it moved.
   The state then freezes, so shapes stay static. Nothing is raised at run
   time, so under ``vmap`` one bad start never spoils the others.
 * Compiled once per (optimiser, step count, record interval, shapes): new

@@ -62,7 +62,8 @@ step. Every such stop is a
 rᵢ·∇²rᵢ``, in the parameters themselves (``JᵀJ`` alone sees no curvature where
 ``J`` is singular, as it can be at a minimum whose residuals do not vanish:
 Freudenstein and Roth's 48.98) (CONVERGED only where the point is stationary
-at the problem's scale; else STALLED, or MAX_STEPS after ``steps`` trials, or
+at the problem's scale; SADDLE where it is but that Hessian has a curvature
+negative beyond roundoff; else STALLED, or MAX_STEPS after ``steps`` trials, or
 NONFINITE when the start itself is not finite). Its rounding floor adds, to the
 noise of ``‖r‖²``, the ``‖r‖²`` that rounding the residuals leaves where they
 vanish, ``NOISE·Σ (eps·(|Yᵢ|/σᵢ + (|J|·|x|)ᵢ))²``: a zero-residual minimum (the
@@ -352,10 +353,12 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     # 48.98, Jennrich and Sampson's 124.36), and JᵀJ alone sees no curvature along its null
     # space. (Not scaled by J's columns: a column of 1e-44 beside a second-order term of
     # 1e4 would make the scaled Hessian 1e41.)
+    # Only this Hessian can say the point is a saddle (JᵀJ has no negative curvature).
     hessian = full_jac.T @ full_jac + _second_order(objective, sigma, pt.x, r)
-    at_rest |= stopping.stationary(pt.x, c.x0, 0.5 * pt.rr, full_jac.T @ r, hessian, tols,
-                                   unscaled_box, floor=floor)
-    status = stopping.verdict(c.stop, at_rest | (pt.rr == 0), pt.rr, c.rr0)
+    full = stopping.rest(pt.x, c.x0, 0.5 * pt.rr, full_jac.T @ r, hessian, tols, unscaled_box,
+                         floor=floor)
+    status = stopping.verdict(c.stop, at_rest | full.stationary | (pt.rr == 0), pt.rr, c.rr0,
+                              full.descends & (pt.rr > 0))
     return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
 

@@ -111,9 +111,11 @@ class MultiStart:
       trajectories: a `Trajectory` with a leading axis of ``n`` (history thinned
         to every ``record_every``-th step).
       labels: ``(n,)`` index into ``minima`` of the point each start reached; −1
-        for a start that did not converge (diverged, stalled, out of steps).
+        for a start that reached no stationary point (diverged, stalled, out of
+        steps). A start that stopped at a saddle (status SADDLE) is labelled
+        with it: a `Minima` entry of kind ``"saddle"``.
       minima: the distinct `Minima`.
-      unlabelled_share: share of starts that did not converge.
+      unlabelled_share: share of starts that reached no stationary point.
       starts_for_99: random starts needed to reach a global minimum with 99%
         probability, from the global minima's basin share (inf if never reached).
       known_found: for each of the cost's known minima, whether it was found (None if none known).
@@ -137,9 +139,9 @@ class MultiStart:
             kinds = sorted(set(self.minima.kind.tolist()))
             raise ValueError(
                 "no minimum was found: "
-                + (f"the converged starts ended only at points of kind {', '.join(kinds)}"
+                + (f"the starts ended only at points of kind {', '.join(kinds)}"
                    if kinds else "no start converged")
-                + f" ({self.unlabelled_share:.0%} did not converge); try more steps, "
+                + f" ({self.unlabelled_share:.0%} reached no stationary point); try more steps, "
                 "more starts or another optimizer"
             )
         return self.minima.points[chosen[0]]
@@ -279,8 +281,9 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
         (`gradlab.progress`); off by default.
 
     Returns:
-      A `MultiStart`. Only converged starts are clustered; the others are
-      labelled −1 and counted in ``unlabelled_share``.
+      A `MultiStart`. Only starts that stopped at a stationary point (CONVERGED,
+      or SADDLE) are clustered; the others are labelled −1 and counted in
+      ``unlabelled_share``.
 
     Example:
       >>> import gradlab as gl
@@ -339,7 +342,8 @@ def summarise(cost: Cost, starts, trajs: Trajectory, *, tol: float | None = None
     dtype = trajs.x.dtype
     tol = _check_tol(tol, dtype)
     final_x, final_f = np.asarray(trajs.x), np.asarray(trajs.fun)
-    ok = np.asarray(trajs.status) == Status.CONVERGED
+    # the stationary points: minima, and the saddles a run can stop on (named by `_kinds`)
+    ok = np.isin(np.asarray(trajs.status), [Status.CONVERGED, Status.SADDLE])
     n, d = final_x.shape
     box = bounds_array(cost.bounds, dtype) if project else None
     if ok.any():

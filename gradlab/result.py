@@ -30,6 +30,7 @@ class Status(enum.IntEnum):
     NONFINITE = 3  # NaN or inf appeared; the last finite point is kept
     STALLED = 4  # x stopped moving at a point that is not stationary
     NO_MINIMUM = 5  # the cost has no minimum (unbounded below)
+    SADDLE = 6  # stationary, but a curvature is negative: a saddle point or a maximum
 
 
 

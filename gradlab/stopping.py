@@ -9,9 +9,12 @@ A run is judged twice, by pure functions of its state:
   not move it (``stationary`` with ``xtol`` at the stall tolerance)? Any of
   these stops it.
 * once, at the end, `verdict`: the `Status`. Whatever made a run stop, it is
-  CONVERGED only if its last point is stationary at the problem's scale
-  (`stationary`); a run that stood still elsewhere is STALLED; one that ran
-  out of steps is MAX_STEPS, or DIVERGED if its cost ended above its start.
+  CONVERGED only if its last point is stationary at the problem's scale and
+  no curvature there is negative beyond roundoff (`rest`: ``λ_min ≥
+  −sqrt(eps)·max|λ|``); SADDLE if a curvature is (a saddle point or a
+  maximum: a descent that starts on a saddle's axis ends there); a run that
+  stood still elsewhere is STALLED; one that ran out of steps is MAX_STEPS,
+  or DIVERGED if its cost ended above its start.
 
 **Stationary at the problem's scale** (MINPACK's tests, for any cost). At the
 point ``x`` with cost ``f``, gradient ``g`` and Hessian ``H`` (for a
@@ -367,6 +370,15 @@ def rounding_of_cost(x, hessian, tols: Tolerances):
     return jnp.where(jnp.isfinite(change), change, 0.0)  # overflowed: no floor rather than inf
 
 
+class Rest(NamedTuple):
+    """What the stopping rules say of a point (`rest`)."""
+
+    stationary: jax.Array  # bool: stationary at the problem's scale
+    # bool: a curvature is negative beyond roundoff, λ_min < −sqrt(eps)·max|λ| (of the
+    # free parameters' Hessian): a stationary point there is a saddle or a maximum
+    descends: jax.Array
+
+
 def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: bool = False,
                floor=None):
     """Whether ``x`` is stationary at the problem's scale (the tests of the module docstring).
@@ -374,6 +386,15 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
     With ``minimum=True``, also that no curvature is negative beyond roundoff
     (``λ_min ≥ −sqrt(eps)·max|λ|``): the loop stops early only there, so a run
     passing close to a saddle goes on and leaves it along its negative curvature.
+    The arguments are `rest`'s.
+    """
+    judged = rest(x, x0, f, g, hessian, tols, box, floor=floor)
+    return judged.stationary & ~judged.descends if minimum else judged.stationary
+
+
+def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None) -> Rest:
+    """Whether ``x`` is stationary at the problem's scale (the tests of the module
+    docstring), and whether a curvature there is negative beyond roundoff (`Rest`).
 
     Args:
       x, x0: ``(d,)`` the point and the run's start (its size is the floor of the scale).
@@ -388,7 +409,7 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
     """
     g_free, held = reduced(x, g, hessian, box)
     if hessian is None:
-        return small_gradient(norm(g_free), tols)
+        return Rest(small_gradient(norm(g_free), tols), jnp.asarray(False))
     index = jnp.arange(hessian.shape[0])
     diagonal = jnp.abs(hessian[index, index])  # jnp.diagonal would add a lax.cond
     model = _newton_model(g_free, held)
@@ -434,26 +455,36 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
                     * jnp.maximum(0.5 * jnp.abs(model.along), reach))
     seen_through = blind <= negligible
     at_rest = zero | ((small_step | small_decrease) & seen_through)
-    if not minimum:
-        return at_rest
-    sqrt_eps = jnp.sqrt(jnp.finfo(g.dtype).eps)
-    return at_rest & (jnp.min(curvatures) >= -sqrt_eps * jnp.max(jnp.abs(curvatures)))
+    return Rest(at_rest, descends(curvatures))
 
 
-def verdict(stop, is_stationary, f, f0):
-    """The `Status` of a run that stopped for ``stop`` (`Stop`) at a point that ``is_stationary``.
+def descends(eigenvalues):
+    """Whether a curvature is negative beyond roundoff: ``λ_min < −sqrt(eps)·max|λ|``.
+
+    The Hessian's eigenvalues are known to about ``eps·max|λ|``; sqrt(eps) of the
+    largest keeps a minimum whose smallest curvature rounds below zero a minimum
+    (`gradlab.multistart` names its points by the same rule)."""
+    sqrt_eps = jnp.sqrt(jnp.finfo(eigenvalues.dtype).eps)
+    return jnp.min(eigenvalues) < -sqrt_eps * jnp.max(jnp.abs(eigenvalues))
+
+
+def verdict(stop, is_stationary, f, f0, descends=False):
+    """The `Status` of a run that stopped for ``stop`` (`Stop`) at a point that
+    ``is_stationary``, where a curvature is negative beyond roundoff if it ``descends``.
 
     NaN/inf and runaway come first; then a point that is stationary (or whose
-    gradient met the caller's ``gtol``) is CONVERGED, whatever stopped it; a
-    stall elsewhere (or a stop the final test does not confirm) is STALLED; a
-    run out of steps is MAX_STEPS, or DIVERGED if its cost ended above its start's.
+    gradient met the caller's ``gtol``) is SADDLE where it descends, else
+    CONVERGED, whatever stopped it; a stall elsewhere (or a stop the final test
+    does not confirm) is STALLED; a run out of steps is MAX_STEPS, or DIVERGED if
+    its cost ended above its start's.
     """
     # a STATIONARY stop is confirmed too: the loop judged it with the optimiser's own
     # Hessian, the verdict with the one computed at the point
+    at_rest = (stop == Stop.SMALL_GRADIENT) | is_stationary
     return first_of(
-        [stop == Stop.NONFINITE, stop == Stop.RUNAWAY,
-         (stop == Stop.SMALL_GRADIENT) | is_stationary,
+        [stop == Stop.NONFINITE, stop == Stop.RUNAWAY, at_rest & descends, at_rest,
          (stop == Stop.STALL) | (stop == Stop.STATIONARY), f > f0],
-        [Status.NONFINITE, Status.DIVERGED, Status.CONVERGED, Status.STALLED, Status.DIVERGED],
+        [Status.NONFINITE, Status.DIVERGED, Status.SADDLE, Status.CONVERGED, Status.STALLED,
+         Status.DIVERGED],
         Status.MAX_STEPS,
     ).astype(jnp.int32)

@@ -25,17 +25,28 @@ def _status(traj):
     return S(int(traj.status))
 
 
-def _stationary_by_hand(cost, x, rtol):
-    """An independent check of stationarity: the exact Newton step from jax.hessian, in
-    float64, is below ``rtol`` of the parameters' size."""
+def _grad_and_hessian_by_hand(cost, x):
+    """``∇f`` and ``∇²f`` at ``x`` from jax.grad and jax.hessian, in float64 (numpy)."""
     with jax.enable_x64(True):
         x = jnp.asarray(np.asarray(x, np.float64))
         cost = cost if not isinstance(cost, gl.Cost) else cost.replace(
             data=jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cost.data))
-        g = np.asarray(jax.grad(cost)(x))
-        h = np.asarray(jax.hessian(cost)(x))
+        return np.asarray(jax.grad(cost)(x)), np.asarray(jax.hessian(cost)(x))
+
+
+def _stationary_by_hand(cost, x, rtol):
+    """An independent check of stationarity: the exact Newton step from jax.hessian, in
+    float64, is below ``rtol`` of the parameters' size."""
+    g, h = _grad_and_hessian_by_hand(cost, x)
     step = np.linalg.lstsq(h, g, rcond=None)[0]
     return np.max(np.abs(step)) <= rtol * max(1.0, np.max(np.abs(np.asarray(x))))
+
+
+def _lowest_curvature_by_hand(cost, x):
+    """The float64 Hessian's smallest eigenvalue at ``x``, relative to its largest |λ|."""
+    _, h = _grad_and_hessian_by_hand(cost, x)
+    eigenvalues = np.linalg.eigvalsh(h)
+    return eigenvalues[0] / np.max(np.abs(eigenvalues))
 
 
 # -- a stall is not convergence ---------------------------------------------------------------
@@ -199,21 +210,34 @@ CASES = [
     ("line", [0.0, 0.0], dict(learning_rate=0.5, steps=2000), S.CONVERGED),
     (lambda p: jnp.sum(jnp.log(p) ** 2), [0.5, 2.0], dict(learning_rate=3.0, steps=40),
      S.NONFINITE),
+    # stationary, not a minimum: a start on a saddle's axis ends on the saddle; a start at
+    # a maximum has a zero gradient (CONVERGED, success=True, on 2026-11-30)
+    (lambda p: p[0] ** 2 - p[1] ** 2, [1.0, 0.0], dict(optimizer=LBFGS, steps=100), S.SADDLE),
+    (lambda p: p[0] ** 2 - p[1] ** 2, [1.0, 0.0], dict(optimizer=TRUST_NEWTON, steps=100),
+     S.SADDLE),
+    (lambda p: jnp.sum(p**4 - p**2), [0.0], dict(learning_rate=0.1, steps=100), S.SADDLE),
+    (lambda p: p[0] * p[1], [0.0, 0.0], dict(optimizer=LBFGS, steps=100), S.SADDLE),
 ]
+CASE_IDS = ["bowl-converged", "bowl-max_steps", "bowl-diverged", "bowl-gtol", "rosenbrock",
+            "rosenbrock-max_steps", "himmelblau", "beale", "sine", "line", "log-nonfinite",
+            "x²−y²-lbfgs", "x²−y²-trust_newton", "x⁴−x²-maximum", "xy-at-its-saddle"]
 
 
-@pytest.mark.parametrize(("cost", "x0", "options", "expected"), CASES,
-                         ids=[f"{c if isinstance(c, str) else 'log'}-{e.name}"
-                              for c, _, _, e in CASES])
+@pytest.mark.parametrize(("cost", "x0", "options", "expected"), CASES, ids=CASE_IDS)
 def test_each_status_is_true(width, cost, x0, options, expected):
     traj = gl.descend(cost, x0, **options)
     assert _status(traj) == expected, traj.message
     assert bool(traj.success) == (expected == S.CONVERGED)
-    if expected == S.CONVERGED and "gtol" not in options:  # the promise, checked by hand
-        tested = cost if not isinstance(cost, str) else gl.get_cost(cost)
+    tested = cost if not isinstance(cost, str) else gl.get_cost(cost)
+    if expected in (S.CONVERGED, S.SADDLE) and "gtol" not in options:  # checked by hand
         assert _stationary_by_hand(tested, traj.x, 1e3 * width.sqrt_eps)
     if expected == S.CONVERGED and "gtol" in options:
         assert float(traj.grad_norms[-1]) <= options["gtol"]
+    # a minimum has no curvature below zero beyond roundoff; a saddle has one well below
+    if expected == S.CONVERGED:
+        assert _lowest_curvature_by_hand(tested, traj.x) >= -width.sqrt_eps
+    if expected == S.SADDLE:
+        assert _lowest_curvature_by_hand(tested, traj.x) < -0.1
 
 
 def test_a_box_minimum_on_its_corner_is_converged(width):
@@ -256,6 +280,19 @@ def test_the_verdict_table():
     ]
     for stop, at_rest, expected in table:
         assert S(int(stopping.verdict(stop, jnp.asarray(at_rest), f, f0))) == expected
+    # ... where a curvature is negative beyond roundoff: a stationary point is a saddle
+    descending = [
+        (stopping.Stop.NONFINITE, True, S.NONFINITE),
+        (stopping.Stop.RUNAWAY, True, S.DIVERGED),
+        (stopping.Stop.SMALL_GRADIENT, False, S.SADDLE),
+        (stopping.Stop.STALL, True, S.SADDLE),
+        (stopping.Stop.STALL, False, S.STALLED),
+        (stopping.Stop.RUNNING, True, S.SADDLE),
+        (stopping.Stop.RUNNING, False, S.MAX_STEPS),
+    ]
+    for stop, at_rest, expected in descending:
+        got = stopping.verdict(stop, jnp.asarray(at_rest), f, f0, jnp.asarray(True))
+        assert S(int(got)) == expected
     up = stopping.verdict(stopping.Stop.RUNNING, jnp.asarray(False), f0 + 1, f0)
     assert S(int(up)) == S.DIVERGED  # out of steps above its start
 
@@ -315,6 +352,7 @@ SOLVERS = {"lbfgs": {"optimizer": LBFGS}, "trust_newton": {"optimizer": TRUST_NE
     ("meyer", 100, "lbfgs"),
     ("meyer", 10, "lbfgs"),
     ("osborne1", 100, "trust_newton"),
+    ("biggs_exp6", 10, "lbfgs"),  # a saddle at F = 5.66e-3 (now SADDLE)
 ])
 def test_converged_only_where_no_solver_can_still_lower_the_cost(width, name, times, solver):
     p = mgh.P[name]
@@ -329,6 +367,37 @@ def test_converged_only_where_no_solver_can_still_lower_the_cost(width, name, ti
             traj.x, f, restarted)
     # (Osborne 1 in float32 stops at F = 0.0245 where x₅'s slope, 4e-11, moves f by less
     # than its rounding over x₅'s own size, and its curvature is below resolution)
+
+
+def _two_exponentials(width):
+    """A fit of a·e^(b·x) + c·e^(d·x) to data made of two: from a start with a = c and
+    b = d, every step keeps them equal, and the best such pair (one exponential, split
+    in two) is a saddle of the four-parameter fit."""
+    x = np.linspace(0.0, 4.0, 30)
+    y = 3 * np.exp(-x) + np.exp(-3 * x)
+    model = lambda p, x: p[0] * jnp.exp(p[1] * x) + p[2] * jnp.exp(p[3] * x)
+    return x, y, gl.fit_cost(model, (x.astype(width.dtype), y.astype(width.dtype)))
+
+
+@pytest.mark.parametrize("solver", ["fit", "trust_newton"])
+def test_a_run_that_ends_on_a_saddle_says_so(width, solver):
+    from scipy.optimize import least_squares
+
+    x, y, cost = _two_exponentials(width)
+    start = jnp.asarray([1.0, -1.0, 1.0, -1.0], width.dtype)
+    if solver == "fit":
+        result = gl.fit(cost, start)
+    else:
+        result = gl.descend(cost, start, optimizer=TRUST_NEWTON, steps=500)
+    assert _status(result) == S.SADDLE and not bool(result.success), result.message
+    assert "not a minimum" in str(result.message)
+    # the reference: the float64 Hessian there has a negative curvature, and scipy's
+    # MINPACK, started a little off the symmetric line, goes far below
+    assert _lowest_curvature_by_hand(cost, result.x) < -width.sqrt_eps
+    residuals = lambda p: p[0] * np.exp(p[1] * x) + p[2] * np.exp(p[3] * x) - y  # numpy
+    end = np.asarray(result.x, np.float64)
+    lower = least_squares(residuals, end + np.array([0.0, 0.01, 0.0, -0.01]), method="lm")
+    assert 2 * lower.cost < 1e-3 * float(np.sum(residuals(end) ** 2))
 
 
 def test_the_mgh_problems_reach_their_published_minima():
