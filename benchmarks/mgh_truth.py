@@ -13,7 +13,8 @@ JAX Jacobian) plus the float64 gradient/Hessian at x:
 Not a speed benchmark: a sweep of the statuses' truth, 624 runs in 12–20 minutes on 2
 cores. On 2026-11-30 main had 41 false successes and 28 false failures; after that
 day's judge, 28 and 9 (the closing note of that session lists them and why); with the
-SADDLE status (2026-11-30, evening), 21 and 9; with gl.fit's measured rounding, 21 and 7.
+SADDLE status (2026-11-30, evening), 21 and 9; with the rounding measured (gl.fit's
+residuals, a descent's f), 21 and 6.
 
 Usage:
   OMP_NUM_THREADS=1 python benchmarks/mgh_truth.py --tree /path/to/gradlab-tree --out out.json \

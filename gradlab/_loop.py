@@ -226,8 +226,11 @@ def _judged_status(cost, stop, x, x0, f, f0, tols, box):
     else:
         _, g, hessian = derivatives.value_grad_hessian(cost, x)
     rounding = models.rounding(cost, x)  # known for fits
+    # f's rounding as measured at x: below it no evaluation of f confirms a decrease
+    measured = stopping.measured_rounding(cost, x, f, g) if hessian is not None else None
     judged = stopping.rest(x, x0, f, g, hessian, tols, box,
-                           floor=None if rounding is None else stopping.NOISE * rounding)
+                           floor=None if rounding is None else stopping.NOISE * rounding,
+                           measured=measured)
     return stopping.verdict(stop, judged.stationary, f, f0, judged.descends), g
 
 

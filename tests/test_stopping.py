@@ -251,6 +251,23 @@ def test_a_box_minimum_on_its_corner_is_converged(width):
 
 
 # -- the judge itself, as pure functions -----------------------------------------------------
+def test_measured_rounding_is_the_cost_s_own_error(width):
+    # f = Σ (c − cos xᵢ): a constant c = 1e4 the point and the Hessian do not show, so
+    # only a measurement sees f's rounding. Its errors e at x and at the four moves,
+    # against numpy's long double (80-bit on x86: 11 more bits than float64): the measure
+    # is |e(x + δ) − e(x)| up to eps² terms, so at most twice the largest, and not 0
+    cost = lambda p: jnp.sum(1e4 - jnp.cos(p))
+    x = jnp.asarray(np.random.default_rng(0).uniform(0.5, 1.5, 5), width.dtype)
+    f, g = cost(x), jax.grad(cost)(x)
+    measured = float(stopping.measured_rounding(cost, x, f, g))
+    alternate = np.where(np.arange(5) % 2 == 0, 1.0, -1.0)
+    points = [np.asarray(x)] + [np.asarray(x * (1 + 4 * width.eps * s))
+                                for s in (np.ones(5), alternate, -np.ones(5), -alternate)]
+    errors = [float(np.longdouble(float(cost(jnp.asarray(q, width.dtype))))
+                    - np.sum(1e4 - np.cos(q.astype(np.longdouble)))) for q in points]
+    assert 0 < measured <= 2 * max(map(abs, errors)) + 1e3 * width.eps**2 * 1e4
+
+
 def test_stationary_is_invariant_to_scaling_and_shifting_the_cost():
     tols = stopping.tolerances(jnp.float64)
     with jax.enable_x64(True):
@@ -398,6 +415,20 @@ def test_a_run_that_ends_on_a_saddle_says_so(width, solver):
     end = np.asarray(result.x, np.float64)
     lower = least_squares(residuals, end + np.array([0.0, 0.01, 0.0, -0.01]), method="lm")
     assert 2 * lower.cost < 1e-3 * float(np.sum(residuals(end) ** 2))
+
+
+@pytest.mark.parametrize(("name", "times", "solver"), [("trigonometric", 1, "trust_newton")])
+def test_a_descent_at_a_minimum_is_converged_whatever_its_cost_s_rounding(width, name, times,
+                                                                         solver):
+    # Trigonometric's residuals hold a constant n = 10 beside values of 1e-3: f's rounding,
+    # measured at the end, is far above what the point and the Hessian show, and this run
+    # was STALLED at the minimum in float32 (2026-11-30)
+    p = mgh.P[name]
+    traj = gl.descend(_sum_of_squares(name), times * jnp.asarray(p["x0"], width.dtype),
+                      steps=2000, **SOLVERS[solver])
+    assert _status(traj) == S.CONVERGED, traj.message
+    f, restarted = _restarted_minimum(p["r"], traj.x)
+    assert f - restarted <= width.sqrt_eps * f, (traj.x, f, restarted)
 
 
 def test_the_mgh_problems_reach_their_published_minima():
