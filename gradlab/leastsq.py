@@ -390,24 +390,17 @@ def _rounding_of_half_rr(objective, sigma, pt, r, jac):
 
 
 def _measured_sizes(objective, sigma, x, r, jac):
-    """Each residual's rounding error at ``x``, measured, as the size of the terms it is
-    the difference of (the error over eps).
+    """Each residual's rounding error at ``x``, measured at `stopping.rounding_moves`, as
+    the size of the terms it is the difference of (the error over eps).
 
-    ``r`` at four moves of ``x`` by 4·eps of each parameter, less ``r`` and ``J·δ``, leaves
-    the difference of two rounding errors: the curvature's share is of order eps², and
-    ``x + δ − x`` is exact. Moré and Wild's estimate of computational noise (ECnoise) at
-    its smallest spacing. It sees what ``|Y|/σ`` and ``|J|·|x|`` do not: a constant inside
-    the model (MGH's Trigonometric has n = 10 beside residuals of 1e-3; its fits ended
-    STALLED at the minimum, a decrease of 1e-13 of ‖r‖² taken for real). A parameter at
-    0 does not move.
+    It sees what ``|Y|/σ`` and ``|J|·|x|`` do not: a constant inside the model (MGH's
+    Trigonometric has n = 10 beside residuals of 1e-3; its fits ended STALLED at the
+    minimum, a decrease of 1e-13 of ‖r‖² taken for real).
     """
-    eps = jnp.finfo(x.dtype).eps
-    alternate = jnp.where(jnp.arange(x.shape[0]) % 2 == 0, 1.0, -1.0).astype(x.dtype)
-    signs = jnp.stack([jnp.ones_like(x), alternate, -jnp.ones_like(x), -alternate])
-    moved = x * (1 + 4 * eps * signs)
+    moved = stopping.rounding_moves(x)
     at_moved = jax.vmap(lambda p: residuals(objective, p, sigma))(moved)
     unexplained = jnp.abs(at_moved - r - (moved - x) @ jac.T)
-    return jnp.max(unexplained, axis=0) / eps
+    return jnp.max(unexplained, axis=0) / jnp.finfo(x.dtype).eps
 
 
 def _second_order(objective, sigma, x, r):

@@ -374,18 +374,23 @@ def rounding_of_cost(x, hessian, tols: Tolerances):
     return jnp.where(jnp.isfinite(change), change, 0.0)  # overflowed: no floor rather than inf
 
 
-def measured_rounding(fn, x, f, g):
-    """``f``'s rounding error at ``x``, measured: ``fn`` at four moves of ``x`` by 4·eps of
-    each parameter, less ``f`` and ``g·δ``, leaves the difference of two rounding errors
-    (the curvature's share is of order eps², and ``x + δ − x`` is exact). Moré and Wild's
-    estimate of computational noise (ECnoise) at its smallest spacing; it sees what no
-    estimate from ``x`` and the Hessian can: the size of the terms ``f`` is computed from.
-    A parameter at 0 does not move; 0 where not finite.
-    """
+def rounding_moves(x):
+    """``(4, d)``: ``x`` moved by 4·eps of each parameter, all up, all down, and alternating
+    each way (a parameter at 0 does not move). A function's value there, less its value and
+    its first-order change at ``x``, is the difference of two rounding errors: the
+    curvature's share is of order eps², and ``x + δ − x`` is exact. Moré and Wild's
+    estimate of computational noise (ECnoise) at its smallest spacing."""
     eps = jnp.finfo(x.dtype).eps
     alternate = jnp.where(jnp.arange(x.shape[0]) % 2 == 0, 1.0, -1.0).astype(x.dtype)
     signs = jnp.stack([jnp.ones_like(x), alternate, -jnp.ones_like(x), -alternate])
-    moved = x * (1 + 4 * eps * signs)
+    return x * (1 + 4 * eps * signs)
+
+
+def measured_rounding(fn, x, f, g):
+    """``f``'s rounding error at ``x``, measured at the `rounding_moves` (0 where not
+    finite): it sees what no estimate from ``x`` and the Hessian can, the size of the terms
+    ``f`` is computed from."""
+    moved = rounding_moves(x)
     unexplained = jnp.max(jnp.abs(jax.vmap(fn)(moved) - f - (moved - x) @ g))
     return jnp.where(jnp.isfinite(unexplained), unexplained, 0.0)
 

@@ -260,9 +260,7 @@ def test_measured_rounding_is_the_cost_s_own_error(width):
     x = jnp.asarray(np.random.default_rng(0).uniform(0.5, 1.5, 5), width.dtype)
     f, g = cost(x), jax.grad(cost)(x)
     measured = float(stopping.measured_rounding(cost, x, f, g))
-    alternate = np.where(np.arange(5) % 2 == 0, 1.0, -1.0)
-    points = [np.asarray(x)] + [np.asarray(x * (1 + 4 * width.eps * s))
-                                for s in (np.ones(5), alternate, -np.ones(5), -alternate)]
+    points = [np.asarray(x), *np.asarray(stopping.rounding_moves(x))]
     errors = [float(np.longdouble(float(cost(jnp.asarray(q, width.dtype))))
                     - np.sum(1e4 - np.cos(q.astype(np.longdouble)))) for q in points]
     assert 0 < measured <= 2 * max(map(abs, errors)) + 1e3 * width.eps**2 * 1e4
