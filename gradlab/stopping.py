@@ -497,7 +497,7 @@ def descends(eigenvalues):
     return jnp.min(eigenvalues) < -sqrt_eps * jnp.max(jnp.abs(eigenvalues))
 
 
-def verdict(stop, is_stationary, f, f0, descends=False):
+def verdict(stop, is_stationary, f, f0, descends):
     """The `Status` of a run that stopped for ``stop`` (`Stop`) at a point that
     ``is_stationary``, where a curvature is negative beyond roundoff if it ``descends``.
 

@@ -282,33 +282,30 @@ def test_stationary_is_invariant_to_scaling_and_shifting_the_cost():
 
 def test_the_verdict_table():
     f, f0 = jnp.asarray(1.0), jnp.asarray(2.0)
+    # stop, stationary, a curvature negative beyond roundoff, the status
     table = [
-        (stopping.Stop.NONFINITE, True, S.NONFINITE),
-        (stopping.Stop.RUNAWAY, True, S.DIVERGED),
-        (stopping.Stop.SMALL_GRADIENT, False, S.CONVERGED),
-        (stopping.Stop.STALL, True, S.CONVERGED),
-        (stopping.Stop.STALL, False, S.STALLED),
-        (stopping.Stop.STATIONARY, True, S.CONVERGED),
-        (stopping.Stop.STATIONARY, False, S.STALLED),  # the loop's judgement is confirmed
-        (stopping.Stop.RUNNING, True, S.CONVERGED),
-        (stopping.Stop.RUNNING, False, S.MAX_STEPS),
+        (stopping.Stop.NONFINITE, True, False, S.NONFINITE),
+        (stopping.Stop.RUNAWAY, True, False, S.DIVERGED),
+        (stopping.Stop.SMALL_GRADIENT, False, False, S.CONVERGED),
+        (stopping.Stop.STALL, True, False, S.CONVERGED),
+        (stopping.Stop.STALL, False, False, S.STALLED),
+        (stopping.Stop.STATIONARY, True, False, S.CONVERGED),
+        (stopping.Stop.STATIONARY, False, False, S.STALLED),  # the loop's judgement confirmed
+        (stopping.Stop.RUNNING, True, False, S.CONVERGED),
+        (stopping.Stop.RUNNING, False, False, S.MAX_STEPS),
+        # where a curvature is negative beyond roundoff, a stationary point is a saddle
+        (stopping.Stop.NONFINITE, True, True, S.NONFINITE),
+        (stopping.Stop.RUNAWAY, True, True, S.DIVERGED),
+        (stopping.Stop.SMALL_GRADIENT, False, True, S.SADDLE),
+        (stopping.Stop.STALL, True, True, S.SADDLE),
+        (stopping.Stop.STALL, False, True, S.STALLED),
+        (stopping.Stop.RUNNING, True, True, S.SADDLE),
+        (stopping.Stop.RUNNING, False, True, S.MAX_STEPS),
     ]
-    for stop, at_rest, expected in table:
-        assert S(int(stopping.verdict(stop, jnp.asarray(at_rest), f, f0))) == expected
-    # ... where a curvature is negative beyond roundoff: a stationary point is a saddle
-    descending = [
-        (stopping.Stop.NONFINITE, True, S.NONFINITE),
-        (stopping.Stop.RUNAWAY, True, S.DIVERGED),
-        (stopping.Stop.SMALL_GRADIENT, False, S.SADDLE),
-        (stopping.Stop.STALL, True, S.SADDLE),
-        (stopping.Stop.STALL, False, S.STALLED),
-        (stopping.Stop.RUNNING, True, S.SADDLE),
-        (stopping.Stop.RUNNING, False, S.MAX_STEPS),
-    ]
-    for stop, at_rest, expected in descending:
-        got = stopping.verdict(stop, jnp.asarray(at_rest), f, f0, jnp.asarray(True))
-        assert S(int(got)) == expected
-    up = stopping.verdict(stopping.Stop.RUNNING, jnp.asarray(False), f0 + 1, f0)
+    for stop, at_rest, descends, expected in table:
+        got = stopping.verdict(stop, jnp.asarray(at_rest), f, f0, jnp.asarray(descends))
+        assert S(int(got)) == expected, (stop, at_rest, descends)
+    up = stopping.verdict(stopping.Stop.RUNNING, jnp.asarray(False), f0 + 1, f0, jnp.asarray(False))
     assert S(int(up)) == S.DIVERGED  # out of steps above its start
 
 
