@@ -33,6 +33,10 @@ tenth of a data-set step's time, and slower on the starts).
   whose import alone cost a command line 0.2–0.3 s.
 * `back_substitute`: ``R⁻¹·b`` row by row from the bottom; a zero on the
   diagonal gives inf/NaN, as ``trsm`` does.
+* `qr_r`, `eigh`, `eigvalsh`, `svd`, `upper_solve`: LAPACK itself, made by
+  `one_thread` so that a batch never deadlocks jaxlib 0.10's thread pool (every
+  LAPACK call gradlab makes goes through them; `tests/test_linalg.py` checks the
+  compiled batches).
 
 Example:
   >>> import jax.numpy as jnp
@@ -53,6 +57,74 @@ SMALL = 16  # the most columns factored here; wider matrices go to LAPACK
 JACOBI_SWEEPS = 30  # one-sided Jacobi converges quadratically: 5–8 sweeps in float64
 
 
+# jaxlib 0.10's LAPACK kernels (`jnp.linalg.qr`, `eigh`, `svd`, ...) spread a batch whose
+# work passes about 2e5 flops over XLA:CPU's intra-op thread pool, and block the pool thread
+# they run on until every chunk is done. Two such calls ready at once (a batch's QR and its
+# eigh) take both threads of a 2-core machine, each waiting for chunks queued behind the
+# other: the program never returns (gl.fit over 10⁴ data sets hung in 1 run of 3, 2026-12-01;
+# gdb: both `tf_XLAEigen` threads in `jax::ParallelBatchMap`'s `BlockingCounter::Wait`,
+# every other thread idle). jaxlib 0.11 no longer does this, but needs Python 3.12. So a
+# batch of LAPACK calls under vmap is made as a sequence of batches small enough for jaxlib
+# to run on the calling thread (`one_thread`).
+_LAPACK_PARALLEL_FLOPS = 200_000  # jaxlib 0.10's kMinWorkPerTask (lapack_kernels.cc)
+
+
+def one_thread(fn, flops):
+    """``fn`` (one matrix per argument, to LAPACK), which under ``vmap`` calls LAPACK on
+    batches whose work jaxlib estimates below `_LAPACK_PARALLEL_FLOPS`, one after another
+    (``lax.map``): jaxlib then runs each on the calling thread. ``flops(*args)``: jaxlib's
+    estimate for one matrix (its ``cost_per_matrix``). A vmap of a vmap is not split
+    further (none in gradlab's own batches)."""
+    split = jax.custom_batching.custom_vmap(fn)
+
+    @split.def_vmap
+    def _batched(axis_size, in_batched, *args):
+        one = [a[0] if batched else a for a, batched in zip(args, in_batched)]
+        per = max(1, (_LAPACK_PARALLEL_FLOPS - 1) // max(1, flops(*one)))
+        rows = [a for a, batched in zip(args, in_batched) if batched]
+
+        def each(row_args):
+            it = iter(row_args)
+            return fn(*[next(it) if batched else a for a, batched in zip(args, in_batched)])
+
+        out = jax.lax.map(each, rows, batch_size=min(per, axis_size))
+        return out, jax.tree.map(lambda _: True, out)
+
+    return split
+
+
+def _qr_flops(m):  # the larger of geqrf's and orgqr's estimates
+    rows, cols = m.shape
+    return 4 * rows * cols * min(rows, cols)
+
+
+def _syevd_flops(h):
+    return 5 * h.shape[0] ** 3
+
+
+def _gesdd_flops(a):
+    rows, cols = a.shape
+    return 10 * rows * cols * min(rows, cols)
+
+
+qr_r = one_thread(lambda m: jnp.linalg.qr(m, mode="r"), _qr_flops)  # R of m = Q·R
+eigh = one_thread(lambda h: jnp.linalg.eigh(h), _syevd_flops)  # of a symmetric matrix
+eigvalsh = one_thread(lambda h: jnp.linalg.eigvalsh(h), _syevd_flops)
+svd = one_thread(lambda a: jnp.linalg.svd(a), _gesdd_flops)
+
+
+def _upper_solve(tri, b):
+    # imported when traced: jax.scipy.linalg took 0.01-0.03 s of every command's start
+    from jax.scipy.linalg import solve_triangular
+
+    return solve_triangular(tri, b)
+
+
+# R⁻¹·b for an upper-triangular R (trsm; jaxlib's estimate: d² per column of b)
+upper_solve = one_thread(_upper_solve, lambda tri, b: tri.shape[0] ** 2 * (
+    b.shape[1] if b.ndim > 1 else 1))
+
+
 def jacobi_svd(a, v0=None):
     """``(σ, V, A·V)`` with ``a = U·diag(σ)·Vᵀ`` (``a``: ``d × d``), ``A·V = U·diag(σ)``.
 
@@ -71,7 +143,7 @@ def jacobi_svd(a, v0=None):
     """
     d = a.shape[0]
     if d > SMALL:
-        u, sv, vt = jnp.linalg.svd(a)
+        u, sv, vt = svd(a)
         return sv, vt.T, u * sv
     m = (d + 1) // 2  # pairs per round; an odd d gets a zero column, never rotated
     if v0 is None:
@@ -128,10 +200,7 @@ def back_substitute(tri, b):
     """``tri⁻¹·b`` for an upper-triangular ``tri`` (``d × d``)."""
     d = tri.shape[0]
     if d > SMALL:
-        # imported when traced: jax.scipy.linalg took 0.01-0.03 s of every command's start
-        from jax.scipy.linalg import solve_triangular
-
-        return solve_triangular(tri, b)
+        return upper_solve(tri, b)
 
     def row(k, x):
         i = d - 1 - k
@@ -153,7 +222,7 @@ def symmetric_eigh(h):
     if d == 1:
         return h[0], jnp.ones_like(h)
     if d > 2:
-        return jnp.linalg.eigh(h)
+        return eigh(h)
     a, b, c = h[0, 0], h[0, 1], h[1, 1]
     turn = b != 0
     zeta = (c - a) / (2 * jnp.where(turn, b, 1.0))

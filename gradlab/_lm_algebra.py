@@ -35,8 +35,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 
+from gradlab import _linalg
 from gradlab._linalg import back_substitute, jacobi_svd
 
 RADIUS_FIT = 0.1  # MINPACK: λ is searched until ‖D·p‖ is within 10% of Δ,
@@ -86,9 +86,9 @@ def factor(jac, r, scale, free, pinned: bool, vectorised: bool = False) -> Facto
         m = jnp.concatenate([m, pins])
     if m.shape[0] < d + 1:  # fewer residuals than parameters: zero rows change nothing
         m = jnp.concatenate([m, jnp.zeros((d + 1 - m.shape[0], d + 1), m.dtype)])
-    top = jnp.linalg.qr(m, mode="r")[:d + 1]
+    top = _linalg.qr_r(m)[:d + 1]
     tri, b = top[:d, :d], top[:d, d]
-    return Factors(tri, b, back_substitute(tri, -b) if vectorised else solve_triangular(tri, -b))
+    return Factors(tri, b, back_substitute(tri, -b) if vectorised else _linalg.upper_solve(tri, -b))
 
 
 class Spectrum(NamedTuple):
@@ -113,7 +113,7 @@ def singular_values(f: Factors, vectorised: bool = False, basis=None) -> Spectru
     if vectorised:
         sv, v, u_sv = jacobi_svd(f.tri, basis)
         return Spectrum(sv, v, -(u_sv.T @ f.b))
-    u, sv, vt = jnp.linalg.svd(f.tri)
+    u, sv, vt = _linalg.svd(f.tri)
     return Spectrum(sv, vt.T, -sv * (u.T @ f.b))
 
 

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradlab import derivatives, parallel, stopping
+from gradlab import _linalg, derivatives, parallel, stopping
 from gradlab import progress as progress_
 from gradlab._checks import check_positive, short
 from gradlab._method import Method
@@ -179,7 +179,7 @@ def _analyse_endpoints(objective, points, box):
         _, g, hessian = derivatives.value_grad_hessian(objective, x)
         g_free, held = stopping.reduced(x, g, hessian, box)
         s = stopping.newton_step(g_free, held)
-        return jnp.linalg.eigvalsh((held + held.T) / 2), s, 0.5 * jnp.abs(g_free @ s)
+        return _linalg.eigvalsh((held + held.T) / 2), s, 0.5 * jnp.abs(g_free @ s)
 
     return jax.vmap(one)(points)
 

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gradlab import _linalg
 from gradlab.derivatives import value_grad_hessian
 
 
@@ -45,7 +46,7 @@ class TrustNewtonState(NamedTuple):
 
 
 def _saddle_free_step(grad, hessian, radius, floor):
-    eigenvalues, vectors = jnp.linalg.eigh((hessian + hessian.T) / 2)
+    eigenvalues, vectors = _linalg.eigh((hessian + hessian.T) / 2)
     # curvatures relative to the largest (never to 1: a cost scaled by 1e-8 takes the
     # same steps); with no curvature at all, a steepest-descent step of length radius
     scale = jnp.maximum(jnp.abs(eigenvalues), floor * jnp.max(jnp.abs(eigenvalues)))

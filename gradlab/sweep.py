@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradlab import derivatives
+from gradlab import _linalg, derivatives
 from gradlab import progress as progress_
 from gradlab._checks import check_points, short
 from gradlab._loop import plain_descent
@@ -113,5 +113,5 @@ def sweep_learning_rates(cost, x0, learning_rates, *, steps: int = 100,
 
 @jax.jit
 def _hessian_eigenvalues(objective, points):
-    return jax.vmap(lambda x: jnp.linalg.eigvalsh(
+    return jax.vmap(lambda x: _linalg.eigvalsh(
         derivatives.value_grad_hessian(objective, x)[2]))(points)

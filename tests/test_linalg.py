@@ -1,6 +1,9 @@
 """gradlab._linalg's small factorisations, against numpy's LAPACK (an independent
 reference)."""
 
+import importlib
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -145,3 +148,80 @@ def test_back_substitute_is_backward_stable(width, d):
         np.testing.assert_allclose(tri.astype(np.float64) @ x, b, rtol=0,
                                    atol=8 * d * width.eps * np.abs(tri).max() * np.abs(x).max())
         assert np.all(np.isfinite(x))
+
+
+# -- jaxlib 0.10's batched LAPACK calls, kept on the calling thread ---------------------------
+# Above jaxlib 0.10.2's estimate of 2e5 flops, a batched LAPACK call spreads its batch over
+# XLA:CPU's intra-op pool and blocks its own pool thread until the pieces are done; two such
+# calls at once deadlock a 2-core machine (gl.fit over 10⁴ data sets hung in about one run of
+# three). Every LAPACK call gradlab compiles must stay below it, whatever the batch. The
+# estimates are jaxlib's own (jaxlib/cpu/lapack_kernels.cc at jax-v0.10.2, real types).
+_JAXLIB_PARALLEL_FLOPS = 200_000
+
+
+def _jaxlib_flops(target: str, shape: tuple) -> int:
+    *_, rows, cols = shape
+    k = min(rows, cols)
+    kind = target.split("_")[1][1:]  # lapack_dgeqrf_ffi -> geqrf
+    return {"geqrf": 2 * rows * cols * k - (2 * k ** 3) // 3,
+            "orgqr": 4 * rows * cols * k,
+            "syevd": 5 * cols ** 3,
+            "gesdd": 10 * rows * cols * k,
+            "trsm": rows * cols * rows,  # of the right-hand side, solved from the left
+            }.get(kind, 10 * rows * cols * k)
+
+
+def _lapack_batches(text: str) -> list[tuple[str, int, int]]:
+    """(target, batch, flops per matrix) of every LAPACK call in a lowered program."""
+    out = []
+    for target, operands in re.findall(r"custom_call @(lapack_\w+)\(.*?\).*?: \(([^)]*)\)", text):
+        shapes = [tuple(int(v) for v in dims.split("x") if v)
+                  for dims in re.findall(r"tensor<([\dx]*?)x?f(?:32|64)>", operands)]
+        # trsm's cost is counted on its right-hand side, the second operand
+        shape = shapes[1] if "trsm" in target else shapes[0]
+        if "trsm" in target and len(shape) < len(shapes[0]):
+            shape = (*shape, 1)
+        batch = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        out.append((target, batch, _jaxlib_flops(target, shape[-2:])))
+    return out
+
+
+def _programs_of_big_batches():
+    """Lowered programs that batch every LAPACK call gradlab makes, 10⁴ runs at a time."""
+    import gradlab as gl
+    from gradlab import costs, descent, nist
+
+    multistart = importlib.import_module("gradlab.multistart")  # gl.multistart is the function
+    sweep = importlib.import_module("gradlab.sweep")
+    t = np.linspace(0.0, 4.0, 50)
+    decay = gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x) + p[2], (t, np.exp(-t)))
+    ys = np.exp(-np.linspace(0.5, 2.0, 10_000)[:, None] * t)
+    thurber = nist.load("Thurber")
+    seven = gl.fit_cost(thurber.model, thurber.data())
+    starts7 = jnp.ones((10_000, 7)) * jnp.asarray(thurber.starts[0])
+    quartic = lambda p: jnp.sum((p - jnp.arange(4.0)) ** 4) + jnp.sum(p) ** 2
+    starts4 = jnp.ones((10_000, 4))
+    yield "fit over data sets", jax.jit(lambda ys: gl.fit(
+        decay, [1.0, 1.0, 0.0], datasets=gl.Data(np.broadcast_to(t, ys.shape), ys))).lower(ys)
+    yield "fit from starts", jax.jit(lambda s: gl.fit(seven, s)).lower(starts7)
+    yield "single fits under vmap", jax.jit(jax.vmap(lambda s: gl.fit(seven, s))).lower(starts7)
+    yield "descents under vmap", jax.jit(jax.vmap(lambda s: gl.descend(
+        quartic, s, optimizer=gl.optimizers.trust_newton(), steps=5))).lower(starts4)
+    cost4 = costs.as_cost(quartic, bounds=[(-5.0, 5.0)] * 4)
+    method, radii = multistart._default_method(cost4, jnp.float64)  # trust-region Newton
+    config, box, tols = descent.resolve_options(cost4, jnp.float64, steps=5, record_every=1,
+                                                bounds=None)
+    yield "multistart's batch", descent._descend_many.lower(
+        cost4.objective, starts4, radii, box, tols, None, method=method, config=config)
+    yield "multistart's minima", multistart._analyse_endpoints.lower(
+        cost4.objective, starts4, None)
+    yield "a sweep's curvatures", sweep._hessian_eigenvalues.lower(cost4.objective, starts4)
+
+
+def test_no_lapack_call_is_spread_over_the_thread_pool(x64):
+    seen = set()
+    for what, lowered in _programs_of_big_batches():
+        for target, batch, flops in _lapack_batches(lowered.as_text()):
+            seen.add(target)
+            assert batch * flops < _JAXLIB_PARALLEL_FLOPS, (what, target, batch, flops)
+    assert {"lapack_dgeqrf_ffi", "lapack_dsyevd_ffi", "lapack_dgesdd_ffi"} <= seen, seen
