@@ -39,6 +39,7 @@ from gradlab._loop import GROUPED_MIN_BATCH, _step_batch, batch_carry, batch_vie
 from gradlab.leastsq import (
     Options,
     Solution,
+    _Carry,
     finish,
     init,
     needs_fresh_svd,
@@ -95,10 +96,11 @@ def group_step(box, loop_tols: Tolerances, options: Options, axis, *, split: boo
     return step
 
 
-def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tolerances,
-             options: Options, *, data_axis: bool) -> Solution:
+def run_many(objective, sigma, x0s, steps, box, loop_tols: Tolerances, options: Options, *,
+             data_axis: bool) -> _Carry:
     """A batch of fits in one loop: starts ``(n, d)``, and with ``data_axis`` one data set
-    (and ``sigma``) per start along the leading axis of ``objective.data``.
+    (and ``sigma``) per start along the leading axis of ``objective.data``. Returns each
+    run's last state (`finish_many` judges them).
 
     Runs that stopped are skipped a group of `GROUP` runs at a time
     (`gradlab._loop._step_batch`); each group gathers its own data sets, which are
@@ -119,8 +121,13 @@ def run_many(objective, sigma, x0s, steps, box, tols: Tolerances, loop_tols: Tol
         damped = jax.vmap(lambda c: needs_svd(c, options))(c)
         return jnp.where(fresh, 0, jnp.where(damped, 1, 2)).astype(jnp.int32)
 
-    last = batch_view(jax.lax.while_loop(
+    return batch_view(jax.lax.while_loop(
         lambda c: jnp.any(running(batch_view(c), steps)),
         lambda c: _step_batch(step, c, problems, data_axis, groups, rank, ranks=3), c0))
-    return jax.vmap(lambda c, p: finish(p[0], p[1], c, box, tols), in_axes=(0, axis))(
-        last, problems)
+
+
+def finish_many(objective, sigma, last: _Carry, box, tols: Tolerances, *,
+                data_axis: bool) -> Solution:
+    """`gradlab.leastsq.finish` for each run of a batch (`run_many`'s ``last``)."""
+    return jax.vmap(lambda c, p: finish(p[0], p[1], c, box, tols),
+                    in_axes=(0, 0 if data_axis else None))(last, (objective, sigma))

@@ -43,7 +43,7 @@ from gradlab._checks import (
     is_traced,
     short,
 )
-from gradlab._compile import loop_jit
+from gradlab._compile import loop_jit, once_jit
 from gradlab._fit_record import Fit, statistics
 from gradlab.costs import Objective, as_cost, check_output
 from gradlab.datasets import Data
@@ -71,20 +71,40 @@ def _scaled_sigma(sigma, unit):
     return unit if sigma is None else sigma * unit
 
 
-@_programs.keepable(Fit)
-@loop_jit(static_argnames=("options", "absolute_sigma"))
-def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, absolute_sigma):
+# A fit is two programs: the loop, compiled to run fast, and what runs once after it (the
+# verdict and the statistics, `gradlab._compile.once_jit`), compiled quickly. Under a
+# caller's jit both are part of the caller's program.
+@_programs.keepable(lambda args, static: jax.eval_shape(leastsq.init, args[2]))
+@loop_jit(static_argnames=("options",))
+def _fit_loop(objective, sigma, x0, steps, box, loop_tols, *, options):
     unit = _unit(objective.data.y, sigma)
-    sol = leastsq.run_one(objective, _scaled_sigma(sigma, unit), x0, steps, box, tols,
-                          loop_tols, options)
+    return leastsq.loop_one(objective, _scaled_sigma(sigma, unit), x0, steps, box, loop_tols,
+                            options)
+
+
+@_programs.keepable(Fit)
+@once_jit(static_argnames=("absolute_sigma",))
+def _fit_end(objective, sigma, last, box, tols, *, absolute_sigma):
+    unit = _unit(objective.data.y, sigma)
+    sol = leastsq.finish(objective, _scaled_sigma(sigma, unit), last, box, tols)
     return statistics(sol, absolute_sigma, unit, box is not None)
+
+
+def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, absolute_sigma):
+    last = _fit_loop(objective, sigma, x0, steps, box, loop_tols, options=options)
+    return _fit_end(objective, sigma, last, box, tols, absolute_sigma=absolute_sigma)
 
 
 @loop_jit(static_argnames=("options", "absolute_sigma", "data_axis", "per_device"))
 def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, absolute_sigma,
               data_axis, per_device=False):
     """A batch of fits; ``per_device``: each device fits its own rows (`parallel.map_rows`),
-    the rows being the starts, and with ``data_axis`` the data sets and ``sigma``."""
+    the rows being the starts, and with ``data_axis`` the data sets and ``sigma``.
+
+    One program, the verdict and statistics included: compiled apart and unoptimised
+    (as a single fit's are), a fit's covariance differed in its last bits between a
+    batch of 70 and one of 9 (`tests/test_fit.py`), which a batch must not do.
+    """
     def run(rows, shared):
         (x0s, problem), ((steps, box, tols, loop_tols), same) = rows, shared
         objective, sigma = problem if data_axis else same
@@ -98,10 +118,11 @@ def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, ab
             scaled = _scaled_sigma(sigma, units[0])
         # imported here: the batch driver imports `gradlab._loop`, and with it optax, which
         # a single fit never needs (0.2 s more to import gradlab.fitting)
-        from gradlab._lm_batch import run_many
+        from gradlab._lm_batch import finish_many, run_many
 
-        sols = run_many(objective, scaled, x0s, steps, box, tols, loop_tols, options,
+        last = run_many(objective, scaled, x0s, steps, box, loop_tols, options,
                         data_axis=data_axis)
+        sols = finish_many(objective, scaled, last, box, tols, data_axis=data_axis)
         return jax.vmap(lambda s, u: statistics(s, absolute_sigma, u, box is not None,
                                                 vectorised=True))(sols, units)
 

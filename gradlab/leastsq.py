@@ -424,15 +424,10 @@ def running(c: _Carry, steps):
     return (c.stop == Stop.RUNNING) & (c.nit < steps)
 
 
-def run_one(objective, sigma, x0, steps, box, tols: Tolerances, loop_tols: Tolerances,
-            options: Options) -> Solution:
-    """One fit from ``x0``: the loop stops by ``loop_tols``, the verdict judges by ``tols``.
-
-    ``steps`` (traced) bounds the number of trials.
-    """
-    last = jax.lax.while_loop(
+def loop_one(objective, sigma, x0, steps, box, loop_tols: Tolerances, options: Options) -> _Carry:
+    """One fit's loop from ``x0``, stopped by ``loop_tols``: its last state (`finish`
+    judges it). ``steps`` (traced) bounds the number of trials."""
+    return jax.lax.while_loop(
         lambda c: running(c, steps),
         lambda c: _step(objective, sigma, c, box, loop_tols, options),
         init(x0))
-    return finish(objective, sigma, last, box, tols)
-
