@@ -354,8 +354,9 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     # space. (Not scaled by J's columns: a column of 1e-44 beside a second-order term of
     # 1e4 would make the scaled Hessian 1e41.) Only this Hessian can say the point is a
     # saddle: JᵀJ has no negative curvature. (Asked as one vmapped batch of two, the two
-    # questions compiled 7% faster, but a batch of 1,000 fits over data sets then never
-    # returned: XLA:CPU idle in a futex, 2026-11-30.)
+    # questions compiled 7% faster, but a batch of 1,000 fits over data sets then hung:
+    # most likely jaxlib's deadlock of concurrent batched LAPACK calls, found a day later
+    # (`gradlab._linalg.one_thread`); the batch of two was not tried again.)
     hessian = full_jac.T @ full_jac + _second_order(objective, sigma, pt.x, r)
     full = stopping.rest(pt.x, c.x0, 0.5 * pt.rr, full_jac.T @ r, hessian, tols, unscaled_box,
                          floor=floor)
