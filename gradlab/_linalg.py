@@ -73,21 +73,31 @@ def one_thread(fn, flops):
     """``fn`` (one matrix per argument, to LAPACK), which under ``vmap`` calls LAPACK on
     batches whose work jaxlib estimates below `_LAPACK_PARALLEL_FLOPS`, one after another
     (``lax.map``): jaxlib then runs each on the calling thread. ``flops(*args)``: jaxlib's
-    estimate for one matrix (its ``cost_per_matrix``). A vmap of a vmap is not split
-    further (none in gradlab's own batches)."""
+    estimate for one matrix (its ``cost_per_matrix``). Each batch is made by `one_thread`
+    again, so a vmap around this one splits its own axis too (a vmap of a vmap stays
+    below the estimate as a whole)."""
     split = jax.custom_batching.custom_vmap(fn)
 
     @split.def_vmap
     def _batched(axis_size, in_batched, *args):
         one = [a[0] if batched else a for a, batched in zip(args, in_batched)]
-        per = max(1, (_LAPACK_PARALLEL_FLOPS - 1) // max(1, flops(*one)))
-        rows = [a for a, batched in zip(args, in_batched) if batched]
+        size = min(axis_size, max(1, (_LAPACK_PARALLEL_FLOPS - 1) // max(1, flops(*one))))
+        chunk = one_thread(jax.vmap(fn, in_axes=[0 if b else None for b in in_batched]),
+                           lambda *_: size * flops(*one))
+        n = -(-axis_size // size)
 
-        def each(row_args):
-            it = iter(row_args)
-            return fn(*[next(it) if batched else a for a, batched in zip(args, in_batched)])
+        def rows(a):  # (n, size, ...): the last batch filled with copies of the first row
+            a = jnp.concatenate([a, jnp.broadcast_to(a[:1], (n * size - axis_size, *a.shape[1:]))])
+            return a.reshape((n, size, *a.shape[1:]))
 
-        out = jax.lax.map(each, rows, batch_size=min(per, axis_size))
+        def each(batch_rows):
+            it = iter(batch_rows)
+            return chunk(*[next(it) if batched else a for a, batched in zip(args, in_batched)])
+
+        batches = [rows(a) for a, batched in zip(args, in_batched) if batched]
+        out = (jax.tree.map(lambda o: o[None], each([b[0] for b in batches])) if n == 1
+               else jax.lax.map(each, batches))
+        out = jax.tree.map(lambda o: o.reshape((n * size, *o.shape[2:]))[:axis_size], out)
         return out, jax.tree.map(lambda _: True, out)
 
     return split

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gradlab import _linalg
 from gradlab._linalg import back_substitute, jacobi_svd, symmetric_eigh
 
 
@@ -205,6 +206,9 @@ def _programs_of_big_batches():
         decay, [1.0, 1.0, 0.0], datasets=gl.Data(np.broadcast_to(t, ys.shape), ys))).lower(ys)
     yield "fit from starts", jax.jit(lambda s: gl.fit(seven, s)).lower(starts7)
     yield "single fits under vmap", jax.jit(jax.vmap(lambda s: gl.fit(seven, s))).lower(starts7)
+    for name in ("qr_r", "eigh", "svd"):  # a vmap of a vmap: each axis split in turn
+        yield f"{name} under two vmaps", jax.jit(jax.vmap(jax.vmap(getattr(_linalg, name)))).lower(
+            jnp.ones((100, 100, 8, 8)))
     yield "descents under vmap", jax.jit(jax.vmap(lambda s: gl.descend(
         quartic, s, optimizer=gl.optimizers.trust_newton(), steps=5))).lower(starts4)
     cost4 = costs.as_cost(quartic, bounds=[(-5.0, 5.0)] * 4)
