@@ -103,9 +103,12 @@ def one_thread(fn, flops):
     return split
 
 
-def _qr_flops(m):  # the larger of geqrf's and orgqr's estimates
+def _qr_flops(m):  # the larger of jaxlib's estimates for geqrf and orgqr (Q, when asked)
     rows, cols = m.shape
-    return 4 * rows * cols * min(rows, cols)
+    k = min(rows, cols)
+    geqrf = 2 * rows * cols * k - (2 * k ** 3) // 3
+    orgqr = 4 * k * rows * cols - 2 * k * k * (rows + cols) + (4 * k ** 3) // 3
+    return max(geqrf, orgqr)
 
 
 def _syevd_flops(h):

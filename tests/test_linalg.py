@@ -165,7 +165,7 @@ def _jaxlib_flops(target: str, shape: tuple) -> int:
     k = min(rows, cols)
     kind = target.split("_")[1][1:]  # lapack_dgeqrf_ffi -> geqrf
     return {"geqrf": 2 * rows * cols * k - (2 * k ** 3) // 3,
-            "orgqr": 4 * rows * cols * k,
+            "orgqr": 4 * rows * cols * k - 2 * k * k * (rows + cols) + (4 * k ** 3) // 3,
             "syevd": 5 * cols ** 3,
             "gesdd": 10 * rows * cols * k,
             "trsm": rows * cols * rows,  # of the right-hand side, solved from the left
