@@ -390,16 +390,14 @@ def _rounding_of_half_rr(objective, sigma, pt, r, jac):
 
 
 def _measured_sizes(objective, sigma, x, r, jac):
-    """Each residual's rounding error at ``x``, measured at `stopping.rounding_moves`, as
+    """Each residual's rounding error at ``x``, measured (`stopping.rounding_errors`), as
     the size of the terms it is the difference of (the error over eps).
 
     It sees what ``|Y|/σ`` and ``|J|·|x|`` do not: a constant inside the model (MGH's
     Trigonometric has n = 10 beside residuals of 1e-3; its fits ended STALLED at the
     minimum, a decrease of 1e-13 of ‖r‖² taken for real).
     """
-    moved = stopping.rounding_moves(x)
-    at_moved = jax.vmap(lambda p: residuals(objective, p, sigma))(moved)
-    unexplained = jnp.abs(at_moved - r - (moved - x) @ jac.T)
+    unexplained = stopping.rounding_errors(lambda p: residuals(objective, p, sigma), x, r, jac)
     return jnp.max(unexplained, axis=0) / jnp.finfo(x.dtype).eps
 
 

@@ -386,12 +386,19 @@ def rounding_moves(x):
     return x * (1 + 4 * eps * signs)
 
 
+def rounding_errors(fn, x, value, derivative):
+    """``(4, ...)``: ``|fn(m) − value − (m − x)·derivativeᵀ|`` at each of the `rounding_moves`
+    ``m`` (``value``, ``derivative``: ``fn`` and its derivative at ``x``, a gradient or a
+    Jacobian): the difference of two rounding errors of ``fn`` (ECnoise)."""
+    moved = rounding_moves(x)
+    return jnp.abs(jax.vmap(fn)(moved) - value - (moved - x) @ derivative.T)
+
+
 def measured_rounding(fn, x, f, g):
     """``f``'s rounding error at ``x``, measured at the `rounding_moves` (0 where not
     finite): it sees what no estimate from ``x`` and the Hessian can, the size of the terms
     ``f`` is computed from."""
-    moved = rounding_moves(x)
-    unexplained = jnp.max(jnp.abs(jax.vmap(fn)(moved) - f - (moved - x) @ g))
+    unexplained = jnp.max(rounding_errors(fn, x, f, g))
     return jnp.where(jnp.isfinite(unexplained), unexplained, 0.0)
 
 
