@@ -10,8 +10,11 @@ against XLA's default.
 
 - ``default``: XLA's default (the MLIR fusion emitters).
 - ``llvm-ir``: XLA:CPU's LLVM IR kernel emitters, vectorised as LLVM sees fit.
-- ``llvm-ir scalar``: the LLVM IR emitters with LLVM's vectorisers off (what
+- ``llvm-ir scalar``: the LLVM IR emitters with LLVM's vectorisers off, and neither
+  YNNPACK's reductions nor loops cut for the thread pool (what
   `gradlab._compile.loop_jit` gives the batch with ``vectorize=False``).
+- ``scalar, by size``: the same, with those two left on (as before 2026-12-01: they
+  are chosen by an array's size, so a run's bits followed its batch's size).
 
   python -m benchmarks.batch_compile [--rounds 3] [--repeats 21] [--cases himmelblau-64 sine-1000]
 """
@@ -33,11 +36,15 @@ CASES = {  # name: (cost, gl.multistart's keyword arguments)
     "himmelblau-64": ("himmelblau", {"n_starts": 64}),
     "sine-1000": ("sine", {"n_starts": 1000}),
     "rosenbrock-300": ("rosenbrock", {"n_starts": 300}),
+    "rosenbrock-20000": ("rosenbrock", {"n_starts": 20_000}),
 }
+_BY_SIZE = ("xla_cpu_experimental_ynn_fusion_type", "xla_disable_hlo_passes")
 OPTIONS = {  # the options `loop_jit` gives its programs, not a copy of them
     "default": {},
     "llvm-ir": cpu_options(vectorize=True),
     "llvm-ir scalar": cpu_options(vectorize=False),
+    "scalar, by size": {k: v for k, v in cpu_options(vectorize=False).items()
+                        if k not in _BY_SIZE},
 }
 
 

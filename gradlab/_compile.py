@@ -62,6 +62,24 @@ a broadcast. So every batch steps through the same gather–step–scatter
 structure whatever its size, and a batch of one runs as two
 (`gradlab._loop.GROUPED_MIN_BATCH`; tested for batches of 1, 40 and 300).
 
+Two more of XLA:CPU's choices follow an array's size, so a batch program turns
+both off (found 2026-12-01; `tests/test_compile.py`):
+- jaxlib 0.10 hands a reduction over 4,096 values or more to YNNPACK, which adds
+  in another order than XLA's own loop. The vmapped value and gradient of a
+  5-parameter cost gave a start other bits in a batch of 1,000 than in one of 8,
+  and a trust-region Newton multistart's groups of 820 runs and more (4,100
+  values) sent its runs elsewhere than alone, by up to float32's ``xtol``.
+  ``xla_cpu_experimental_ynn_fusion_type`` empty: none.
+- Its parallel task assigner cuts a large loop into pieces for the thread pool,
+  at bounds that follow the batch's size: an L-BFGS multistart of 5,504 starts
+  ended 354 of its first 3,000 runs elsewhere than one of 5,500 or of 3,000 (and
+  than alone). ``xla_disable_hlo_passes=cpu-parallel-task-assigner``.
+What they cost (``python -m benchmarks.batch_compile --rounds 3 --repeats 11``,
+2026-12-01 02:50, load 1.0; medians, without them against with them): 1,000 sine
+starts ran 1.08× as long (56.9 ms against 52.5) and compiled in 1.12× the CPU time;
+300 Rosenbrock starts 1.01× and 0.95×; 20,000 Rosenbrock starts 0.83× (606 ms
+against 735; the pool's pieces cost more than they saved) and 0.88×.
+
 What runs once after a single fit's loop (its verdict and statistics) is a program
 of its own compiled with `once_jit`: LLVM at ``xla_backend_optimization_level`` 0,
 a third of the compile time for a quarter more run time on code that runs once.
@@ -111,8 +129,11 @@ def cpu_options(vectorize: bool) -> dict:
         return {}
     if vectorize:
         return {"xla_cpu_use_fusion_emitters": False}
-    # no vector register is as narrow as 64 bits: LLVM vectorises nothing
-    return {"xla_cpu_use_fusion_emitters": False, "xla_cpu_prefer_vector_width": 64}
+    # no vector register is as narrow as 64 bits: LLVM vectorises nothing; and neither
+    # YNNPACK's reductions nor loops cut for the thread pool, both chosen by size
+    return {"xla_cpu_use_fusion_emitters": False, "xla_cpu_prefer_vector_width": 64,
+            "xla_cpu_experimental_ynn_fusion_type": "",
+            "xla_disable_hlo_passes": "cpu-parallel-task-assigner"}
 
 
 @functools.cache
