@@ -47,7 +47,11 @@ gain along a curvature lost in rounding: that gain is only a lower bound, and
 measured noise let points with far to go through (Osborne 1 in float32 at F = 1.02).
 The tests are unchanged when the cost is multiplied by a constant, and the
 small-step test when one is added. On a box (projected runs), parameters held
-at a bound by a gradient pointing out of the box are fixed (the KKT conditions).
+at a bound by a gradient pointing out of the box are fixed (the KKT conditions),
+and so is a parameter whose move onto the bound its gradient points at would gain
+at most ``max(ftol·|f|, rounding of f) / d``: on ``f``'s scale it is on that bound
+(a float32 fit ended 2.6e-10 inside a bound its gradient of 115 pushed on, and was
+STALLED, MAX_STEPS or CONVERGED as the roundoff of its batch fell).
 Defaults follow the width: ``xtol = sqrt(eps)`` (1.5e-8 in float64, 3.5e-4 in
 float32), ``ftol = eps``. Beyond `HESSIAN_MAX_DIM` parameters no Hessian
 is formed and only ``g = 0`` or your ``gtol`` can make a run CONVERGED.
@@ -293,16 +297,29 @@ def _newton_model(g, hessian) -> _NewtonModel:
                         along, jnp.abs(eigenvalues) < resolution)
 
 
-def free_parameters(x, g, box):
-    """Which parameters are free: not held at a bound by a gradient pointing out of the box."""
+def free_parameters(x, g, box, allowance=None, curvatures=None):
+    """Which parameters are free: not held at a bound by a gradient pointing out of the box.
+
+    With an ``allowance``, a parameter also counts as held where the move onto the bound
+    its gradient points at would gain at most that (``|gᵢ|·gap + ½·max(−Hᵢᵢ, 0)·gap²``,
+    ``curvatures`` the Hessian's diagonal): a point 1e-10 inside a bound, whose
+    gradient pushes on it, is at that bound on the problem's scale.
+    """
     if box is None:
         return jnp.ones(x.shape, bool)
     low, high = box
-    return ~(((x <= low) & (g > 0)) | ((x >= high) & (g < 0)))
+    held = ((x <= low) & (g > 0)) | ((x >= high) & (g < 0))
+    if allowance is None:
+        return ~held
+    gap = jnp.where(g > 0, x - low, high - x)  # to the bound the gradient points at
+    bend = 0.0 if curvatures is None else 0.5 * jnp.maximum(-curvatures, 0.0) * gap * gap
+    near = (g != 0) & (gap >= 0) & (jnp.abs(g) * gap + bend <= allowance)
+    return ~(held | near)
 
 
-def reduced(x, g, hessian, box=None):
-    """The gradient and Hessian on the free parameters (`free_parameters`).
+def reduced(x, g, hessian, box=None, allowance=None):
+    """The gradient and Hessian on the free parameters (`free_parameters`, with its
+    ``allowance``).
 
     Parameters held at a bound keep a zero gradient and a positive curvature of
     the Hessian's own scale, so no step moves them and they never look like
@@ -310,7 +327,9 @@ def reduced(x, g, hessian, box=None):
     """
     if box is None:  # every parameter is free
         return g, hessian
-    free = free_parameters(x, g, box)
+    index = jnp.arange(x.shape[0])
+    curvatures = None if hessian is None else hessian[index, index]
+    free = free_parameters(x, g, box, allowance, curvatures)
     g_free = jnp.where(free, g, 0.0)
     if hessian is None:
         return g_free, None
@@ -440,7 +459,13 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
         (`NOISE` times its estimated rounding error; known for least squares); by
         default `NOISE` times `rounding_of_cost`.
     """
-    g_free, held = reduced(x, g, hessian, box)
+    rounding_known = floor is not None  # a fit's
+    if floor is None and hessian is not None:
+        floor = NOISE * rounding_of_cost(x, hessian, tols)
+    negligible = tols.ftol * jnp.abs(f) if floor is None else jnp.maximum(tols.ftol * jnp.abs(f),
+                                                                          floor)
+    # a parameter whose move onto its bound would gain a negligible share is held there
+    g_free, held = reduced(x, g, hessian, box, allowance=negligible / x.shape[0])
     if hessian is None:
         return Rest(small_gradient(norm(g_free), tols), jnp.asarray(False))
     index = jnp.arange(hessian.shape[0])
@@ -466,16 +491,13 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     own_size = weights * jnp.maximum(jnp.abs(x), jnp.abs(x0))
     small_step &= jnp.all(weights * jnp.abs(s)
                           <= tols.xtol * jnp.maximum(own_size, tols.xtol * size))
-    if floor is None:
-        floor = NOISE * rounding_of_cost(x, hessian, tols)
-    else:
+    if rounding_known:
         # a fit's rounding is known: there a small step counts only where the decrease it
         # predicts is small too, below xtol·|f| or that rounding. A stiff parameter, a data
         # offset of 1e4, makes ‖D·x‖ large, and the norm calls a step small that would
         # still halve f. (Not for other costs: their rounding where f → 0 is not known, and
         # a minimum at x = 0 reached to xtol of the start's size is converged.)
         small_step &= model.decrease <= jnp.maximum(tols.xtol * jnp.abs(f), floor)
-    negligible = jnp.maximum(tols.ftol * jnp.abs(f), floor)
     # the decrease along resolved curvatures is the model's own prediction: below f's
     # measured rounding no evaluation of f can confirm it
     heard = negligible if measured is None else jnp.maximum(negligible, NOISE * measured)

@@ -251,6 +251,37 @@ def test_a_box_minimum_on_its_corner_is_converged(width):
 
 
 # -- the judge itself, as pure functions -----------------------------------------------------
+# f = (x₀ + 1)² + (x₁ − 2)² on the box [0, 5]²: the minimum over the box is (0, 2), where the
+# gradient (2, 0) pushes x₀ out through its bound. gap: x₀'s distance inside the bound; the
+# move onto it gains 2·gap, negligible (below ftol·|f| = eps) only for the smallest gaps.
+_BOX_CASES = [  # (gap as a multiple of eps, the gradient's sign along x₀, stationary)
+    (0.0, +1, True),  # on the bound, pushed out: held (the KKT conditions)
+    (1e-3, +1, True),  # inside by far less than f's rounding: at the bound on f's scale
+    (0.1, +1, True),
+    (10.0, +1, False),  # inside by 10 eps: the move gains 20 eps of f = 1, which f resolves
+    (1e4, +1, False),
+    (1e-3, -1, False),  # pulled into the box: the minimum lies inside, a step of 1 away
+]
+
+
+@pytest.mark.parametrize(("gap", "sign", "expected"), _BOX_CASES)
+def test_a_parameter_a_negligible_gain_from_its_bound_is_held_there(width, gap, sign, expected):
+    # a bounded fit in float32 ended 2.6e-10 inside the bound its gradient of 115 pushed
+    # on: STALLED alone, CONVERGED or MAX_STEPS in other batches, as roundoff fell
+    tols = stopping.tolerances(width.dtype)
+    centre = jnp.asarray([-1.0 if sign > 0 else 1.0, 2.0], width.dtype)
+    x = jnp.asarray([gap * width.eps, 2.0], width.dtype)
+    g = 2 * (x - centre)
+    f = jnp.sum((x - centre) ** 2)
+    hessian = 2 * jnp.eye(2, dtype=width.dtype)
+    box = (jnp.zeros(2, width.dtype), jnp.full(2, 5.0, width.dtype))
+    assert bool(stopping.stationary(x, x, f, g, hessian, tols, box)) == expected
+    # a Hessian too large to form: the gradient on the free parameters and gtol only
+    judged = stopping.rest(x, x, f, g, None, tols._replace(gtol=jnp.asarray(1e-3, width.dtype)),
+                           box)
+    assert bool(judged.stationary) == expected
+
+
 def test_measured_rounding_is_the_cost_s_own_error(width):
     # f = Σ (c − cos xᵢ): a constant c = 1e4 the point and the Hessian do not show, so
     # only a measurement sees f's rounding. Its errors e at x and at the four moves,
