@@ -75,7 +75,7 @@ both off (found 2026-12-01; `tests/test_compile.py`):
   ended 354 of its first 3,000 runs elsewhere than one of 5,500 or of 3,000 (and
   than alone). ``xla_disable_hlo_passes=cpu-parallel-task-assigner``.
 What they cost (``python -m benchmarks.batch_compile --rounds 3 --repeats 11``,
-2026-12-01 02:50, load 1.0; medians, without them against with them): 1,000 sine
+2026-12-01 02:40, load 1.0; medians, without them against with them): 1,000 sine
 starts ran 1.08× as long (56.9 ms against 52.5) and compiled in 1.12× the CPU time;
 300 Rosenbrock starts 1.01× and 0.95×; 20,000 Rosenbrock starts 0.83× (606 ms
 against 735; the pool's pieces cost more than they saved) and 0.88×.

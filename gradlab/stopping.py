@@ -48,8 +48,9 @@ measured noise let points with far to go through (Osborne 1 in float32 at F = 1.
 The tests are unchanged when the cost is multiplied by a constant, and the
 small-step test when one is added. On a box (projected runs), parameters held
 at a bound by a gradient pointing out of the box are fixed (the KKT conditions),
-and so is a parameter whose move onto the bound its gradient points at would gain
-at most ``max(ftol·|f|, rounding of f) / d``: on ``f``'s scale it is on that bound
+and so is a parameter within ``xtol`` of its own size of the bound its gradient
+points at, whose move onto it would gain at most ``max(ftol·|f|, rounding of f) / d``:
+on ``f``'s scale it is on that bound
 (a float32 fit ended 2.6e-10 inside a bound its gradient of 115 pushed on, and was
 STALLED, MAX_STEPS or CONVERGED as the roundoff of its batch fell).
 Defaults follow the width: ``xtol = sqrt(eps)`` (1.5e-8 in float64, 3.5e-4 in
@@ -297,29 +298,40 @@ def _newton_model(g, hessian) -> _NewtonModel:
                         along, jnp.abs(eigenvalues) < resolution)
 
 
-def free_parameters(x, g, box, allowance=None, curvatures=None):
+class NearBound(NamedTuple):
+    """When a parameter inside the box counts as at the bound its gradient points at
+    (`free_parameters`): its distance to it is at most ``reach`` (``(d,)``, a step
+    too small to count on the parameter's own scale) and the move onto it gains at
+    most ``allowance`` (``|gᵢ|·gap + ½·max(−Hᵢᵢ, 0)·gap²``)."""
+
+    reach: jax.Array
+    allowance: jax.Array
+
+
+def free_parameters(x, g, box, near: NearBound | None = None, curvatures=None):
     """Which parameters are free: not held at a bound by a gradient pointing out of the box.
 
-    With an ``allowance``, a parameter also counts as held where the move onto the bound
-    its gradient points at would gain at most that (``|gᵢ|·gap + ½·max(−Hᵢᵢ, 0)·gap²``,
-    ``curvatures`` the Hessian's diagonal): a point 1e-10 inside a bound, whose
-    gradient pushes on it, is at that bound on the problem's scale.
+    With ``near`` (and ``curvatures``, the Hessian's diagonal), a parameter also counts
+    as held where it is that near the bound its gradient points at: a point 1e-10
+    inside a bound its gradient pushes on is at that bound on the problem's scale.
+    Both conditions: a small gain alone (a gradient near 0, half the box away from
+    the bound) would hold every parameter near a stationary point and hide a saddle.
     """
     if box is None:
         return jnp.ones(x.shape, bool)
     low, high = box
     held = ((x <= low) & (g > 0)) | ((x >= high) & (g < 0))
-    if allowance is None:
+    if near is None:
         return ~held
     gap = jnp.where(g > 0, x - low, high - x)  # to the bound the gradient points at
     bend = 0.0 if curvatures is None else 0.5 * jnp.maximum(-curvatures, 0.0) * gap * gap
-    near = (g != 0) & (gap >= 0) & (jnp.abs(g) * gap + bend <= allowance)
-    return ~(held | near)
+    close = ((g != 0) & (gap >= 0) & (gap <= near.reach)
+             & (jnp.abs(g) * gap + bend <= near.allowance))
+    return ~(held | close)
 
 
-def reduced(x, g, hessian, box=None, allowance=None):
-    """The gradient and Hessian on the free parameters (`free_parameters`, with its
-    ``allowance``).
+def reduced(x, g, hessian, box=None, near: NearBound | None = None):
+    """The gradient and Hessian on the free parameters (`free_parameters`, with ``near``).
 
     Parameters held at a bound keep a zero gradient and a positive curvature of
     the Hessian's own scale, so no step moves them and they never look like
@@ -329,7 +341,7 @@ def reduced(x, g, hessian, box=None, allowance=None):
         return g, hessian
     index = jnp.arange(x.shape[0])
     curvatures = None if hessian is None else hessian[index, index]
-    free = free_parameters(x, g, box, allowance, curvatures)
+    free = free_parameters(x, g, box, near, curvatures)
     g_free = jnp.where(free, g, 0.0)
     if hessian is None:
         return g_free, None
@@ -464,8 +476,12 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
         floor = NOISE * rounding_of_cost(x, hessian, tols)
     negligible = tols.ftol * jnp.abs(f) if floor is None else jnp.maximum(tols.ftol * jnp.abs(f),
                                                                           floor)
-    # a parameter whose move onto its bound would gain a negligible share is held there
-    g_free, held = reduced(x, g, hessian, box, allowance=negligible / x.shape[0])
+    # a parameter a step too small to count from the bound it is pushed on, whose move
+    # there gains a negligible share, is held there (the step as in the small-step test:
+    # xtol of its own size, or of the parameters' size times xtol where that is 0)
+    largest = jnp.max(jnp.maximum(jnp.abs(x), jnp.abs(x0)))
+    reach = tols.xtol * jnp.maximum(jnp.maximum(jnp.abs(x), jnp.abs(x0)), tols.xtol * largest)
+    g_free, held = reduced(x, g, hessian, box, NearBound(reach, negligible / x.shape[0]))
     if hessian is None:
         return Rest(small_gradient(norm(g_free), tols), jnp.asarray(False))
     index = jnp.arange(hessian.shape[0])

@@ -250,6 +250,22 @@ def test_a_box_minimum_on_its_corner_is_converged(width):
     assert float(traj.grad_norms[-1]) > 1.0
 
 
+@pytest.mark.parametrize("optimizer", [optax.sgd(0.1), optax.lbfgs(), gl.optimizers.trust_newton()],
+                         ids=["sgd", "lbfgs", "trust_newton"])
+def test_a_saddle_inside_a_box_is_a_saddle(width, optimizer):
+    # f = 1 + pᵀAp, A's eigenvalues 3 and −1 on a positive diagonal: a saddle at 0, reached
+    # from (1, 1) along the stable axis, half the box from every bound. A parameter with a
+    # gradient near 0 gains nothing on its way to a bound, but it is not near one: held,
+    # it took its share of the negative curvature with it (CONVERGED, 2026-12-01)
+    a = jnp.asarray([[1.0, 2.0], [2.0, 1.0]], width.dtype)
+    saddle = lambda p: 1.0 + p @ a @ p
+    for bounds in ([(-5.0, 5.0)] * 2, None):
+        traj = gl.descend(saddle, jnp.ones(2, width.dtype), optimizer=optimizer, steps=200,
+                          bounds=bounds)
+        assert _status(traj) == S.SADDLE and not bool(traj.success), bounds
+        assert _lowest_curvature_by_hand(saddle, traj.x) < -0.3  # −1 beside 3
+
+
 # -- the judge itself, as pure functions -----------------------------------------------------
 # f = (x₀ + 1)² + (x₁ − 2)² on the box [0, 5]²: the minimum over the box is (0, 2), where the
 # gradient (2, 0) pushes x₀ out through its bound. gap: x₀'s distance inside the bound; the
