@@ -280,6 +280,9 @@ _BOX_CASES = [  # (gap as a multiple of eps, the gradient's sign along x₀, sta
 ]
 
 
+_STATIONARY, _REST = jax.jit(stopping.stationary), jax.jit(stopping.rest)  # compiled once a width
+
+
 @pytest.mark.parametrize(("gap", "sign", "expected"), _BOX_CASES)
 def test_a_parameter_a_negligible_gain_from_its_bound_is_held_there(width, gap, sign, expected):
     # a bounded fit in float32 ended 2.6e-10 inside the bound its gradient of 115 pushed
@@ -291,10 +294,9 @@ def test_a_parameter_a_negligible_gain_from_its_bound_is_held_there(width, gap, 
     f = jnp.sum((x - centre) ** 2)
     hessian = 2 * jnp.eye(2, dtype=width.dtype)
     box = (jnp.zeros(2, width.dtype), jnp.full(2, 5.0, width.dtype))
-    assert bool(stopping.stationary(x, x, f, g, hessian, tols, box)) == expected
+    assert bool(_STATIONARY(x, x, f, g, hessian, tols, box)) == expected
     # a Hessian too large to form: the gradient on the free parameters and gtol only
-    judged = stopping.rest(x, x, f, g, None, tols._replace(gtol=jnp.asarray(1e-3, width.dtype)),
-                           box)
+    judged = _REST(x, x, f, g, None, tols._replace(gtol=jnp.asarray(1e-3, width.dtype)), box)
     assert bool(judged.stationary) == expected
 
 
