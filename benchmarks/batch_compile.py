@@ -30,7 +30,7 @@ import time
 import jax
 
 from benchmarks.harness import time_interleaved
-from gradlab._compile import cpu_options
+from gradlab._compile import NO_KERNELS_BY_SIZE, cpu_options
 
 CASES = {  # name: (cost, gl.multistart's keyword arguments)
     "himmelblau-64": ("himmelblau", {"n_starts": 64}),
@@ -38,13 +38,12 @@ CASES = {  # name: (cost, gl.multistart's keyword arguments)
     "rosenbrock-300": ("rosenbrock", {"n_starts": 300}),
     "rosenbrock-20000": ("rosenbrock", {"n_starts": 20_000}),
 }
-_BY_SIZE = ("xla_cpu_experimental_ynn_fusion_type", "xla_disable_hlo_passes")
 OPTIONS = {  # the options `loop_jit` gives its programs, not a copy of them
     "default": {},
     "llvm-ir": cpu_options(vectorize=True),
     "llvm-ir scalar": cpu_options(vectorize=False),
     "scalar, by size": {k: v for k, v in cpu_options(vectorize=False).items()
-                        if k not in _BY_SIZE},
+                        if k not in NO_KERNELS_BY_SIZE},
 }
 
 

@@ -120,6 +120,11 @@ import functools
 import jax
 import jaxlib
 
+# the options that turn off XLA:CPU's kernels chosen by an array's size (module docstring):
+# YNNPACK's reductions, and loops cut into pieces for the thread pool
+NO_KERNELS_BY_SIZE = {"xla_cpu_experimental_ynn_fusion_type": "",
+                      "xla_disable_hlo_passes": "cpu-parallel-task-assigner"}
+
 
 def cpu_options(vectorize: bool) -> dict:
     """XLA:CPU's options for a loop: the LLVM IR emitters, vectorised or not (none before
@@ -129,11 +134,9 @@ def cpu_options(vectorize: bool) -> dict:
         return {}
     if vectorize:
         return {"xla_cpu_use_fusion_emitters": False}
-    # no vector register is as narrow as 64 bits: LLVM vectorises nothing; and neither
-    # YNNPACK's reductions nor loops cut for the thread pool, both chosen by size
+    # no vector register is as narrow as 64 bits: LLVM vectorises nothing
     return {"xla_cpu_use_fusion_emitters": False, "xla_cpu_prefer_vector_width": 64,
-            "xla_cpu_experimental_ynn_fusion_type": "",
-            "xla_disable_hlo_passes": "cpu-parallel-task-assigner"}
+            **NO_KERNELS_BY_SIZE}
 
 
 @functools.cache

@@ -477,11 +477,12 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     negligible = tols.ftol * jnp.abs(f) if floor is None else jnp.maximum(tols.ftol * jnp.abs(f),
                                                                           floor)
     # a parameter a step too small to count from the bound it is pushed on, whose move
-    # there gains a negligible share, is held there (the step as in the small-step test:
-    # xtol of its own size, or of the parameters' size times xtol where that is 0)
-    largest = jnp.max(jnp.maximum(jnp.abs(x), jnp.abs(x0)))
-    reach = tols.xtol * jnp.maximum(jnp.maximum(jnp.abs(x), jnp.abs(x0)), tols.xtol * largest)
-    g_free, held = reduced(x, g, hessian, box, NearBound(reach, negligible / x.shape[0]))
+    # there gains a negligible share, is held there (the step: xtol of its own size,
+    # max(|xᵢ|, |x0ᵢ|), or of xtol times the largest where that is 0, as the small-step
+    # test below has it, unweighted)
+    own = jnp.maximum(jnp.abs(x), jnp.abs(x0))
+    too_small = tols.xtol * jnp.maximum(own, tols.xtol * jnp.max(own))
+    g_free, held = reduced(x, g, hessian, box, NearBound(too_small, negligible / x.shape[0]))
     if hessian is None:
         return Rest(small_gradient(norm(g_free), tols), jnp.asarray(False))
     index = jnp.arange(hessian.shape[0])
@@ -504,7 +505,7 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     # parameter's step hide behind the others (Osborne 1 from 100·x0: a step of 4% of x₅
     # along a curvature of −4e-10). A parameter at zero on the problem's scale has no
     # scale of its own: its step need only be below xtol² (eps) of the parameters' size.
-    own_size = weights * jnp.maximum(jnp.abs(x), jnp.abs(x0))
+    own_size = weights * own
     small_step &= jnp.all(weights * jnp.abs(s)
                           <= tols.xtol * jnp.maximum(own_size, tols.xtol * size))
     if rounding_known:
