@@ -69,7 +69,9 @@ def _descend_many(objective, x0s, hyperparams, box, tols, token, *, method, conf
     the device count of rows: each device runs the loop over its own rows
     (`parallel.map_rows`), with no communication.
     """
-    from gradlab import _loop
+    from gradlab import _loop, _rowwise
+
+    objective = _rowwise.objective(objective)  # a run's bits must not depend on the batch
 
     def run(rows, shared):
         x0s, per_run = rows

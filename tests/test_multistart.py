@@ -165,6 +165,32 @@ def test_a_run_does_not_depend_on_its_batch(cost, optimizer):
         chex.assert_trees_all_equal(last, small.trajectories)  # every field
 
 
+_RNG = np.random.default_rng(7)
+_A, _B, _T3 = _RNG.normal(size=(4, 4)), _RNG.normal(size=(6, 4)), _RNG.normal(size=(4, 4, 3))
+_A_TIMES = jax.jit(lambda q: jnp.dot(q, _A))  # a product inside the user's own jit
+
+
+def _with_products(p):
+    """Every way a cost writes a matrix product: XLA:CPU picks the kernel of each, under
+    ``vmap``, by the batch's number of rows (`gradlab._rowwise`)."""
+    a, b, t = (jnp.asarray(m, p.dtype) for m in (_A, _B, _T3))
+    return (0.1 * p @ a @ p + 0.1 * jnp.sum((b @ p - 1.0) ** 2)
+            + 0.05 * jnp.einsum("i,ij,j->", p, a, p) + 0.01 * jnp.sum(_A_TIMES(p) ** 2)
+            + 0.01 * jnp.sum(jnp.tensordot(jnp.outer(p, p), t, axes=2) ** 2)
+            + 0.05 * jnp.sum(p**4))
+
+
+def test_a_cost_s_matrix_products_do_not_tie_a_run_to_its_batch(width):
+    # before 2026-12-01 runs in batches of 3 or more ended elsewhere than alone, in
+    # their last bits, and in float32 by their place in the batch too
+    bounds = [(-2.0, 2.0)] * 4
+    starts = jnp.asarray(sample_starts(bounds, 300, 3), dtype=width.dtype)
+    runs = lambda s: gl.multistart(_with_products, starts=s, steps=40, bounds=bounds).trajectories
+    big = runs(starts)
+    for n in (3, 1):
+        chex.assert_trees_all_equal(jax.tree.map(lambda a, n=n: a[-n:], big), runs(starts[-n:]))
+
+
 @pytest.mark.parametrize("n, length", [(64, 64), (300, 304), (1001, 1008)])
 def test_the_running_runs_are_stepped_first_in_their_order(n, length):
     # the grouped step's order, against numpy's stable sort (what it replaced, unkeepable)

@@ -1,0 +1,111 @@
+"""What writing a cost's matrix products out (`gradlab._rowwise`) costs a batch of descents.
+
+`gl.multistart`'s program (`gradlab.descent._descend_many`) on costs with and
+without matrix products, compiled two ways with the batch's own XLA options:
+``rowwise`` (what gradlab runs: products with a contraction of at most
+`gradlab._rowwise.MAX_CONTRACTION` as elementwise products and sums, so a run's
+bits do not depend on its batch) and ``as written`` (the cost's ``dot_general``
+left to XLA's kernels). Compiles take turns round after round (JAX's
+persistent cache off); then the two programs are called in turns
+(`benchmarks.harness.time_interleaved`). Medians; ratios against ``as written``.
+
+  python -m benchmarks.rowwise [--rounds 3] [--repeats 15] [--cases quadratic-5 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+
+import jax
+import numpy as np
+
+from benchmarks.batch_compile import _compile_once, _lowered, batch_call
+from benchmarks.harness import time_interleaved
+from gradlab._compile import cpu_options
+
+
+def _cases() -> dict:
+    """name: (cost, gl.multistart's keyword arguments); float64 data, as the course's."""
+    import jax.numpy as jnp
+    import optax
+
+    import gradlab as gl
+
+    rng = np.random.default_rng(0)
+
+    def quadratic(d):
+        a = rng.normal(size=(d, d))
+        a = a @ a.T / d + np.eye(d)
+        return gl.Cost(f"quadratic-{d}", lambda p: 0.5 * p @ a @ p + 0.01 * jnp.sum(p**4),
+                       bounds=[(-1.0, 1.0)] * d)
+
+    x = rng.normal(size=(500, 4))
+    y = x @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * rng.normal(size=500)
+    design = gl.Cost("design-500x4", lambda p: jnp.mean((x @ p - y) ** 2),
+                     bounds=[(-5.0, 5.0)] * 4)
+    return {
+        "quadratic-5": (quadratic(5), {"n_starts": 1000}),
+        "design-500x4": (design, {"n_starts": 1000}),
+        "quadratic-16": (quadratic(16), {"n_starts": 200, "optimizer": optax.lbfgs()}),
+        "quadratic-32": (quadratic(32), {"n_starts": 200, "optimizer": optax.lbfgs()}),
+        "quadratic-64": (quadratic(64), {"n_starts": 200, "optimizer": optax.lbfgs()}),
+        "rosenbrock": ("rosenbrock", {"n_starts": 1000}),  # no products: tracing alone
+    }
+
+
+@contextlib.contextmanager
+def _as_written():
+    from gradlab import _rowwise
+
+    real, _rowwise.objective = _rowwise.objective, lambda objective: objective
+    try:
+        yield
+    finally:
+        _rowwise.objective = real
+
+
+WAYS = {"as written": _as_written, "rowwise": contextlib.nullcontext}
+
+
+def measure(cost, kwargs: dict, rounds: int, repeats: int) -> dict:
+    args, static = batch_call(cost, kwargs)
+    options = cpu_options(vectorize=False)
+    cpus = {name: [] for name in WAYS}
+    compiled = {}
+    for _ in range(rounds):
+        for name, way in WAYS.items():
+            with way():
+                lowered = _lowered(args, static, options)
+            _, cpu, compiled[name] = _compile_once(lowered)
+            cpus[name].append(cpu)
+    runs = time_interleaved([lambda p=compiled[name]: p(*args) for name in WAYS],
+                            repeats=repeats)
+    return {name: {"compile_cpu": statistics.median(cpus[name]), "run": run.median}
+            for name, run in zip(WAYS, runs, strict=True)}
+
+
+def main() -> None:
+    jax.config.update("jax_enable_x64", True)
+    cases = _cases()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--cases", nargs="+", default=list(cases), choices=list(cases))
+    a = parser.parse_args()
+    jax.config.update("jax_enable_compilation_cache", False)
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    for case in a.cases:
+        result = measure(*cases[case], a.rounds, a.repeats)
+        base = result["as written"]
+        for name, r in result.items():
+            print(f"{case:14s} {name:10s} compile {r['compile_cpu']:6.2f} s CPU "
+                  f"({r['compile_cpu'] / base['compile_cpu']:.2f}x)   run {r['run'] * 1e3:8.2f} ms "
+                  f"({r['run'] / base['run']:.2f}x)", flush=True)
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
