@@ -30,12 +30,11 @@ roundoff, not bit for bit, to the cost compiled as written.
 from __future__ import annotations
 
 import dataclasses
-import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
-from gradlab import _static
 from gradlab.costs import Objective
 from gradlab.models import FitObjective
 
@@ -56,24 +55,29 @@ def objective(obj: Objective) -> Objective:
 
 def rowwise(fn):
     """``fn`` (same arguments, same values to roundoff) with its short matrix products as
-    elementwise products and sums (module docstring); one wrapper per function as
-    `gradlab._static` keys it, so caches keyed on the function still hit."""
-    return None if fn is None else _wrapped(_static.Keyed(fn))
+    elementwise products and sums (module docstring); None for None."""
+    return None if fn is None else Rowwise(fn)
 
 
-@functools.lru_cache(maxsize=256)
-def _wrapped(keyed):
-    fn = keyed.value
+@dataclasses.dataclass(frozen=True)
+class Rowwise:
+    """``fn`` evaluated through its jaxpr with its short products written out.
 
-    @functools.wraps(fn)
-    def evaluate(*args):
-        closed = jax.make_jaxpr(fn, return_shape=True)(*args)
-        (closed, shape) = closed
-        flat = jax.tree.leaves(args)
-        out = _evaluate(closed.jaxpr, closed.consts, flat)
+    A record equal to another of the same ``fn``: a fit objective holding it compares
+    equal from one trace to the next, and `gradlab._static` keys it by ``fn`` (so
+    caches keyed on a model still hit), without keeping ``fn`` alive in a cache.
+    """
+
+    fn: Callable
+
+    @property
+    def __name__(self) -> str:  # a model's name, for its error messages
+        return getattr(self.fn, "__name__", type(self.fn).__name__)
+
+    def __call__(self, *args):
+        closed, shape = jax.make_jaxpr(self.fn, return_shape=True)(*args)
+        out = _evaluate(closed.jaxpr, closed.consts, jax.tree.leaves(args))
         return jax.tree.unflatten(jax.tree.structure(shape), out)
-
-    return evaluate
 
 
 def _evaluate(jaxpr, consts, args):

@@ -13,7 +13,7 @@ from jax import lax
 from jax.extend.core import jaxprs_in_params
 
 import gradlab as gl
-from gradlab import _rowwise
+from gradlab import _rowwise, _static
 from gradlab.models import FitObjective
 
 # (lhs shape, rhs shape, ((lhs contracting, rhs contracting), (lhs batch, rhs batch)))
@@ -81,7 +81,9 @@ def test_the_short_products_are_gone_and_the_values_stay(width):
     value_w, grad_w = jax.value_and_grad(wrapped)(p)
     np.testing.assert_allclose(value_w, value, rtol=64 * width.eps)
     np.testing.assert_allclose(grad_w, grad, rtol=64 * width.eps, atol=64 * width.eps)
-    assert _rowwise.rowwise(_cost) is wrapped  # one wrapper per function: caches keyed on it hit
+    # equal wrappers of one function, keyed alike (caches keyed on the function still hit)
+    assert _rowwise.rowwise(_cost) == wrapped
+    assert _static.Keyed(_rowwise.rowwise(_cost)) == _static.Keyed(wrapped)
 
 
 def test_long_and_integer_products_and_a_function_s_own_derivative_are_kept(x64):
