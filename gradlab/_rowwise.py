@@ -17,7 +17,8 @@ product and a sum over the contracted axes. Every output element is then one
 loop over its contraction, the same for every row: XLA:CPU compiles it
 element by element (with LLVM's vectorisers off in a batch program,
 `gradlab._compile`). ``jax.jit`` calls inside the function are evaluated in
-place, the same way; products inside other higher-order primitives (``scan``,
+place, the same way, and ``jax.checkpoint`` regions are rewritten and kept as
+checkpoints; products inside other higher-order primitives (``scan``,
 ``while_loop``, ``cond``, a ``custom_jvp`` or ``custom_vjp`` function, whose
 own derivative rules must stay) are left as they are. Longer contractions
 keep XLA's kernels: a batch of them may differ in its last bits by the
@@ -36,7 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from gradlab.costs import Objective
-from gradlab.models import FitObjective
+from gradlab.models import PER_ELEMENT, FitObjective
 
 # The longest contraction written out as a loop: each output element costs that many
 # multiply-adds in scalar code, where XLA's kernels run them vectorised.
@@ -46,8 +47,10 @@ MAX_CONTRACTION = 32
 def objective(obj: Objective) -> Objective:
     """``obj`` with its function (a fit's model) and analytic gradient made `rowwise`."""
     fn = obj.fn
-    if isinstance(fn, FitObjective):  # its declared structure stays: only the model changes
-        fn = dataclasses.replace(fn, model=rowwise(fn.model))
+    if isinstance(fn, FitObjective):  # its declared structure stays: the model and a loss
+        # of your own change (gradlab's losses have no products, and are known by identity)
+        loss = fn.loss if fn.loss in PER_ELEMENT else rowwise(fn.loss)
+        fn = dataclasses.replace(fn, model=rowwise(fn.model), loss=loss)
     else:
         fn = rowwise(fn)
     return Objective(fn, rowwise(obj.grad), obj.data)
@@ -96,10 +99,17 @@ def _evaluate(jaxpr, consts, args):
     for eqn in jaxpr.eqns:
         values = [read(v) for v in eqn.invars]
         if eqn.primitive is primitives.dot_general_p and _short(eqn):
-            outs = [_products_and_sums(*values, **eqn.params)]
+            # a literal operand (jnp.dot(p, 0.5)) is a Python scalar: an array of its type
+            operands = [jnp.asarray(a, v.aval.dtype) for a, v in zip(values, eqn.invars)]
+            outs = [_products_and_sums(*operands, **eqn.params)]
         elif eqn.primitive is primitives.jit_p:
             inner = eqn.params["jaxpr"]
             outs = _evaluate(inner.jaxpr, inner.consts, values)
+        elif eqn.primitive is primitives.remat_p:  # jax.checkpoint: kept, around the rewrite
+            inner = eqn.params["jaxpr"]
+            outs = jax.checkpoint(lambda *a, inner=inner: _evaluate(inner, [], a),
+                                  prevent_cse=eqn.params["prevent_cse"],
+                                  policy=eqn.params["policy"])(*values)
         else:
             bound = eqn.primitive.get_bind_params(eqn.params)
             with eqn.ctx.manager:  # as jax.core.eval_jaxpr binds an equation

@@ -177,6 +177,7 @@ def _with_products(p):
     return (0.1 * p @ a @ p + 0.1 * jnp.sum((b @ p - 1.0) ** 2)
             + 0.05 * jnp.einsum("i,ij,j->", p, a, p) + 0.01 * jnp.sum(_A_TIMES(p) ** 2)
             + 0.01 * jnp.sum(jnp.tensordot(jnp.outer(p, p), t, axes=2) ** 2)
+            + 0.01 * jax.checkpoint(lambda q: jnp.sum((a @ q) ** 2))(p)
             + 0.05 * jnp.sum(p**4))
 
 

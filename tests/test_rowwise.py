@@ -109,6 +109,22 @@ def test_long_and_integer_products_and_a_function_s_own_derivative_are_kept(x64)
     assert float(jax.grad(wrapped)(p)[0]) == pytest.approx(float(jnp.sum(long[0])) + 2.0)
 
 
+def test_scalar_operands_and_checkpoints_are_written_out_too(width):
+    p = jnp.asarray([0.3, -1.2, 0.7, 2.0], width.dtype)
+    a = jnp.asarray(A, width.dtype)
+    remat = jax.checkpoint(lambda q: jnp.sum((a @ q) ** 2),
+                           policy=jax.checkpoint_policies.nothing_saveable)
+
+    def cost(p):  # a Python scalar as an operand is a literal in the jaxpr
+        return jnp.sum(jnp.dot(p, 0.5) ** 2) + jnp.sum(jnp.tensordot(p, 2.0, axes=0)) + remat(p)
+
+    wrapped = _rowwise.rowwise(cost)
+    assert _dots(cost, p) != [] and _dots(jax.grad(wrapped), p) == []
+    kept = [e for e in _primitives(wrapped, p) if e.primitive.name == "remat2"]  # jax.checkpoint
+    assert len(kept) == 1 and kept[0].params["policy"] is jax.checkpoint_policies.nothing_saveable
+    np.testing.assert_allclose(jax.grad(wrapped)(p), jax.grad(cost)(p), rtol=64 * width.eps)
+
+
 def test_a_fit_keeps_its_declared_structure():
     x = np.random.default_rng(3).uniform(-1.0, 1.0, (30, 3))
     cost = gl.fit_cost(lambda p, x: x @ p[:3] + p[3], (x, x @ np.array([1.0, -2.0, 0.5]) + 0.3))
@@ -119,3 +135,17 @@ def test_a_fit_keeps_its_declared_structure():
     p = jnp.asarray([0.9, -1.8, 0.4, 0.2])
     assert _dots(objective, p) == [] and _dots(cost.objective, p) != []
     np.testing.assert_allclose(objective(p), cost.objective(p), rtol=1e-6)
+
+
+def test_a_loss_of_your_own_is_written_out_and_gradlab_s_are_kept():
+    x = np.random.default_rng(4).normal(size=(20, 4))
+    w = jnp.asarray(np.eye(20) + 0.1)  # a weighted least-squares loss: a product of 20
+    weighted = lambda prediction, y: (prediction - y) @ w @ (prediction - y) / 20
+    model = lambda p, x: jnp.tanh(x @ p)
+    data = (x, np.tanh(x @ np.array([1.0, -2.0, 0.5, 3.0])))
+    own = _rowwise.objective(gl.fit_cost(model, data, loss=weighted).objective)
+    assert own.fn.loss == _rowwise.rowwise(weighted)
+    p = jnp.asarray([0.9, -1.8, 0.4, 2.5])
+    assert _dots(own, p) == []
+    mse = gl.fit_cost(model, data).objective
+    assert _rowwise.objective(mse).fn.loss is mse.fn.loss  # known by identity: its fast path
