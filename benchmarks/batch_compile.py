@@ -22,6 +22,7 @@ against XLA's default.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import os
 import statistics
@@ -90,21 +91,29 @@ def _compile_once(lowered) -> tuple[float, float, object]:
     return time.perf_counter() - wall, time.process_time() - cpu, compiled
 
 
-def measure(case: str, rounds: int, repeats: int) -> dict:
-    args, static = batch_call(*CASES[case])
-    walls, cpus = ({name: [] for name in OPTIONS} for _ in range(2))
+def compare(args, static, variants: dict, rounds: int, repeats: int) -> dict:
+    """The batch program with ``args`` compiled each way of ``variants`` (name: (XLA
+    options, a context the program is traced in)), in turns round after round, then
+    the compiled programs called in turns: the medians per name."""
+    walls, cpus = ({name: [] for name in variants} for _ in range(2))
     compiled = {}
     for _ in range(rounds):
-        for name, options in OPTIONS.items():
-            wall, cpu, program = _compile_once(_lowered(args, static, options))
+        for name, (options, context) in variants.items():
+            with context():
+                lowered = _lowered(args, static, options)
+            wall, cpu, compiled[name] = _compile_once(lowered)
             walls[name].append(wall)
             cpus[name].append(cpu)
-            compiled[name] = program
-    calls = [lambda p=compiled[name]: p(*args) for name in OPTIONS]
+    calls = [lambda p=compiled[name]: p(*args) for name in variants]
     runs = time_interleaved(calls, repeats=repeats)
     return {name: {"compile_wall": statistics.median(walls[name]),
                    "compile_cpu": statistics.median(cpus[name]), "run": run.median}
-            for name, run in zip(OPTIONS, runs, strict=True)}
+            for name, run in zip(variants, runs, strict=True)}
+
+
+def measure(case: str, rounds: int, repeats: int) -> dict:
+    variants = {name: (options, contextlib.nullcontext) for name, options in OPTIONS.items()}
+    return compare(*batch_call(*CASES[case]), variants, rounds, repeats)
 
 
 def main() -> None:

@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 
 import jax
 import numpy as np
 
-from benchmarks.batch_compile import _compile_once, _lowered, batch_call
-from benchmarks.harness import time_interleaved
+from benchmarks.batch_compile import batch_call, compare
 from gradlab._compile import cpu_options
 
 
@@ -67,24 +65,10 @@ def _as_written():
         _rowwise.objective = real
 
 
-WAYS = {"as written": _as_written, "rowwise": contextlib.nullcontext}
-
-
 def measure(cost, kwargs: dict, rounds: int, repeats: int) -> dict:
-    args, static = batch_call(cost, kwargs)
     options = cpu_options(vectorize=False)
-    cpus = {name: [] for name in WAYS}
-    compiled = {}
-    for _ in range(rounds):
-        for name, way in WAYS.items():
-            with way():
-                lowered = _lowered(args, static, options)
-            _, cpu, compiled[name] = _compile_once(lowered)
-            cpus[name].append(cpu)
-    runs = time_interleaved([lambda p=compiled[name]: p(*args) for name in WAYS],
-                            repeats=repeats)
-    return {name: {"compile_cpu": statistics.median(cpus[name]), "run": run.median}
-            for name, run in zip(WAYS, runs, strict=True)}
+    variants = {"as written": (options, _as_written), "rowwise": (options, contextlib.nullcontext)}
+    return compare(*batch_call(cost, kwargs), variants, rounds, repeats)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ Equations inside nested calls (a ``jax.jit`` in the cost) are left as they are.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Callable
 
@@ -121,15 +122,8 @@ def _schedule(eqns, groups: dict[int, int]) -> list[list[int]]:
 
 def _evaluate(jaxpr, consts, args):
     """``jax.core.eval_jaxpr``, with each merged group of sums taken in one reduction."""
-    env = {}
-
-    def read(v):
-        return v.val if _is_literal(v) else env[v]
-
-    for v, value in zip(jaxpr.constvars, consts, strict=True):
-        env[v] = value
-    for v, value in zip(jaxpr.invars, args, strict=True):
-        env[v] = value
+    env = environment(jaxpr, consts, args)
+    read = functools.partial(read_var, env)
     eqns = jaxpr.eqns
     for item in _schedule(eqns, _sum_groups(eqns)):
         if len(item) > 1:
@@ -138,14 +132,30 @@ def _evaluate(jaxpr, consts, args):
             outs = [[s] for s in sums]
         else:
             eqn = eqns[item[0]]
-            with eqn.ctx.manager:  # as jax.core.eval_jaxpr binds an equation
-                out = eqn.primitive.bind(*map(read, eqn.invars),
-                                         **_bind_params(eqn.primitive, eqn.params))
-            outs = [out if eqn.primitive.multiple_results else [out]]
+            outs = [bind_equation(eqn, [read(v) for v in eqn.invars])]
         for i, values in zip(item, outs, strict=True):
             for v, value in zip(eqns[i].outvars, values, strict=True):
                 env[v] = value
     return [read(v) for v in jaxpr.outvars]
+
+
+def environment(jaxpr, consts, args) -> dict:
+    """``{variable: value}`` for a jaxpr's constants and inputs."""
+    env = dict(zip(jaxpr.constvars, consts, strict=True))
+    env.update(zip(jaxpr.invars, args, strict=True))
+    return env
+
+
+def read_var(env: dict, v):
+    """A jaxpr variable's value in ``env``, or a literal's own."""
+    return v.val if _is_literal(v) else env[v]
+
+
+def bind_equation(eqn, values) -> list:
+    """One equation applied to ``values``, as ``jax.core.eval_jaxpr`` binds it: its outputs."""
+    with eqn.ctx.manager:
+        out = eqn.primitive.bind(*values, **_bind_params(eqn.primitive, eqn.params))
+    return out if eqn.primitive.multiple_results else [out]
 
 
 def _bind_params(primitive, params) -> dict:

@@ -31,11 +31,14 @@ roundoff, not bit for bit, to the cost compiled as written.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
+from gradlab._onepass import bind_equation, environment, read_var
 from gradlab.costs import Objective
 from gradlab.models import PER_ELEMENT, FitObjective
 
@@ -87,17 +90,10 @@ class Rowwise:
 
 def _evaluate(jaxpr, consts, args):
     """``jax.core.eval_jaxpr``, with short floating-point products written out."""
-    from jax.extend.core import Literal, primitives
+    from jax.extend.core import primitives
 
-    env = {}
-
-    def read(v):
-        return v.val if isinstance(v, Literal) else env[v]
-
-    for v, value in zip(jaxpr.constvars, consts, strict=True):
-        env[v] = value
-    for v, value in zip(jaxpr.invars, args, strict=True):
-        env[v] = value
+    env = environment(jaxpr, consts, args)
+    read = functools.partial(read_var, env)
     for eqn in jaxpr.eqns:
         values = [read(v) for v in eqn.invars]
         if eqn.primitive is primitives.dot_general_p and _short(eqn):
@@ -113,10 +109,7 @@ def _evaluate(jaxpr, consts, args):
                                   prevent_cse=eqn.params["prevent_cse"],
                                   policy=eqn.params["policy"])(*values)
         else:
-            bound = eqn.primitive.get_bind_params(eqn.params)
-            with eqn.ctx.manager:  # as jax.core.eval_jaxpr binds an equation
-                out = eqn.primitive.bind(*values, **bound)
-            outs = out if eqn.primitive.multiple_results else [out]
+            outs = bind_equation(eqn, values)
         for v, value in zip(eqn.outvars, outs, strict=True):
             env[v] = value
     return [read(v) for v in jaxpr.outvars]
@@ -127,10 +120,7 @@ def _short(eqn) -> bool:
     (contracting, _), _ = eqn.params["dimension_numbers"]
     out = eqn.outvars[0].aval
     floating = all(jnp.issubdtype(a.dtype, jnp.inexact) for a in (lhs, rhs, out))
-    length = 1
-    for axis in contracting:
-        length *= lhs.shape[axis]
-    return floating and length <= MAX_CONTRACTION
+    return floating and math.prod(lhs.shape[a] for a in contracting) <= MAX_CONTRACTION
 
 
 def _products_and_sums(lhs, rhs, *, dimension_numbers, preferred_element_type=None, **_):

@@ -50,9 +50,9 @@ small-step test when one is added. On a box (projected runs), parameters held
 at a bound by a gradient pointing out of the box are fixed (the KKT conditions),
 and so is a parameter within ``xtol`` of its own size of the bound its gradient
 points at, whose move onto it would gain at most ``max(ftol·|f|, rounding of f) / d``:
-on ``f``'s scale it is on that bound
-(a float32 fit ended 2.6e-10 inside a bound its gradient of 115 pushed on, and was
-STALLED, MAX_STEPS or CONVERGED as the roundoff of its batch fell).
+on ``f``'s scale it is on that bound (a float32 fit ended 2.6e-10 inside a bound its
+gradient of 115 pushed on, and was STALLED, MAX_STEPS or CONVERGED as the roundoff
+of its batch fell).
 Defaults follow the width: ``xtol = sqrt(eps)`` (1.5e-8 in float64, 3.5e-4 in
 float32), ``ftol = eps``. Beyond `HESSIAN_MAX_DIM` parameters no Hessian
 is formed and only ``g = 0`` or your ``gtol`` can make a run CONVERGED.
