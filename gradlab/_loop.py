@@ -230,7 +230,7 @@ def _judged_status(cost, stop, x, x0, f, f0, tols, box):
     measured = stopping.measured_rounding(cost, x, f, g) if hessian is not None else None
     judged = stopping.rest(x, x0, f, g, hessian, tols, box,
                            floor=None if rounding is None else stopping.NOISE * rounding,
-                           measured=measured)
+                           measured=measured, probe=jax.vmap(cost))
     return stopping.verdict(stop, judged.stationary, f, f0, judged.descends), g
 
 

@@ -359,11 +359,17 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     # (`gradlab._linalg.one_thread`); the batch of two was not tried again.)
     hessian = full_jac.T @ full_jac + _second_order(objective, sigma, pt.x, r)
     full = stopping.rest(pt.x, c.x0, 0.5 * pt.rr, full_jac.T @ r, hessian, tols, unscaled_box,
-                         floor=floor)
+                         floor=floor, probe=jax.vmap(lambda p: _half_rr(objective, p, sigma)))
     status = stopping.verdict(c.stop, at_rest | full.stationary | (pt.rr == 0), pt.rr, c.rr0,
                               full.descends & (pt.rr > 0))
     return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
                     jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
+
+
+def _half_rr(objective, x, sigma):
+    """½‖r‖² at ``x`` (the loop's ‖r‖², halved)."""
+    r = residuals(objective, x, sigma)
+    return 0.5 * (r @ r)
 
 
 def _rounding_of_half_rr(objective, sigma, pt, r, jac):

@@ -83,10 +83,12 @@ class Minima:
       shares: ``(k,)`` ``counts / n_starts``: the share of the bounds' starts in its basin.
       is_global: ``(k,)`` a minimum whose value ties the lowest minimum's, to the
         accuracy of the two endpoints (never a saddle or a flat point).
-      kind: ``(k,)`` ``"minimum"`` (every curvature positive), ``"saddle"`` (one
-        negative: in 1-D, a maximum) or ``"flat"`` (the Hessian is singular there:
-        a valley of minima, a plateau); judged on the parameters not held at a
-        bound. Endpoints of kind flat with the same value are listed once.
+      kind: ``(k,)`` ``"saddle"`` where the run's status is SADDLE (a curvature
+        negative beyond roundoff, and for a point stationary only on the start's
+        scale a lower cost along it: in 1-D, a maximum), else ``"flat"`` (the
+        Hessian is singular there: a valley of minima, a plateau) or
+        ``"minimum"``; judged on the parameters not held at a bound. Endpoints of
+        kind flat with the same value are listed once.
       min_eigenvalue: ``(k,)`` the (reduced) Hessian's smallest eigenvalue there.
       in_bounds: ``(k,)`` whether it lies inside the bounds (an unprojected
         descent may leave them).
@@ -184,11 +186,18 @@ def _analyse_endpoints(objective, points, box):
     return jax.vmap(one)(points)
 
 
-def _kinds(eigenvalues: np.ndarray, dtype) -> np.ndarray:
-    """minimum / saddle / flat, judged relative to each point's largest curvature."""
+def _kinds(eigenvalues: np.ndarray, status: np.ndarray, dtype) -> np.ndarray:
+    """minimum / saddle / flat: a saddle where the run's status says SADDLE; elsewhere
+    flat where the smallest curvature is within sqrt(eps) of the largest, else minimum.
+
+    The status decides saddles (`stopping.rest`): a CONVERGED run near a degenerate
+    minimum (a quartic's, where the Hessian is as small as the distance left) can show a
+    curvature of the point's own scale that is negative, which the run's verdict found
+    to lead nowhere lower on the problem's scale."""
     lowest = eigenvalues.min(axis=1)
     scale = np.sqrt(float(jnp.finfo(dtype).eps)) * np.abs(eigenvalues).max(axis=1)
-    return np.where(lowest > scale, "minimum", np.where(lowest < -scale, "saddle", "flat"))
+    return np.where(status == Status.SADDLE, "saddle",
+                    np.where(np.abs(lowest) <= scale, "flat", "minimum"))
 
 
 def _cluster(points, values, ok, steps, value_error, flat, tol):
@@ -353,7 +362,7 @@ def summarise(cost: Cost, starts, trajs: Trajectory, *, tol: float | None = None
         eigenvalues, steps, decrease = np.zeros((n, d)), np.zeros((n, d)), np.zeros(n)
     eps = float(jnp.finfo(dtype).eps)
     value_error = decrease + 16 * eps * np.abs(final_f)
-    kinds = _kinds(eigenvalues, dtype)
+    kinds = _kinds(eigenvalues, np.asarray(trajs.status), dtype)
     labels, centres = _cluster(final_x, final_f, ok, np.abs(steps), value_error,
                                kinds == "flat", tol)
     counts = np.bincount(labels[labels >= 0], minlength=len(centres))

@@ -9,12 +9,15 @@ A run is judged twice, by pure functions of its state:
   not move it (``stationary`` with ``xtol`` at the stall tolerance)? Any of
   these stops it.
 * once, at the end, `verdict`: the `Status`. Whatever made a run stop, it is
-  CONVERGED only if its last point is stationary at the problem's scale and
-  no curvature there is negative beyond roundoff (`rest`: ``λ_min ≥
-  −sqrt(eps)·max|λ|``); SADDLE if a curvature is (a saddle point or a
-  maximum: a descent that starts on a saddle's axis ends there); a run that
-  stood still elsewhere is STALLED; one that ran out of steps is MAX_STEPS,
-  or DIVERGED if its cost ended above its start.
+  SADDLE if its last point is stationary at the problem's scale and a curvature
+  there is negative beyond roundoff (`rest`: ``λ_min < −sqrt(eps)·max|λ|``; a
+  saddle point or a maximum: a descent that starts on a saddle's axis ends
+  there) — for a point stationary only on the start's scale, only where the
+  cost a step of that resolution along that curvature is lower (near a
+  degenerate minimum the Hessian is as small as the distance left, and its sign
+  is the point's, not the problem's); else CONVERGED; a run that stood still
+  elsewhere is STALLED; one that ran out of steps is MAX_STEPS, or DIVERGED if
+  its cost ended above its start.
 
 **Stationary at the problem's scale** (MINPACK's tests, for any cost). At the
 point ``x`` with cost ``f``, gradient ``g`` and Hessian ``H`` (for a
@@ -281,6 +284,7 @@ def newton_step(g, hessian):
 class _NewtonModel(NamedTuple):
     step: jax.Array  # (d,) s = −|H|⁻¹g
     eigenvalues: jax.Array  # (d,) of H, ascending
+    vectors: jax.Array  # (d, d) the eigenvectors, as columns
     decrease: jax.Array  # ½|g·s|, the decrease the model predicts
     slopes: jax.Array  # (d,) g along each eigenvector
     along: jax.Array  # (d,) the step's length along each (slope / floored curvature)
@@ -294,8 +298,8 @@ def _newton_model(g, hessian) -> _NewtonModel:
     curvature = jnp.maximum(jnp.abs(eigenvalues), resolution)
     slope = vectors.T @ g
     along = jnp.where(slope == 0, 0.0, slope / jnp.maximum(curvature, jnp.finfo(g.dtype).tiny))
-    return _NewtonModel(-(vectors @ along), eigenvalues, 0.5 * jnp.abs(slope @ along), slope,
-                        along, jnp.abs(eigenvalues) < resolution)
+    return _NewtonModel(-(vectors @ along), eigenvalues, vectors, 0.5 * jnp.abs(slope @ along),
+                        slope, along, jnp.abs(eigenvalues) < resolution)
 
 
 class NearBound(NamedTuple):
@@ -456,7 +460,7 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
 
 
 def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
-         measured=None) -> Rest:
+         measured=None, probe=None) -> Rest:
     """Whether ``x`` is stationary at the problem's scale (the tests of the module
     docstring), and whether a curvature there is negative beyond roundoff (`Rest`).
 
@@ -470,6 +474,11 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
       floor: optional, the size below which changes of ``f`` are rounding noise
         (`NOISE` times its estimated rounding error; known for least squares); by
         default `NOISE` times `rounding_of_cost`.
+      measured: optional, ``f``'s rounding as measured at ``x`` (`measured_rounding`).
+      probe: optional, the cost of a batch of points (``(k, d) → (k,)``). With it, a
+        point that is stationary only on the start's scale is a saddle only where the
+        cost confirms it (`_leaves_along_descent`); without it, wherever a curvature is
+        negative beyond roundoff.
     """
     rounding_known = floor is not None  # a fit's
     if floor is None and hessian is not None:
@@ -499,22 +508,28 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
         [g_free, weights * x, weights * x0, weights * s, x]))
     zero = small_gradient(g_norm, tols)
     size = jnp.maximum(x_norm, x0_norm)
-    # no curvature at all (a slope, or the kink of |x|): only a zero step is small
-    small_step = jnp.where(size > 0, s_norm <= tols.xtol * size, jnp.all(s == 0))
-    # ... and on each parameter's own scale, max(|xᵢ|, |x0ᵢ|): the norm lets a flat
-    # parameter's step hide behind the others (Osborne 1 from 100·x0: a step of 4% of x₅
-    # along a curvature of −4e-10). A parameter at zero on the problem's scale has no
-    # scale of its own: its step need only be below xtol² (eps) of the parameters' size.
-    own_size = weights * own
-    small_step &= jnp.all(weights * jnp.abs(s)
-                          <= tols.xtol * jnp.maximum(own_size, tols.xtol * size))
-    if rounding_known:
-        # a fit's rounding is known: there a small step counts only where the decrease it
-        # predicts is small too, below xtol·|f| or that rounding. A stiff parameter, a data
-        # offset of 1e4, makes ‖D·x‖ large, and the norm calls a step small that would
-        # still halve f. (Not for other costs: their rounding where f → 0 is not known, and
-        # a minimum at x = 0 reached to xtol of the start's size is converged.)
-        small_step &= model.decrease <= jnp.maximum(tols.xtol * jnp.abs(f), floor)
+
+    def small_step_within(size, own):
+        # no curvature at all (a slope, or the kink of |x|): only a zero step is small
+        small = jnp.where(size > 0, s_norm <= tols.xtol * size, jnp.all(s == 0))
+        # ... and on each parameter's own scale, max(|xᵢ|, |x0ᵢ|): the norm lets a flat
+        # parameter's step hide behind the others (Osborne 1 from 100·x0: a step of 4% of
+        # x₅ along a curvature of −4e-10). A parameter at zero on the problem's scale has
+        # no scale of its own: its step need only be below xtol² (eps) of the parameters'
+        # size.
+        small &= jnp.all(weights * jnp.abs(s)
+                         <= tols.xtol * jnp.maximum(weights * own, tols.xtol * size))
+        if rounding_known:
+            # a fit's rounding is known: there a small step counts only where the decrease
+            # it predicts is small too, below xtol·|f| or that rounding. A stiff parameter,
+            # a data offset of 1e4, makes ‖D·x‖ large, and the norm calls a step small that
+            # would still halve f. (Not for other costs: their rounding where f → 0 is not
+            # known, and a minimum at x = 0 reached to xtol of the start's size is
+            # converged.)
+            small &= model.decrease <= jnp.maximum(tols.xtol * jnp.abs(f), floor)
+        return small
+
+    small_step = small_step_within(size, own)
     # the decrease along resolved curvatures is the model's own prediction: below f's
     # measured rounding no evaluation of f can confirm it
     heard = negligible if measured is None else jnp.maximum(negligible, NOISE * measured)
@@ -530,7 +545,34 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
                     * jnp.maximum(0.5 * jnp.abs(model.along), reach))
     seen_through = blind <= negligible
     at_rest = zero | ((small_step | small_decrease) & seen_through)
-    return Rest(at_rest, descends(curvatures))
+    negative = descends(curvatures)
+    if probe is None:
+        return Rest(at_rest, negative)
+    # A point stationary only on the start's scale (its step is below xtol of max(‖D·x‖,
+    # ‖D·x0‖), not of ‖D·x‖) is resolved only to that scale, and so is its curvature's
+    # sign: near a degenerate minimum (a quartic's at 0, reached to 1e-7 from a start of
+    # 1) the Hessian is the size of the distance left, and negative along some
+    # direction at every such point. It is a saddle only where the cost, a step of that
+    # resolution away along the negative curvature, is lower beyond f's rounding.
+    at_own_scale = zero | ((small_step_within(x_norm, jnp.abs(x)) | small_decrease)
+                           & seen_through)
+    leaves = _leaves_along_descent(probe, x, f, model.vectors[:, 0], weights, tols.xtol * size,
+                                   heard, box)
+    return Rest(at_rest, negative & (at_own_scale | leaves))
+
+
+def _leaves_along_descent(probe, x, f, direction, weights, resolution, heard, box):
+    """Whether the cost ``resolution`` away from ``x`` (in the scaled norm ‖D·δ‖, D the
+    ``weights``) along ``direction``, either way, is below ``f`` by more than ``heard``
+    (a point off the box is moved into it; a NaN or inf is not lower)."""
+    length = resolution / jnp.maximum(norm(weights * direction), jnp.finfo(x.dtype).tiny)
+    move = length * direction
+    points = jnp.stack([x + move, x - move])
+    if box is not None:
+        points = jnp.clip(points, *box)
+    values = probe(points)
+    lower = jnp.isfinite(values) & (values < f - heard)
+    return jnp.any(lower)
 
 
 def descends(eigenvalues):
