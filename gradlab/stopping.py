@@ -502,34 +502,34 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     # diagonal (the saddle x·y) must not weigh every step as nothing
     curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
     weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * curvature))
-    # the five norms as the rows of one array: one reduction kernel, not five (XLA:CPU
+    lowest = model.vectors[:, 0]  # the lowest curvature's direction
+    # the six norms as the rows of one array: one reduction kernel, not six (XLA:CPU
     # compiles each reduction as a kernel of its own)
-    g_norm, x_norm, x0_norm, s_norm, raw_x = norm(jnp.stack(
-        [g_free, weights * x, weights * x0, weights * s, x]))
+    g_norm, x_norm, x0_norm, s_norm, raw_x, lowest_norm = norm(jnp.stack(
+        [g_free, weights * x, weights * x0, weights * s, x, weights * lowest]))
     zero = small_gradient(g_norm, tols)
     size = jnp.maximum(x_norm, x0_norm)
-
-    def small_step_within(size, own):
-        # no curvature at all (a slope, or the kink of |x|): only a zero step is small
-        small = jnp.where(size > 0, s_norm <= tols.xtol * size, jnp.all(s == 0))
-        # ... and on each parameter's own scale, max(|xᵢ|, |x0ᵢ|): the norm lets a flat
-        # parameter's step hide behind the others (Osborne 1 from 100·x0: a step of 4% of
-        # x₅ along a curvature of −4e-10). A parameter at zero on the problem's scale has
-        # no scale of its own: its step need only be below xtol² (eps) of the parameters'
-        # size.
-        small &= jnp.all(weights * jnp.abs(s)
-                         <= tols.xtol * jnp.maximum(weights * own, tols.xtol * size))
-        if rounding_known:
-            # a fit's rounding is known: there a small step counts only where the decrease
-            # it predicts is small too, below xtol·|f| or that rounding. A stiff parameter,
-            # a data offset of 1e4, makes ‖D·x‖ large, and the norm calls a step small that
-            # would still halve f. (Not for other costs: their rounding where f → 0 is not
-            # known, and a minimum at x = 0 reached to xtol of the start's size is
-            # converged.)
-            small &= model.decrease <= jnp.maximum(tols.xtol * jnp.abs(f), floor)
-        return small
-
-    small_step = small_step_within(size, own)
+    # Is the step small on the problem's scale (the start's or the point's size, whichever
+    # is larger), and on the point's own (for `_leaves_along_descent`)? Both in one
+    # reduction.
+    sizes, owns = jnp.stack([size, x_norm]), jnp.stack([own, jnp.abs(x)])
+    # no curvature at all (a slope, or the kink of |x|): only a zero step is small
+    small = jnp.where(sizes > 0, s_norm <= tols.xtol * sizes, jnp.all(s == 0))
+    # ... and on each parameter's own scale, max(|xᵢ|, |x0ᵢ|): the norm lets a flat
+    # parameter's step hide behind the others (Osborne 1 from 100·x0: a step of 4% of x₅
+    # along a curvature of −4e-10). A parameter at zero on the problem's scale has no
+    # scale of its own: its step need only be below xtol² (eps) of the parameters' size.
+    small &= jnp.all(weights * jnp.abs(s)
+                     <= tols.xtol * jnp.maximum(weights * owns, tols.xtol * sizes[:, None]),
+                     axis=1)
+    if rounding_known:
+        # a fit's rounding is known: there a small step counts only where the decrease it
+        # predicts is small too, below xtol·|f| or that rounding. A stiff parameter, a data
+        # offset of 1e4, makes ‖D·x‖ large, and the norm calls a step small that would
+        # still halve f. (Not for other costs: their rounding where f → 0 is not known, and
+        # a minimum at x = 0 reached to xtol of the start's size is converged.)
+        small &= model.decrease <= jnp.maximum(tols.xtol * jnp.abs(f), floor)
+    small_step, small_step_here = small[0], small[1]
     # the decrease along resolved curvatures is the model's own prediction: below f's
     # measured rounding no evaluation of f can confirm it
     heard = negligible if measured is None else jnp.maximum(negligible, NOISE * measured)
@@ -554,25 +554,21 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     # 1) the Hessian is the size of the distance left, and negative along some
     # direction at every such point. It is a saddle only where the cost, a step of that
     # resolution away along the negative curvature, is lower beyond f's rounding.
-    at_own_scale = zero | ((small_step_within(x_norm, jnp.abs(x)) | small_decrease)
-                           & seen_through)
-    leaves = _leaves_along_descent(probe, x, f, model.vectors[:, 0], weights, tols.xtol * size,
-                                   heard, box)
-    return Rest(at_rest, negative & (at_own_scale | leaves))
+    at_own_scale = zero | ((small_step_here | small_decrease) & seen_through)
+    move = (tols.xtol * size / jnp.maximum(lowest_norm, jnp.finfo(x.dtype).tiny)) * lowest
+    return Rest(at_rest, negative & (at_own_scale | _lower_either_way(probe, x, move, f - heard,
+                                                                      box)))
 
 
-def _leaves_along_descent(probe, x, f, direction, weights, resolution, heard, box):
-    """Whether the cost ``resolution`` away from ``x`` (in the scaled norm ‖D·δ‖, D the
-    ``weights``) along ``direction``, either way, is below ``f`` by more than ``heard``
-    (a point off the box is moved into it; a NaN or inf is not lower)."""
-    length = resolution / jnp.maximum(norm(weights * direction), jnp.finfo(x.dtype).tiny)
-    move = length * direction
+def _lower_either_way(probe, x, move, below, box):
+    """Whether the cost at ``x + move`` or ``x − move`` (moved into the ``box``) is finite
+    and ``below``."""
     points = jnp.stack([x + move, x - move])
     if box is not None:
         points = jnp.clip(points, *box)
     values = probe(points)
-    lower = jnp.isfinite(values) & (values < f - heard)
-    return jnp.any(lower)
+    lower = jnp.isfinite(values) & (values < below)
+    return lower[0] | lower[1]  # not jnp.any: a reduction is a kernel of its own
 
 
 def descends(eigenvalues):
@@ -580,7 +576,7 @@ def descends(eigenvalues):
 
     The Hessian's eigenvalues are known to about ``eps·max|λ|``; sqrt(eps) of the
     largest keeps a minimum whose smallest curvature rounds below zero a minimum
-    (`gradlab.multistart` names its points by the same rule)."""
+    (`gradlab.multistart` calls a point flat by the same scale)."""
     sqrt_eps = jnp.sqrt(jnp.finfo(eigenvalues.dtype).eps)
     return jnp.min(eigenvalues) < -sqrt_eps * jnp.max(jnp.abs(eigenvalues))
 
