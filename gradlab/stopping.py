@@ -281,6 +281,25 @@ def newton_step(g, hessian):
     return _newton_model(g, hessian).step
 
 
+def step_to_stationary(g, hessian):
+    """``(λ, s, decrease)``: the Hessian's eigenvalues (ascending), ``s = −H⁺g``, the local
+    model's step to its stationary point (eigenvalues floored at ``eps·max|λ|`` in size,
+    their signs kept), and ``½·gᵀ|H|⁺g``, the decrease the saddle-free model predicts.
+
+    Unlike `newton_step` (``−|H|⁻¹g``, the model's descent) this points at the
+    stationary point itself, axis by axis: near a degenerate minimum, where the
+    Hessian can be negative along some direction, the step of a homogeneous cost of
+    degree k is ``−x/(k − 1)`` (Euler: ``H·x = (k − 1)·g``), the way to its minimum.
+    """
+    eigenvalues, vectors = symmetric_eigh(hessian)
+    resolution = jnp.finfo(g.dtype).eps * jnp.max(jnp.abs(eigenvalues))
+    curvature = jnp.where(eigenvalues < 0, -1.0, 1.0) * jnp.maximum(
+        jnp.maximum(jnp.abs(eigenvalues), resolution), jnp.finfo(g.dtype).tiny)
+    slope = vectors.T @ g
+    along = jnp.where(slope == 0, 0.0, slope / curvature)
+    return eigenvalues, -(vectors @ along), 0.5 * jnp.sum(jnp.abs(slope * along))
+
+
 class _NewtonModel(NamedTuple):
     step: jax.Array  # (d,) s = −|H|⁻¹g
     eigenvalues: jax.Array  # (d,) of H, ascending

@@ -543,7 +543,9 @@ def test_a_degenerate_minimum_is_converged_not_a_saddle(width):
                        optimizer=LBFGS)
     statuses = [S(int(s)) for s in ms.trajectories.status]
     assert statuses == [S.CONVERGED] * len(starts)
-    assert list(ms.minima.kind) == ["minimum"] * len(ms.minima.kind)
+    # one minimum: each endpoint's step to the stationary point reaches the others' (the
+    # saddle-free step, which the clustering used, did not: five or six "minima" 1e-12 apart)
+    assert list(ms.minima.kind) == ["minimum"] and bool(ms.minima.is_global[0])
     # the reference: the minimum is 0 at 0, and every end is within xtol of the starts' size
     assert np.max(np.abs(np.asarray(ms.trajectories.x))) < np.sqrt(width.eps)
     np.testing.assert_array_less(np.asarray(ms.trajectories.fun), width.eps)
@@ -585,3 +587,21 @@ def test_a_negative_curvature_is_a_saddle_where_the_cost_falls_along_it(width, n
         assert _lowest_curvature_by_hand(cost, x) < -1e-3  # the local view: a "saddle"
     stationary, descends = _judged_saddle(cost, x, x0, width)
     assert stationary and descends == saddle
+
+
+@pytest.mark.parametrize(("name", "cost", "x"), [
+    ("a bowl", lambda p: p[0] ** 2 + 3 * p[1] ** 2 + p[0] * p[1], [0.3, -0.2]),
+    ("a saddle", lambda p: p[0] ** 2 - 3 * p[1] ** 2 + p[0] * p[1], [0.3, -0.2]),
+    ("the degenerate quartic", _degenerate_quartic, [1.1, -1.4, -0.5, -0.9, 1.2]),
+])
+def test_the_step_to_the_stationary_point_is_newton_s(width, name, cost, x):
+    # the reference: −H⁻¹g from numpy in float64; for the quartic (homogeneous of degree
+    # 4) Euler's H·x = 3g gives −x/3, where the saddle-free step −|H|⁻¹g does not
+    x = jnp.asarray(x, width.dtype)
+    g, h = _grad_and_hessian_by_hand(cost, x)
+    expected = -np.linalg.solve(h, g)
+    _, step, _ = stopping.step_to_stationary(jax.grad(cost)(x), jax.hessian(cost)(x))
+    np.testing.assert_allclose(step, expected, rtol=1e3 * width.eps, atol=1e3 * width.eps)
+    if name == "the degenerate quartic":
+        np.testing.assert_allclose(expected, -np.asarray(x, np.float64) / 3, rtol=1e-12)
+        assert np.linalg.eigvalsh(h)[0] < 0  # where |H| and H differ
