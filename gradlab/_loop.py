@@ -160,9 +160,11 @@ def _step(cost, c: _Carry, method: Method, hyperparams, box, tols: Tolerances,
     def moved():
         x, state, f, g, evals, hessian = _advance(cost, opt, box, config, c.x, c.state, c.f, g_in)
         # stop early only where a Newton step could not move x any more (xtol at the
-        # stall tolerance, ~4 eps): the run ends as accurate as the width allows
+        # stall tolerance, ~4 eps) and did not remove a tenth of f either (near a minimum
+        # at 0 such a step can still remove most of it: `stopping.progress`): the run
+        # ends as accurate as the width allows
         at_rest = (stopping.stationary(x, c.x0, f, g, hessian, tols._replace(xtol=tols.stall),
-                                       box, minimum=True)
+                                       box, minimum=True) & ~stopping.progress(c.f, f)
                    if holds_hessian else jnp.asarray(False))
         return x, state, f, g, jnp.asarray(evals, jnp.int32), at_rest
 

@@ -6,8 +6,9 @@ A run is judged twice, by pure functions of its state:
   a ``gtol`` you chose), did a NaN/inf appear, did the cost run away, did ``x``
   stand still for `STALL_PATIENCE` steps, or — when the optimiser's state
   holds the Hessian — is the point a minimum so exact that a Newton step could
-  not move it (``stationary`` with ``xtol`` at the stall tolerance)? Any of
-  these stops it.
+  not move it (``stationary`` with ``xtol`` at the stall tolerance), and did
+  the last step remove less than a tenth of ``f`` (`progress`)? Any of these
+  stops it.
 * once, at the end, `verdict`: the `Status`. Whatever made a run stop, it is
   SADDLE if its last point is stationary at the problem's scale and a curvature
   there is negative beyond roundoff (`rest`: ``λ_min < −sqrt(eps)·max|λ|``; a
@@ -92,6 +93,10 @@ STALL_PATIENCE = 8
 # Changes of a cost below this many times its estimated rounding error are noise
 # (`rounding_of_squares`: the errors of the residuals add as a root sum of squares).
 NOISE = 4.0
+
+# A step that removes more than this share of |f| is progress (`progress`), however
+# little it moves x: at that rate f reaches its rounding within a few hundred steps.
+PROGRESS = 0.1
 
 # Past this many parameters no Hessian is formed to judge a run (d² numbers).
 HESSIAN_MAX_DIM = 1000
@@ -200,6 +205,19 @@ class Stop(enum.IntEnum):
 def size(x):
     """``‖x‖∞`` over the last axis: the parameters' size."""
     return jnp.max(jnp.abs(x), axis=-1)
+
+
+def progress(f_before, f_after):
+    """Whether a step removed more than `PROGRESS` of ``|f|``: it did something, however
+    little it moved ``x``.
+
+    A loop whose optimiser holds the Hessian stops early where a Newton step could not
+    move ``x`` by more than a few eps of the parameters' size; near a minimum at 0
+    reached from a start of size 1 or more, such steps still remove most of ``f`` (a
+    trust-region Newton run on Helical valley in float32 stopped CONVERGED at F = 4e-11,
+    where the next steps reach F = 0): there it goes on while they do.
+    """
+    return f_before - f_after > PROGRESS * jnp.abs(f_before)
 
 
 def is_still(step, x_size, tols: Tolerances):
