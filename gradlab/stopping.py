@@ -98,6 +98,13 @@ NOISE = 4.0
 # little it moves x: at that rate f reaches its rounding within a few hundred steps.
 PROGRESS = 0.1
 
+# A point stationary only on the start's scale is a saddle where the cost is lower along
+# its negative curvature (`rest`), looked for at this many lengths, a quarter apart
+# (4¹⁵ ≈ 1e9), none shorter than SADDLE_REACH times its distance to its own stationary
+# point.
+SADDLE_PROBES = 16
+SADDLE_REACH = 10.0
+
 # Past this many parameters no Hessian is formed to judge a run (d² numbers).
 HESSIAN_MAX_DIM = 1000
 
@@ -514,7 +521,7 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
       measured: optional, ``f``'s rounding as measured at ``x`` (`measured_rounding`).
       probe: optional, the cost of a batch of points (``(k, d) → (k,)``). With it, a
         point that is stationary only on the start's scale is a saddle only where the
-        cost confirms it (`_leaves_along_descent`); without it, wherever a curvature is
+        cost confirms it (`_saddle_probes`); without it, wherever a curvature is
         negative beyond roundoff.
     """
     rounding_known = floor is not None  # a fit's
@@ -540,14 +547,18 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
     weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * curvature))
     lowest = model.vectors[:, 0]  # the lowest curvature's direction
-    # the six norms as the rows of one array: one reduction kernel, not six (XLA:CPU
+    # the step to the stationary point itself, −H⁺g (the curvatures' signs kept)
+    to_stationary = -(model.vectors @ jnp.where(model.eigenvalues < 0, -model.along,
+                                                model.along))
+    # the seven norms as the rows of one array: one reduction kernel, not seven (XLA:CPU
     # compiles each reduction as a kernel of its own)
-    g_norm, x_norm, x0_norm, s_norm, raw_x, lowest_norm = norm(jnp.stack(
-        [g_free, weights * x, weights * x0, weights * s, x, weights * lowest]))
+    g_norm, x_norm, x0_norm, s_norm, raw_x, lowest_norm, stationary_norm = norm(jnp.stack(
+        [g_free, weights * x, weights * x0, weights * s, x, weights * lowest,
+         weights * to_stationary]))
     zero = small_gradient(g_norm, tols)
     size = jnp.maximum(x_norm, x0_norm)
     # Is the step small on the problem's scale (the start's or the point's size, whichever
-    # is larger), and on the point's own (for `_leaves_along_descent`)? Both in one
+    # is larger), and on the point's own (for the saddle test below)? Both in one
     # reduction.
     sizes, owns = jnp.stack([size, x_norm]), jnp.stack([own, jnp.abs(x)])
     # no curvature at all (a slope, or the kink of |x|): only a zero step is small
@@ -589,23 +600,38 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     # ‖D·x0‖), not of ‖D·x‖) is resolved only to that scale, and so is its curvature's
     # sign: near a degenerate minimum (a quartic's at 0, reached to 1e-7 from a start of
     # 1) the Hessian is the size of the distance left, and negative along some
-    # direction at every such point. It is a saddle only where the cost, a step of that
-    # resolution away along the negative curvature, is lower beyond f's rounding.
+    # direction at every such point. It is a saddle only where the cost is lower beyond
+    # f's rounding somewhere along the negative curvature, between that resolution and
+    # `SADDLE_REACH` times the point's distance to its stationary point (`_saddle_probes`).
     at_own_scale = zero | ((small_step_here | small_decrease) & seen_through)
-    move = (tols.xtol * size / jnp.maximum(lowest_norm, jnp.finfo(x.dtype).tiny)) * lowest
-    return Rest(at_rest, negative & (at_own_scale | _lower_either_way(probe, x, move, f - heard,
-                                                                      box)))
+    lengths = _saddle_probes(tols.xtol * size, SADDLE_REACH * stationary_norm)
+    moves = (lengths / jnp.maximum(lowest_norm, jnp.finfo(x.dtype).tiny))[:, None] * lowest
+    return Rest(at_rest, negative & (at_own_scale | _lower_somewhere(probe, x, moves,
+                                                                     f - heard, box)))
 
 
-def _lower_either_way(probe, x, move, below, box):
-    """Whether the cost at ``x + move`` or ``x − move`` (moved into the ``box``) is finite
-    and ``below``."""
-    points = jnp.stack([x + move, x - move])
+def _saddle_probes(resolution, floor):
+    """The lengths (in the scaled norm ‖D·δ‖) at which a saddle is looked for: the
+    resolution, then quarter by quarter down to ``floor`` (`SADDLE_PROBES` in all).
+
+    The longest alone jumps over a narrow dip: ``x² − 0.01y² + y⁴`` reached from
+    (100, 0) to x = 4e-6 in float32 has its minima at y = ±0.07, where the resolution
+    along y is 0.35. Shorter than ``floor``, a few times the distance to the point's own
+    stationary point, a probe would find that point's way down (the degenerate
+    quartic's minimum 0 is lower than every point near it)."""
+    quarters = jnp.asarray(0.25, resolution.dtype) ** jnp.arange(SADDLE_PROBES,
+                                                                  dtype=resolution.dtype)
+    return jnp.maximum(resolution * quarters, floor)
+
+
+def _lower_somewhere(probe, x, moves, below, box):
+    """Whether the cost at some ``x ± move`` (``moves``: ``(k, d)``; moved into the
+    ``box``) is finite and ``below``."""
+    points = jnp.concatenate([x + moves, x - moves])
     if box is not None:
         points = jnp.clip(points, *box)
     values = probe(points)
-    lower = jnp.isfinite(values) & (values < below)
-    return lower[0] | lower[1]  # not jnp.any: a reduction is a kernel of its own
+    return jnp.any(jnp.isfinite(values) & (values < below))
 
 
 def descends(eigenvalues):

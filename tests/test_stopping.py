@@ -590,6 +590,13 @@ def _judged_saddle(cost, x, x0, width):
      [1e5, 0.0], True),
     ("a maximum", lambda p: -jnp.sum(p ** 2) + 0.01 * jnp.sum(p ** 4), [0.0, 0.0], [1.0, 1.0],
      True),
+    # a narrow dip from far away: minima at y = ±0.07, where the start's resolution along y
+    # is 0.35 (a probe that long alone lands on the y⁴ wall both ways: CONVERGED, found by
+    # a helper on 2026-12-01), and a stiff x
+    ("x²−0.01y²+y⁴ from 100", lambda p: p[0] ** 2 - 0.01 * p[1] ** 2 + p[1] ** 4, [4e-9, 0.0],
+     [100.0, 0.0], True),
+    ("100x²+y²(y²−2) from 1000", lambda p: 100 * p[0] ** 2 + p[1] ** 2 * (p[1] ** 2 - 2),
+     [4e-9, 0.0], [1000.0, 0.0], True),
     # the degenerate quartic near 0 from a start of 1: the Hessian there is negative along
     # a direction, but a step of the start's resolution along it goes up
     ("degenerate quartic", _degenerate_quartic, "near 0", "unit", False),
