@@ -116,23 +116,30 @@ def measure(case: str, rounds: int, repeats: int) -> dict:
     return compare(*batch_call(*CASES[case]), variants, rounds, repeats)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_cases(doc: str, cases: list[str], measure, base: str, repeats: int) -> None:
+    """The command line of a comparison: ``--rounds``, ``--repeats``, ``--cases``; prints
+    each case's variants with their ratios against ``base``. ``measure(case, rounds,
+    repeats)`` returns `compare`'s record."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--cases", nargs="+", default=cases, choices=cases)
     a = parser.parse_args()
     jax.config.update("jax_enable_compilation_cache", False)
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     for case in a.cases:
         result = measure(case, a.rounds, a.repeats)
-        base = result["default"]
+        first = result[base]
         for name, r in result.items():
-            print(f"{case:15s} {name:15s} compile {r['compile_wall']:6.2f} s wall "
-                  f"({r['compile_wall'] / base['compile_wall']:.2f}x), "
-                  f"{r['compile_cpu']:6.2f} s CPU ({r['compile_cpu'] / base['compile_cpu']:.2f}x)"
-                  f"   run {r['run'] * 1e3:8.2f} ms ({r['run'] / base['run']:.2f}x)", flush=True)
+            print(f"{case:16s} {name:15s} compile {r['compile_wall']:6.2f} s wall "
+                  f"({r['compile_wall'] / first['compile_wall']:.2f}x), "
+                  f"{r['compile_cpu']:6.2f} s CPU ({r['compile_cpu'] / first['compile_cpu']:.2f}x)"
+                  f"   run {r['run'] * 1e3:8.2f} ms ({r['run'] / first['run']:.2f}x)", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+def main() -> None:
+    run_cases(__doc__, list(CASES), measure, "default", repeats=21)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,12 @@ persistent cache off); then the two programs are called in turns
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
 
 import jax
 import numpy as np
 
-from benchmarks.batch_compile import batch_call, compare
+from benchmarks.batch_compile import batch_call, compare, run_cases
 from gradlab._compile import cpu_options
 
 
@@ -74,21 +72,9 @@ def measure(cost, kwargs: dict, rounds: int, repeats: int) -> dict:
 def main() -> None:
     jax.config.update("jax_enable_x64", True)
     cases = _cases()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--cases", nargs="+", default=list(cases), choices=list(cases))
-    a = parser.parse_args()
-    jax.config.update("jax_enable_compilation_cache", False)
-    print(f"load average at start: {os.getloadavg()[0]:.1f}")
-    for case in a.cases:
-        result = measure(*cases[case], a.rounds, a.repeats)
-        base = result["as written"]
-        for name, r in result.items():
-            print(f"{case:14s} {name:10s} compile {r['compile_cpu']:6.2f} s CPU "
-                  f"({r['compile_cpu'] / base['compile_cpu']:.2f}x)   run {r['run'] * 1e3:8.2f} ms "
-                  f"({r['run'] / base['run']:.2f}x)", flush=True)
-    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    run_cases(__doc__, list(cases),
+              lambda case, rounds, repeats: measure(*cases[case], rounds, repeats),
+              "as written", repeats=15)
 
 
 if __name__ == "__main__":

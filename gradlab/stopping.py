@@ -14,9 +14,10 @@ A run is judged twice, by pure functions of its state:
   there is negative beyond roundoff (`rest`: ``λ_min < −sqrt(eps)·max|λ|``; a
   saddle point or a maximum: a descent that starts on a saddle's axis ends
   there) — for a point stationary only on the start's scale, only where the
-  cost a step of that resolution along that curvature is lower (near a
-  degenerate minimum the Hessian is as small as the distance left, and its sign
-  is the point's, not the problem's); else CONVERGED; a run that stood still
+  cost is lower somewhere along that curvature, from that resolution down to
+  ten times the distance left (near a degenerate minimum the Hessian is as
+  small as the distance left, and its sign is the point's, not the problem's);
+  else CONVERGED; a run that stood still
   elsewhere is STALLED; one that ran out of steps is MAX_STEPS, or DIVERGED if
   its cost ended above its start.
 
@@ -316,13 +317,8 @@ def step_to_stationary(g, hessian):
     Hessian can be negative along some direction, the step of a homogeneous cost of
     degree k is ``−x/(k − 1)`` (Euler: ``H·x = (k − 1)·g``), the way to its minimum.
     """
-    eigenvalues, vectors = symmetric_eigh(hessian)
-    resolution = jnp.finfo(g.dtype).eps * jnp.max(jnp.abs(eigenvalues))
-    curvature = jnp.where(eigenvalues < 0, -1.0, 1.0) * jnp.maximum(
-        jnp.maximum(jnp.abs(eigenvalues), resolution), jnp.finfo(g.dtype).tiny)
-    slope = vectors.T @ g
-    along = jnp.where(slope == 0, 0.0, slope / curvature)
-    return eigenvalues, -(vectors @ along), 0.5 * jnp.sum(jnp.abs(slope * along))
+    model = _newton_model(g, hessian)
+    return model.eigenvalues, model.to_stationary(), model.decrease
 
 
 class _NewtonModel(NamedTuple):
@@ -333,6 +329,10 @@ class _NewtonModel(NamedTuple):
     slopes: jax.Array  # (d,) g along each eigenvector
     along: jax.Array  # (d,) the step's length along each (slope / floored curvature)
     unresolved: jax.Array  # (d,) bool: |λ| < eps·max|λ|, a curvature lost in rounding
+
+    def to_stationary(self):
+        """``−H⁺g``: the step to the model's stationary point (the curvatures' signs kept)."""
+        return -(self.vectors @ jnp.where(self.eigenvalues < 0, -self.along, self.along))
 
 
 def _newton_model(g, hessian) -> _NewtonModel:
@@ -547,14 +547,11 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
     weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * curvature))
     lowest = model.vectors[:, 0]  # the lowest curvature's direction
-    # the step to the stationary point itself, −H⁺g (the curvatures' signs kept)
-    to_stationary = -(model.vectors @ jnp.where(model.eigenvalues < 0, -model.along,
-                                                model.along))
     # the seven norms as the rows of one array: one reduction kernel, not seven (XLA:CPU
     # compiles each reduction as a kernel of its own)
     g_norm, x_norm, x0_norm, s_norm, raw_x, lowest_norm, stationary_norm = norm(jnp.stack(
         [g_free, weights * x, weights * x0, weights * s, x, weights * lowest,
-         weights * to_stationary]))
+         weights * model.to_stationary()]))
     zero = small_gradient(g_norm, tols)
     size = jnp.maximum(x_norm, x0_norm)
     # Is the step small on the problem's scale (the start's or the point's size, whichever
