@@ -1,10 +1,17 @@
 """The compile time of a descent and of a single fit, this checkout against an older one.
 
 Each round runs, in a fresh process per checkout (taking turns, so both see the same
-load), the first call of a 300-step L-BFGS descent on a 3-parameter Rosenbrock written
-as a plain function, and of `gl.fit` on NIST Misra1a from its first start, each less a
-warm call from another start (CPU time, float64, ``OMP_NUM_THREADS=1``). Prints every
-round, then the medians and their ratios.
+load), the first call of each case less a warm call from another start (CPU time,
+float64, ``OMP_NUM_THREADS=1``), then the median time of warm calls (wall):
+
+- ``descend_lbfgs``: a 300-step L-BFGS descent on a 3-parameter Rosenbrock written as a
+  plain function;
+- ``descend_adam``: 300 steps of ``optax.adam(0.01)`` on the same function;
+- ``descend_rate``: the course's 1000-step plain descent (``learning_rate=0.1``) on
+  the line's `fit_cost` (every step recorded);
+- ``fit``: `gl.fit` on NIST Misra1a from its first start.
+
+Prints every round, then the medians and their ratios.
 
   git archive <commit> gradlab | tar -x -C /tmp/before
   python -m benchmarks.first_call --before /tmp/before --rounds 7
@@ -20,7 +27,7 @@ import sys
 from pathlib import Path
 
 CODE = r"""
-import json, time
+import json, statistics, time
 import jax, jax.numpy as jnp, optax
 jax.config.update("jax_enable_x64", True)
 import gradlab as gl
@@ -33,15 +40,34 @@ def first_less_warm(call, a, b):
     jax.block_until_ready(call(b))
     return first - (time.process_time() - t)
 
-cost = lambda p: jnp.sum(100 * (p[1:] - p[:-1] ** 2) ** 2 + (1 - p[:-1]) ** 2)
+def warm(call, a, repeats=51):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(call(a))
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+rosenbrock = lambda p: jnp.sum(100 * (p[1:] - p[:-1] ** 2) ** 2 + (1 - p[:-1]) ** 2)
 x0 = jnp.array([-1.2, 1.0, 0.5])
-descent = first_less_warm(lambda x: gl.descend(cost, x, optimizer=optax.lbfgs(), steps=300).x,
-                          x0, x0 + 0.1)
+line = gl.fit_cost(gl.models.linear, gl.datasets.line(n=100, seed=0))
 problem = nist.load("Misra1a")
-fit_cost = gl.fit_cost(problem.model, problem.data())
-fit = first_less_warm(lambda x: gl.fit(fit_cost, x).x, jnp.asarray(problem.starts[0]),
-                      jnp.asarray(problem.starts[1]))
-print(json.dumps({"descend": descent, "fit": fit}))
+misra = gl.fit_cost(problem.model, problem.data())
+cases = {
+    "descend_lbfgs": (lambda x: gl.descend(rosenbrock, x, optimizer=optax.lbfgs(),
+                                           steps=300).x, x0, x0 + 0.1),
+    "descend_adam": (lambda x: gl.descend(rosenbrock, x, optimizer=optax.adam(0.01),
+                                          steps=300).x, x0, x0 + 0.1),
+    "descend_rate": (lambda x: gl.descend(line, x, learning_rate=0.1, steps=1000).x,
+                     jnp.zeros(2), jnp.ones(2)),
+    "fit": (lambda x: gl.fit(misra, x).x, jnp.asarray(problem.starts[0]),
+            jnp.asarray(problem.starts[1])),
+}
+out = {}
+for name, (call, a, b) in cases.items():
+    out[name] = first_less_warm(call, a, b)
+    out[name + " warm"] = warm(call, a)
+print(json.dumps(out))
 """
 
 
@@ -62,10 +88,13 @@ def main(argv=None) -> None:
     for _ in range(args.rounds):
         for name, tree in trees.items():
             times[name].append(_one(tree))
-            print(name, times[name][-1], flush=True)
-    for what in ("descend", "fit"):
+            print(name, json.dumps({k: round(v, 5) for k, v in times[name][-1].items()}),
+                  flush=True)
+    for what in times["now"][0]:
         before, now = (statistics.median(t[what] for t in times[n]) for n in trees)
-        print(f"{what}: before {before:.3f} s, now {now:.3f} s: {now / before:.3f}×")
+        unit, scale = ("ms", 1e3) if what.endswith("warm") else ("s", 1.0)
+        print(f"{what}: before {before * scale:.3f} {unit}, now {now * scale:.3f} {unit}: "
+              f"{now / before:.3f}×")
 
 
 if __name__ == "__main__":

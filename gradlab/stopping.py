@@ -603,8 +603,12 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     at_own_scale = zero | ((small_step_here | small_decrease) & seen_through)
     lengths = _saddle_probes(tols.xtol * size, SADDLE_REACH * stationary_norm)
     moves = (lengths / jnp.maximum(lowest_norm, jnp.finfo(x.dtype).tiny))[:, None] * lowest
-    return Rest(at_rest, negative & (at_own_scale | _lower_somewhere(probe, x, moves,
-                                                                     f - heard, box)))
+    # the probes only where they decide (a branch for one run: 2·SADDLE_PROBES evaluations
+    # of the cost were most of a small descent's verdict; under vmap both sides run)
+    confirmed = jax.lax.cond(negative & ~at_own_scale,
+                             lambda: _lower_somewhere(probe, x, moves, f - heard, box),
+                             lambda: jnp.asarray(False))
+    return Rest(at_rest, negative & (at_own_scale | confirmed))
 
 
 def _saddle_probes(resolution, floor):
