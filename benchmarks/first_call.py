@@ -9,7 +9,9 @@ float64, ``OMP_NUM_THREADS=1``), then the median time of warm calls (wall):
 - ``descend_adam``: 300 steps of ``optax.adam(0.01)`` on the same function;
 - ``descend_rate``: the course's 1000-step plain descent (``learning_rate=0.1``) on
   the line's `fit_cost` (every step recorded);
-- ``fit``: `gl.fit` on NIST Misra1a from its first start.
+- ``fit``: `gl.fit` on NIST Misra1a from its first start;
+- ``multistart``: `gl.multistart` of 64 starts on the same Rosenbrock (its default
+  optimiser, trust-region Newton; 300 steps), another seed for the warm call.
 
 Prints every round, then the medians and their ratios.
 
@@ -62,6 +64,8 @@ cases = {
                      jnp.zeros(2), jnp.ones(2)),
     "fit": (lambda x: gl.fit(misra, x).x, jnp.asarray(problem.starts[0]),
             jnp.asarray(problem.starts[1])),
+    "multistart": (lambda seed: gl.multistart(rosenbrock, 64, seed, bounds=[(-2.0, 2.0)] * 3,
+                                              steps=300).trajectories.x, 0, 1),
 }
 out = {}
 for name, (call, a, b) in cases.items():

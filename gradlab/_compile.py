@@ -80,12 +80,16 @@ starts ran 1.08× as long (56.9 ms against 52.5) and compiled in 1.12× the CPU 
 300 Rosenbrock starts 1.01× and 0.95×; 20,000 Rosenbrock starts 0.83× (606 ms
 against 735; the pool's pieces cost more than they saved) and 0.88×.
 
-What runs once after a single fit's loop (its verdict and statistics) is a program
-of its own compiled with `once_jit`: LLVM at ``xla_backend_optimization_level`` 0,
-a third of the compile time for a quarter more run time on code that runs once.
-Not for batches (a fit's covariance then depended on its batch in the last bits)
-nor descents (their verdict compiles quickly already; the second dispatch cost more
-than it saved).
+What runs once after a single fit's loop (its verdict and statistics), or after a
+single descent's (its verdict), is a program of its own compiled with `once_jit`:
+LLVM at ``xla_backend_optimization_level`` 0, a third of the compile time for a
+quarter more run time on code that runs once (a descent's verdict, with its saddle
+probes, had grown to half the first call of a small descent). Not for batches: a
+fit's covariance then depended on its batch in the last bits, and a batch of
+descents' verdicts, compiled apart with the batch's options, ran a 64-start
+multistart's warm calls 1.33× as long for 0.91× the first call's CPU time (the
+vmapped verdict's unoptimised code, every run's saddle probes). A multistart's
+analysis of its end points, which runs once, is (`gradlab.multistart`).
 
 The option is per program, never global, and only for the CPU: XLA takes
 compiler options only for a top-level ``jit`` (inside a caller's ``jit`` or
