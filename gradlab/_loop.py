@@ -6,15 +6,12 @@ One loop, run two ways, judged by the same rules:
   steps, two per iteration; the history is judged afterwards, all steps at
   once, with `stopping.stop_code` (the first step that stops the run wins and
   the history after it is frozen, exactly as the step-by-step loop leaves it);
-* otherwise step by step (`_start`, `_step`, `_ended`): stopped runs freeze,
+* otherwise step by step (`_start`, `_step`, `_finish`): stopped runs freeze,
   the steps between two records exit early, and a batch of runs (`run_many`)
   steps only the groups of runs that still run (`_step_batch`).
 
-Either way the loop leaves an `Ended` record, and `judged` makes it a `Trajectory`:
-`stopping.verdict` at its last point, with the Hessian there
-(`derivatives.value_grad_hessian`) for the stationarity test. A single descent
-judges in a program of its own, compiled quickly (`gradlab.descent`); a batch, in
-its loop's program.
+Either way the run ends with `stopping.verdict` at its last point, with the
+Hessian there (`derivatives.value_grad_hessian`) for the stationarity test.
 
 An optimiser is described by a static `Method` (`gradlab._method`, with the
 loop's `LoopConfig`): a ready optax transformation, or a factory called inside
@@ -36,7 +33,7 @@ from gradlab import derivatives, models, parallel, progress, stopping
 from gradlab._method import LoopConfig, Method
 from gradlab._rows import Rows
 from gradlab.optimizers import TrustNewtonState
-from gradlab.result import Ended, Status, Trajectory
+from gradlab.result import Status, Trajectory
 from gradlab.stopping import STALL_PATIENCE, Stop, Tolerances
 
 
@@ -220,7 +217,7 @@ def _record_chunks(advance_all, running, carry0, config: LoopConfig, token=None,
     return jax.lax.scan(record_chunk, carry0, jnp.arange(records, dtype=jnp.int32))
 
 
-def final_verdict(cost, stop, x, x0, f, f0, tols, box):
+def _judged_status(cost, stop, x, x0, f, f0, tols, box):
     """`stopping.verdict` at a run's last point, with the Hessian there for the test.
 
     Returns the status and the gradient at ``x``.
@@ -239,20 +236,14 @@ def final_verdict(cost, stop, x, x0, f, f0, tols, box):
     return stopping.verdict(stop, judged.stationary, f, f0, judged.descends), g
 
 
-def judged(cost, ended: Ended, tols, box) -> Trajectory:
-    """The `Trajectory` of a run its loop left as ``ended``, with its `final_verdict`."""
-    status, grad = final_verdict(cost, ended.stop, ended.x, ended.x0, ended.fun, ended.f0,
-                                 tols, box)
-    return ended.judged(status, status == Status.CONVERGED, grad)
-
-
-def _ended(last: _Carry, xs, fs, gns) -> Ended:
-    """How one run of the step-by-step loop ended: its last point appended to its records."""
-    return Ended(
-        x=last.x, fun=last.f, nit=last.nit, nfev=last.nfev,
+def _finish(cost, last: _Carry, xs, fs, gns, tols, box) -> Trajectory:
+    """The Trajectory of one run of the step-by-step loop."""
+    status, _ = _judged_status(cost, last.stop, last.x, last.x0, last.f, last.f0, tols, box)
+    return Trajectory(
+        x=last.x, fun=last.f, grad=last.g, success=status == Status.CONVERGED, status=status,
+        nit=last.nit, nfev=last.nfev,
         xs=jnp.concatenate([xs, last.x[None]]), fs=jnp.concatenate([fs, last.f[None]]),
         grad_norms=jnp.concatenate([gns, last.gnorm[None]]),
-        stop=last.stop, x0=last.x0, f0=last.f0,
     )
 
 
@@ -263,9 +254,8 @@ def _judged_after(method: Method, hyperparams, x0, config: LoopConfig) -> bool:
 
 
 def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
-            config: LoopConfig, token=None) -> Ended:
-    """The loop itself, for one start, up to its final verdict (`judged`); jitted by
-    `gradlab.descent`.
+            config: LoopConfig, token=None) -> Trajectory:
+    """The loop itself, for one start; jitted and vmapped by `gradlab.descent`.
 
     ``token``: a `gradlab.progress` token (steps done are reported), or None.
     """
@@ -287,16 +277,16 @@ def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
         steps = None if token is None else jnp.arange(config.steps, dtype=jnp.int32)
         _, (xs, fs, gns, evals) = jax.lax.scan(
             plain, (x0, opt.init(x0), f0, g0), steps, length=config.steps, unroll=UNROLL)
-        return _end_of_history(x0, f0, g0, xs, fs, gns, evals, tols)
+        return _judge_history(cost, x0, f0, g0, xs, fs, gns, evals, tols, box)
 
     last, (xs, fs, gns) = _record_chunks(
         lambda c: _step(cost, c, method, hyperparams, box, tols, config),
         lambda c: c.stop == Stop.RUNNING, _start(cost, x0, method, hyperparams, tols), config,
         token)
-    return _ended(last, xs, fs, gns)
+    return _finish(cost, last, xs, fs, gns, tols, box)
 
 
-def _end_of_history(x0, f0, g0, xs, fs, gns, evals, tols: Tolerances) -> Ended:
+def _judge_history(cost, x0, f0, g0, xs, fs, gns, evals, tols: Tolerances, box) -> Trajectory:
     """`stopping.stop_code` applied to a whole history of ``steps`` unfrozen steps at once.
 
     Step ``k`` (1-based) leads from index ``k − 1`` to ``k``. The first step
@@ -333,10 +323,12 @@ def _end_of_history(x0, f0, g0, xs, fs, gns, evals, tols: Tolerances) -> Ended:
     nfev = 1 + nit if evals is None else 1 + jnp.sum(jnp.where(index < nit, evals, 0))
     held = jnp.arange(steps + 1) <= freeze
     x, f, gnorm = xs[freeze], fs[freeze], gns[freeze]
-    return Ended(
-        x=x, fun=f, nit=nit.astype(jnp.int32), nfev=nfev.astype(jnp.int32),
+    status, grad = _judged_status(cost, stop, x, x0, f, f0, tols, box)
+    return Trajectory(
+        x=x, fun=f, grad=grad, success=status == Status.CONVERGED, status=status,
+        nit=nit.astype(jnp.int32), nfev=nfev.astype(jnp.int32),
         xs=jnp.where(held[:, None], xs, x), fs=jnp.where(held, fs, f),
-        grad_norms=jnp.where(held, gns, gnorm), stop=stop.astype(jnp.int32), x0=x0, f0=f0,
+        grad_norms=jnp.where(held, gns, gnorm),
     )
 
 
@@ -354,8 +346,7 @@ def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
     hyper_axis = 0 if method.per_run else None
     one = jax.tree.map(lambda a: a[0], hyperparams) if method.per_run else hyperparams
     if _judged_after(method, one, x0s[0], config):
-        run = lambda x0, h: judged(cost, run_one(cost, x0, method, h, box, tols, config, token),
-                                   tols, box)
+        run = lambda x0, h: run_one(cost, x0, method, h, box, tols, config, token)
         return jax.vmap(run, in_axes=(0, hyper_axis))(x0s, hyperparams)
 
     step = jax.vmap(lambda c, h: _step(cost, c, method, h, box, tols, config),
@@ -369,8 +360,7 @@ def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
     last = batch_view(last)
     # the scan stacked the records in front: runs first, as everywhere else
     xs, fs, gns = (jnp.moveaxis(a, 0, 1) for a in (xs, fs, gns))
-    return jax.vmap(lambda c, x, f, g: judged(cost, _ended(c, x, f, g), tols, box))(
-        last, xs, fs, gns)
+    return jax.vmap(lambda c, x, f, g: _finish(cost, c, x, f, g, tols, box))(last, xs, fs, gns)
 
 
 # A batch of runs is stepped in groups of (about) n / STEP_GROUPS runs, and only

@@ -395,7 +395,7 @@ def descend(store: Store | None, cost, x0, *, call: Mapping, optimizer=None,
     A cost other than a built-in one, or no store, is a plain `gradlab.descend`.
     """
     from gradlab import costs, descent
-    from gradlab.result import Ended
+    from gradlab.result import Trajectory
 
     if optimizer is not None and make_optimizer is not None:
         raise TypeError("pass optimizer= or make_optimizer=, not both")
@@ -415,18 +415,11 @@ def descend(store: Store | None, cost, x0, *, call: Mapping, optimizer=None,
         return descent.method(made)
 
     args, config = descent.plan_arguments(cost, x0, **options)
-    call = {"cost": cost.name, **call, **options}
-    # its two programs (`gradlab.descent._descend_one`): the loop, then its verdict
-    ended = store.call(descent._descend_loop, args, {"method": Later("optimizer", method),
-                                                     "config": config},
-                       call={**call, "function": "gradlab.descent._descend_loop"},
-                       out_tree=jax.tree.structure(Ended(*range(len(Ended._fields)))))
-    objective, _, _, box, tols, _ = args
-    verdict = store.call(descent._descend_end, (objective, ended.stop, ended.x, ended.x0,
-                                                ended.fun, ended.f0, box, tols), {},
-                         call={**call, "function": "gradlab.descent._descend_end"},
-                         out_tree=jax.tree.structure((0, 0, 0)))
-    return ended.judged(*verdict)
+    call = {"function": "gradlab.descent._descend_one", "cost": cost.name, **call, **options}
+    out_tree = jax.tree.structure(Trajectory(*range(len(Trajectory.__dataclass_fields__))))
+    return store.call(descent._descend_one, args, {"method": Later("optimizer", method),
+                                                   "config": config},
+                      call=call, out_tree=out_tree)
 
 
 @dataclasses.dataclass

@@ -40,10 +40,10 @@ import numpy as np
 from gradlab import _programs, parallel, stopping
 from gradlab import progress as progress_
 from gradlab._checks import check_bounds, check_memory, check_positive, short
-from gradlab._compile import loop_jit, once_jit
+from gradlab._compile import loop_jit
 from gradlab._method import LoopConfig, Method
 from gradlab.costs import Cost, bounds_array, prepare
-from gradlab.result import Ended, Status, Trajectory
+from gradlab.result import Trajectory
 from gradlab.stopping import Tolerances
 
 # `gradlab._loop` (and optax with it) is imported where a program is traced, not here: a
@@ -51,35 +51,12 @@ from gradlab.stopping import Tolerances
 # traces it, and importing them took 0.15-0.25 s of its start.
 
 
-# A descent is two programs, as a fit is: the loop, compiled to run fast, and its final
-# verdict (`gradlab._loop.final_verdict`: the Hessian at the last point, its eigenvalues, the
-# saddle probes), which runs once and is compiled quickly (`gradlab._compile.once_jit`):
-# optimised in the loop's program, the verdict was half the compile time of a descent
-# on a small cost. Under a caller's jit both are part of the caller's program.
-@_programs.keepable(lambda args, static: Ended(*range(len(Ended._fields))))
+@_programs.keepable(Trajectory)
 @loop_jit(static_argnames=("method", "config"))
-def _descend_loop(objective, x0, hyperparams, box, tols, token, *, method, config):
+def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config):
     from gradlab import _loop
 
     return _loop.run_one(objective, x0, method, hyperparams, box, tols, config, token)
-
-
-@_programs.keepable(lambda args, static: (0, 0, 0))
-@once_jit
-def _descend_end(objective, stop, x, x0, f, f0, box, tols):
-    """The status of a run that stopped for ``stop`` at ``x``, whether it is a success, and
-    the gradient there."""
-    from gradlab import _loop
-
-    status, grad = _loop.final_verdict(objective, stop, x, x0, f, f0, tols, box)
-    return status, status == Status.CONVERGED, grad
-
-
-def _descend_one(objective, x0, hyperparams, box, tols, token, *, method, config):
-    ended = _descend_loop(objective, x0, hyperparams, box, tols, token, method=method,
-                          config=config)
-    return ended.judged(*_descend_end(objective, ended.stop, ended.x, ended.x0, ended.fun,
-                                      ended.f0, box, tols))
 
 
 @_programs.keepable(Trajectory)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -34,28 +33,6 @@ class Status(enum.IntEnum):
     SADDLE = 6  # stationary, but a curvature is negative: a saddle point or a maximum
 
 
-class Ended(NamedTuple):
-    """A descent as its loop left it, before its final verdict (`gradlab._loop.judged`
-    adds the status and the gradient at ``x``): a `Trajectory`'s other fields, the
-    loop's `gradlab.stopping.Stop` code, the start and the cost there."""
-
-    x: jax.Array
-    fun: jax.Array
-    nit: jax.Array
-    nfev: jax.Array
-    xs: jax.Array
-    fs: jax.Array
-    grad_norms: jax.Array
-    stop: jax.Array
-    x0: jax.Array
-    f0: jax.Array
-
-    def judged(self, status, success, grad) -> Trajectory:
-        """The run's `Trajectory`, given its final ``status``, whether that is a success
-        (CONVERGED) and the gradient at ``x``."""
-        return Trajectory(x=self.x, fun=self.fun, grad=grad, success=success, status=status,
-                          nit=self.nit, nfev=self.nfev, xs=self.xs, fs=self.fs,
-                          grad_norms=self.grad_norms)
 
 
 def status_message(status) -> str | np.ndarray:

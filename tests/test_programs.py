@@ -25,7 +25,6 @@ ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 X0 = [0.0, -2.5]
 PLAIN = {"learning_rate": 0.1, "steps": 10}  # a program quick to compile
 CALL = {"optimizer": None, "lr": 0.1}
-PER_DESCENT = 2  # a descent's programs: its loop and its verdict (`gradlab.descent`)
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -48,9 +47,9 @@ def store(tmp_path, x64):
 
 @pytest.fixture
 def traced(monkeypatch):
-    """Counts the calls that trace `descend`'s loop (a load traces nothing)."""
+    """Counts the calls that trace `descend`'s program (a load traces nothing)."""
     calls = []
-    original = descent._descend_loop
+    original = descent._descend_one
 
     class Spy:
         def __call__(self, *args, **kwargs):
@@ -61,7 +60,7 @@ def traced(monkeypatch):
             calls.append("lower")
             return original.lower(*args, **kwargs)
 
-    monkeypatch.setattr(descent, "_descend_loop", Spy())
+    monkeypatch.setattr(descent, "_descend_one", Spy())
     return calls
 
 
@@ -79,8 +78,7 @@ def test_the_second_call_loads_the_program_and_answers_bit_for_bit_the_same(
     expected = gl.descend("bowl", X0, **options)
     traced.clear()
     first = _descend(store, call=call, **options)
-    assert traced == ["lower"]  # compiled, and kept:
-    assert len(_entries(store.folder.parent)) == PER_DESCENT
+    assert traced == ["lower"] and len(_entries(store.folder.parent)) == 1  # compiled, kept
     second = _descend(store, call=call, **options)
     assert traced == ["lower"]  # loaded: nothing traced
     assert _same(first, expected) and _same(second, expected)
@@ -133,7 +131,7 @@ def test_float32_is_another_program_with_its_own_entry(tmp_path, traced):
                 got = _descend(store)
                 assert _same(got, gl.descend("bowl", X0, **PLAIN))
                 assert got.x.dtype == (np.float64 if x64 else np.float32)
-    assert traced.count("lower") == 2 and len(_entries(tmp_path)) == 2 * PER_DESCENT
+    assert traced.count("lower") == 2 and len(_entries(tmp_path)) == 2
 
 
 # -- the key: whatever the program depends on ---------------------------------------------------
@@ -194,8 +192,7 @@ def test_an_edited_source_misses_and_keeps_a_new_entry(store, traced, monkeypatc
     expected = _descend(store)
     monkeypatch.setattr(_programs, "source_digest", lambda: "edited")
     assert _same(_descend(store), expected)
-    assert traced == ["lower", "lower"]
-    assert len(_entries(store.folder.parent)) == 2 * PER_DESCENT
+    assert traced == ["lower", "lower"] and len(_entries(store.folder.parent)) == 2
 
 
 # -- damaged entries ---------------------------------------------------------------------------
@@ -203,26 +200,21 @@ def test_an_edited_source_misses_and_keeps_a_new_entry(store, traced, monkeypatc
                                     "another key's entry", "unloadable payload"])
 def test_a_damaged_entry_is_ignored_and_replaced(store, traced, damage):
     expected = _descend(store)
-    entries = _entries(store.folder.parent)
-    assert len(entries) == PER_DESCENT
-    damaged = {}
-    for entry in entries:  # every program of the descent
-        whole = entry.read_bytes()
-        key = entry.name.removesuffix(_programs.SUFFIX)
-        damaged[entry] = {
-            "empty": b"",
-            "cut short": whole[: len(whole) // 2],
-            "a byte changed": whole[:-100] + bytes([whole[-100] ^ 1]) + whole[-99:],
-            "garbage": os.urandom(len(whole)),
-            "another key's entry": _programs._pack("0" * 64, b"whatever"),
-            "unloadable payload": _programs._pack(key, b"not a pickled executable"),
-        }[damage]
-        entry.write_bytes(damaged[entry])
+    (entry,) = _entries(store.folder.parent)
+    whole = entry.read_bytes()
+    key = entry.name.removesuffix(_programs.SUFFIX)
+    damaged = {
+        "empty": b"",
+        "cut short": whole[: len(whole) // 2],
+        "a byte changed": whole[:-100] + bytes([whole[-100] ^ 1]) + whole[-99:],
+        "garbage": os.urandom(len(whole)),
+        "another key's entry": _programs._pack("0" * 64, b"whatever"),
+        "unloadable payload": _programs._pack(key, b"not a pickled executable"),
+    }[damage]
+    entry.write_bytes(damaged)
     assert _same(_descend(store), expected)
     assert traced == ["lower", "lower"]  # compiled again,
-    for entry, bad in damaged.items():
-        key = entry.name.removesuffix(_programs.SUFFIX)
-        assert entry.read_bytes() != bad and _programs._unpack(entry.read_bytes(), key)
+    assert entry.read_bytes() != damaged and _programs._unpack(entry.read_bytes(), key)
     assert _same(_descend(store), expected) and traced == ["lower", "lower"]  # and whole again
 
 
@@ -235,7 +227,7 @@ def test_a_kept_program_that_does_not_run_is_dropped(store, traced, monkeypatch)
 
     monkeypatch.setattr(store, "load", lambda *args: Broken())
     assert _same(_descend(store), expected)
-    assert traced == ["lower", "lower"] and len(_entries(store.folder.parent)) == PER_DESCENT
+    assert traced == ["lower", "lower"] and len(_entries(store.folder.parent)) == 1
 
 
 def test_an_executable_read_back_from_jaxs_cache_is_never_what_is_kept(store, traced):
@@ -320,12 +312,11 @@ def test_two_commands_keeping_one_program_at_once_both_succeed(tmp_path):
         runs = list(pool.map(run, range(2)))
     for done in runs:
         assert done.returncode == 0 and done.stderr == "", done.stderr
-    entries = _entries(tmp_path)  # the descent's entries, whole; no temporary file left
-    assert len(entries) == PER_DESCENT and all(e.suffix == _programs.SUFFIX for e in entries)
-    written = [entry.stat().st_mtime_ns for entry in entries]
+    (entry,) = _entries(tmp_path)  # one entry, whole; no temporary file left
+    written = entry.stat().st_mtime_ns
     again = run(None)
     assert again.returncode == 0 and again.stderr == ""
-    assert [entry.stat().st_mtime_ns for entry in entries] == written  # read, not written
+    assert entry.stat().st_mtime_ns == written  # read, not written again
     lines = {done.stdout.splitlines()[0] for done in [*runs, again]}
     assert len(lines) == 1
 
@@ -341,7 +332,7 @@ def test_the_command_line_answers_the_same_with_and_without_kept_programs(
         captured = capsys.readouterr()
         assert captured.err == ""
         outputs.append(captured.out.splitlines()[0])
-    assert len(set(outputs)) == 1 and len(_entries(tmp_path)) == PER_DESCENT
+    assert len(set(outputs)) == 1 and len(_entries(tmp_path)) == 1
 
 
 @pytest.mark.parametrize("off", [["--no-cache"], ["--cache-dir", "{dir}", "--no-cache"]])
@@ -407,10 +398,10 @@ def test_a_block_keeps_its_programs_and_the_next_block_loads_them(store, saves):
     expected = _block(None)
     first = _block(store)
     kept = len(_entries(store.folder.parent))
-    # grid, combine, affine fit, one descent (its second call reuses the programs)
-    assert kept == len(saves) == 3 + PER_DESCENT
+    # grid, combine, affine fit, one descent (its second call reuses the program)
+    assert kept == len(saves) == 4
     second = _block(store)
-    assert len(saves) == kept and len(_entries(store.folder.parent)) == kept  # loaded
+    assert len(saves) == 4 and len(_entries(store.folder.parent)) == kept  # loaded
     assert _same(first, expected) and _same(second, expected)
 
 
