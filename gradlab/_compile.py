@@ -80,16 +80,15 @@ starts ran 1.08× as long (56.9 ms against 52.5) and compiled in 1.12× the CPU 
 300 Rosenbrock starts 1.01× and 0.95×; 20,000 Rosenbrock starts 0.83× (606 ms
 against 735; the pool's pieces cost more than they saved) and 0.88×.
 
-What runs once after a single fit's loop (its verdict and statistics), or after a
-single descent's (its verdict), is a program of its own compiled with `once_jit`:
-LLVM at ``xla_backend_optimization_level`` 0, a third of the compile time for a
-quarter more run time on code that runs once (a descent's verdict, with its saddle
-probes, had grown to half the first call of a small descent). Not for batches: a
-fit's covariance then depended on its batch in the last bits, and a batch of
-descents' verdicts, compiled apart with the batch's options, ran a 64-start
-multistart's warm calls 1.33× as long for 0.91× the first call's CPU time (the
-vmapped verdict's unoptimised code, every run's saddle probes). A multistart's
-analysis of its end points, which runs once, is (`gradlab.multistart`).
+What runs once after a single fit's loop (its verdict and statistics) is a program
+of its own compiled with `once_jit`: LLVM at ``xla_backend_optimization_level`` 0,
+a third of the compile time for a quarter more run time on code that runs once, and
+so is a multistart's analysis of its end points (`gradlab.multistart`). Not for
+batches (a fit's covariance then depended on its batch in the last bits), nor a
+descent's verdict, which compares the loop's ``f`` with what it computes: at level 0
+XLA:CPU evaluates ``exp`` otherwise than at 1 or 2 (Meyer's cost 800 ulps apart in
+float64 at the same point, Osborne 1's 5e-5 apart in float32), and a verdict
+compiled apart changed three statuses of the MGH sweep (2026-12-01).
 
 The option is per program, never global, and only for the CPU: XLA takes
 compiler options only for a top-level ``jit`` (inside a caller's ``jit`` or
