@@ -603,8 +603,9 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     at_own_scale = zero | ((small_step_here | small_decrease) & seen_through)
     lengths = _saddle_probes(tols.xtol * size, SADDLE_REACH * stationary_norm)
     moves = (lengths / jnp.maximum(lowest_norm, jnp.finfo(x.dtype).tiny))[:, None] * lowest
-    # the probes only where they decide (a branch for one run: 2·SADDLE_PROBES evaluations
-    # of the cost were most of a small descent's verdict; under vmap both sides run)
+    # the probes only where they decide: a branch for one run, sparing every other verdict
+    # 2·SADDLE_PROBES evaluations of the cost, as many as that many steps on a large data
+    # set (under vmap both sides run)
     confirmed = jax.lax.cond(negative & ~at_own_scale,
                              lambda: _lower_somewhere(probe, x, moves, f - heard, box),
                              lambda: jnp.asarray(False))
