@@ -46,7 +46,11 @@ emitters' 0.66–1.65×. Turning the vectorisers off itself saves compile time:
 0.49–0.53× against 0.58–0.66× with them). `tests/test_multistart.py` (``-n 2``)
 took 145 s of CPU against 227 s before (0.64×), 152 s against 222 s of wall
 time (one pair, the old checkout first, 10:46–10:53, load 4–5). A
-batch of fits promises independence to roundoff, and keeps them vectorised.
+batch of fits keeps its loop vectorised (its runs step in groups whose code gave
+the same bits for every batch size tried: `tests/test_fit.py`); what runs once
+after it, its verdicts and statistics, is a program of its own with the
+vectorisers off (`gradlab.fitting._fit_many_end`): vectorised, a fit's
+covariance depended on the batch around it (2026-12-01, a CPU without AVX2).
 On a quiet machine (2026-11-30 11:28, old code against the new in fresh
 processes taking turns, with `gradlab._rows`' packing): the first call's CPU time
 0.50–0.68×, warm calls 0.64–0.67× on Himmelblau and Rosenbrock, but 1.2–1.5× on

@@ -95,41 +95,78 @@ def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, abso
     return _fit_end(objective, sigma, last, box, tols, absolute_sigma=absolute_sigma)
 
 
-@loop_jit(static_argnames=("options", "absolute_sigma", "data_axis", "per_device"))
-def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, absolute_sigma,
-              data_axis, per_device=False):
-    """A batch of fits; ``per_device``: each device fits its own rows (`parallel.map_rows`),
-    the rows being the starts, and with ``data_axis`` the data sets and ``sigma``.
+def _batch_scales(y, sigma, n: int, data_axis: bool):
+    """A batch's units (`_unit`, one per row) and its σ scaled by them: one unit per data
+    set with ``data_axis`` (σ broadcast to the data sets' shape), else the one shared."""
+    if data_axis:
+        units = jax.vmap(_unit)(y, sigma)  # sigma None: a pytree without leaves
+        scaled = jnp.broadcast_to(
+            _scaled_sigma(sigma, units.reshape((-1,) + (1,) * (y.ndim - 1))), y.shape)
+        return units, scaled
+    unit = _unit(y, sigma)
+    return jnp.broadcast_to(unit, (n,)), _scaled_sigma(sigma, unit)
 
-    One program, the verdict and statistics included: compiled apart and unoptimised
-    (as a single fit's are), a fit's covariance differed in its last bits between a
-    batch of 70 and one of 9 (`tests/test_fit.py`), which a batch must not do.
-    """
+
+def _on_rows(per_device: bool, run, rows, shared, data_axis: bool):
+    """``run(rows, shared)``, each device on its own rows with ``per_device``
+    (`parallel.map_rows`); the problem ``shared[-1]`` is a row each with ``data_axis``."""
+    rows, shared = ((rows, shared[-1]), (*shared[:-1], None)) if data_axis else (
+        (rows, None), shared)
+    return (parallel.map_rows if per_device else lambda f, r, s: f(r, s))(run, rows, shared)
+
+
+# A batch of fits is two programs too: its loop, vectorised, and its verdicts and
+# statistics, with LLVM's vectorisers off (`gradlab._compile`). Vectorised, the end's
+# scalar remainder took other rows for other batch sizes, so a fit's covariance
+# differed in its last bits between a batch of 70 and its last 9, or between one
+# process and two of 35 each (found 2026-12-01, on a CPU without AVX2; one program
+# vectorised whole had passed on another). Compiled with the loop, unvectorised, the
+# batch took 1.1–1.5× as long (1,000 Thurber starts, 10⁴ data sets); at level 0 (as a
+# single fit's end), the covariance still depended on the batch.
+@loop_jit(static_argnames=("options", "data_axis", "per_device"))
+def _fit_many_loop(objective, sigma, x0s, steps, box, loop_tols, *, options, data_axis,
+                   per_device=False):
+    """A batch's loop; ``per_device``: each device fits its own rows, the rows being the
+    starts, and with ``data_axis`` the data sets and ``sigma``. Each run's last state."""
     def run(rows, shared):
-        (x0s, problem), ((steps, box, tols, loop_tols), same) = rows, shared
+        (x0s, problem), (steps, box, loop_tols, same) = rows, shared
         objective, sigma = problem if data_axis else same
-        y = objective.data.y
-        if data_axis:  # one unit per data set, σ broadcast to the data sets' shape
-            units = jax.vmap(_unit)(y, sigma)  # sigma None: a pytree without leaves
-            scaled = jnp.broadcast_to(
-                _scaled_sigma(sigma, units.reshape((-1,) + (1,) * (y.ndim - 1))), y.shape)
-        else:
-            units = jnp.broadcast_to(_unit(y, sigma), x0s.shape[:1])
-            scaled = _scaled_sigma(sigma, units[0])
+        _, scaled = _batch_scales(objective.data.y, sigma, x0s.shape[0], data_axis)
         # imported here: the batch driver imports `gradlab._loop`, and with it optax, which
         # a single fit never needs (0.2 s more to import gradlab.fitting)
-        from gradlab._lm_batch import finish_many, run_many
+        from gradlab._lm_batch import run_many
 
-        last = run_many(objective, scaled, x0s, steps, box, loop_tols, options,
+        return run_many(objective, scaled, x0s, steps, box, loop_tols, options,
                         data_axis=data_axis)
+
+    return _on_rows(per_device, run, x0s, (steps, box, loop_tols, (objective, sigma)),
+                    data_axis)
+
+
+@loop_jit(static_argnames=("absolute_sigma", "data_axis", "per_device"), vectorize=False)
+def _fit_many_end(objective, sigma, last, box, tols, *, absolute_sigma, data_axis,
+                  per_device=False):
+    """Each run's `Fit`, from `_fit_many_loop`'s last states (rows as there)."""
+    def run(rows, shared):
+        (last, problem), (box, tols, same) = rows, shared
+        objective, sigma = problem if data_axis else same
+        units, scaled = _batch_scales(objective.data.y, sigma, last.x0.shape[0], data_axis)
+        from gradlab._lm_batch import finish_many
+
         sols = finish_many(objective, scaled, last, box, tols, data_axis=data_axis)
         return jax.vmap(lambda s, u: statistics(s, absolute_sigma, u, box is not None,
                                                 vectorised=True))(sols, units)
 
-    problem = (objective, sigma)
-    rows = (x0s, problem if data_axis else None)
-    shared = ((steps, box, tols, loop_tols), None if data_axis else problem)
-    return (parallel.map_rows if per_device else lambda f, r, s: f(r, s))(run, rows, shared)
+    return _on_rows(per_device, run, last, (box, tols, (objective, sigma)), data_axis)
+
+
+def _fit_many(objective, sigma, x0s, steps, box, tols, loop_tols, *, options, absolute_sigma,
+              data_axis, per_device=False):
+    """A batch of fits: `_fit_many_loop`, then `_fit_many_end`."""
+    last = _fit_many_loop(objective, sigma, x0s, steps, box, loop_tols, options=options,
+                          data_axis=data_axis, per_device=per_device)
+    return _fit_many_end(objective, sigma, last, box, tols, absolute_sigma=absolute_sigma,
+                         data_axis=data_axis, per_device=per_device)
 
 
 def _fit_spread(name, objective, sigma, x0s, steps, box, tols, loop_tols, *, options,

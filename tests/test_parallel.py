@@ -114,7 +114,7 @@ def test_argument_descriptions_differ_whenever_the_arguments_do(x64):
 
 # -- no communication per step: read the compiled programs ----------------------------
 HLO_SCRIPT = r"""
-import importlib, json, re, jax
+import functools, importlib, json, re, jax
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp, numpy as np
 import gradlab as gl
@@ -177,9 +177,14 @@ for axis, objective, x0s in [
         (True, type(decay.objective)(decay.fn, None, gl.Data(jnp.ones((256, 30)),
                                                             jnp.ones((256, 30)))),
          jnp.ones((256, 2)))]:
-    out[f"fits_data_axis_{axis}"] = read(fitting._fit_many.lower(
-        objective, None, x0s, steps, None, tols, loop_tols, options=leastsq.Options(),
-        absolute_sigma=False, data_axis=axis, per_device=True).compile().as_text())
+    how = dict(options=leastsq.Options(), data_axis=axis, per_device=True)
+    out[f"fits_data_axis_{axis}"] = read(fitting._fit_many_loop.lower(
+        objective, None, x0s, steps, None, loop_tols, **how).compile().as_text())
+    last = jax.eval_shape(functools.partial(fitting._fit_many_loop, **how), objective, None,
+                          x0s, steps, None, loop_tols)
+    out[f"fit_ends_data_axis_{axis}"] = read(fitting._fit_many_end.lower(
+        objective, None, last, None, tols, absolute_sigma=False, data_axis=axis,
+        per_device=True).compile().as_text())
 
 # the reader itself: a batch whose loop asks, every step, whether any row still runs
 rows = jax.device_put(jnp.arange(64.0), jax.sharding.NamedSharding(
@@ -203,8 +208,12 @@ def test_sharded_programs_send_nothing_per_step():
     assert out.pop("devices") == 4
     spmd = out.pop("spmd_any")  # the reader finds the per-step all-reduce it is looking for
     assert spmd["loops"] >= 1 and any("all-reduce" in line for line in spmd["in_loops"])
+    ends = {name: out.pop(name) for name in ("fit_ends_data_axis_False",
+                                             "fit_ends_data_axis_True")}
     assert set(out) == {"descents", "grid_keep_False", "grid_keep_True",
                         "fits_data_axis_False", "fits_data_axis_True"}
+    for program, seen in ends.items():  # a batch of fits' verdicts: no loop of its own needed
+        assert seen["all"] == [], f"{program} communicates: {seen['all']}"
     for program, seen in out.items():
         assert seen["loops"] >= 1, program
         assert seen["in_loops"] == [], f"{program} communicates per step: {seen['in_loops']}"
