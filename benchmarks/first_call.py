@@ -11,7 +11,8 @@ float64, ``OMP_NUM_THREADS=1``), then the median time of warm calls (wall):
   the line's `fit_cost` (every step recorded);
 - ``fit``: `gl.fit` on NIST Misra1a from its first start;
 - ``multistart``: `gl.multistart` of 64 starts on the same Rosenbrock (its default
-  optimiser, trust-region Newton; 300 steps), another seed for the warm call.
+  optimiser, trust-region Newton; 300 steps), another seed for the warm call;
+- ``multistart_sine``: `gl.multistart` of 1,000 starts on the course's sine fit.
 
 Prints every round, then the medians and their ratios.
 
@@ -66,6 +67,7 @@ cases = {
             jnp.asarray(problem.starts[1])),
     "multistart": (lambda seed: gl.multistart(rosenbrock, 64, seed, bounds=[(-2.0, 2.0)] * 3,
                                               steps=300).trajectories.x, 0, 1),
+    "multistart_sine": (lambda seed: gl.multistart("sine", 1000, seed).trajectories.x, 0, 1),
 }
 out = {}
 for name, (call, a, b) in cases.items():

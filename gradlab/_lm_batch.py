@@ -35,15 +35,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gradlab import stopping
 from gradlab._loop import GROUPED_MIN_BATCH, _step_batch, batch_carry, batch_view
 from gradlab.leastsq import (
     Options,
     Solution,
     _Carry,
-    finish,
     init,
+    judge,
     needs_fresh_svd,
     needs_svd,
+    probe,
     refresh,
     running,
     step_running,
@@ -128,6 +130,12 @@ def run_many(objective, sigma, x0s, steps, box, loop_tols: Tolerances, options: 
 
 def finish_many(objective, sigma, last: _Carry, box, tols: Tolerances, *,
                 data_axis: bool) -> Solution:
-    """`gradlab.leastsq.finish` for each run of a batch (`run_many`'s ``last``)."""
-    return jax.vmap(lambda c, p: finish(p[0], p[1], c, box, tols),
-                    in_axes=(0, 0 if data_axis else None))(last, (objective, sigma))
+    """`gradlab.leastsq.finish` for each run of a batch (`run_many`'s ``last``), the verdicts
+    settled together (`stopping.settle_batch`)."""
+    problems = (objective, sigma)
+    sols, pending = jax.vmap(lambda c, p: judge(p[0], p[1], c, box, tols),
+                             in_axes=(0, 0 if data_axis else None))(last, problems)
+    status = stopping.settle_batch(
+        pending, lambda p: probe(*(p if data_axis else problems)),
+        problems if data_axis else None, box)
+    return sols._replace(status=status)

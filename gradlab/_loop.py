@@ -21,6 +21,7 @@ new values of those never recompile.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import NamedTuple
 
@@ -217,10 +218,11 @@ def _record_chunks(advance_all, running, carry0, config: LoopConfig, token=None,
     return jax.lax.scan(record_chunk, carry0, jnp.arange(records, dtype=jnp.int32))
 
 
-def _judged_status(cost, stop, x, x0, f, f0, tols, box):
-    """`stopping.verdict` at a run's last point, with the Hessian there for the test.
+def _judged(cost, stop, x, x0, f, f0, tols, box):
+    """`stopping.verdict` at a run's last point, with the Hessian there for the test, as a
+    `stopping.Pending` verdict (`_settled` asks the cost where it must).
 
-    Returns the status and the gradient at ``x``.
+    Returns it and the gradient at ``x``.
     """
     if x.shape[-1] > stopping.HESSIAN_MAX_DIM:
         _, g = derivatives.value_and_grad(cost, x)
@@ -230,21 +232,38 @@ def _judged_status(cost, stop, x, x0, f, f0, tols, box):
     rounding = models.rounding(cost, x)  # known for fits
     # f's rounding as measured at x: below it no evaluation of f confirms a decrease
     measured = stopping.measured_rounding(cost, x, f, g) if hessian is not None else None
-    judged = stopping.rest(x, x0, f, g, hessian, tols, box,
-                           floor=None if rounding is None else stopping.NOISE * rounding,
-                           measured=measured, probe=jax.vmap(cost))
-    return stopping.verdict(stop, judged.stationary, f, f0, judged.descends), g
+    judged, question = stopping.rest_asking(
+        x, x0, f, g, hessian, tols, box,
+        floor=None if rounding is None else stopping.NOISE * rounding, measured=measured)
+    verdict = lambda descends: stopping.verdict(stop, judged.stationary, f, f0, descends)
+    return stopping.Pending(verdict(judged.descends), verdict(True), question), g
 
 
-def _finish(cost, last: _Carry, xs, fs, gns, tols, box) -> Trajectory:
-    """The Trajectory of one run of the step-by-step loop."""
-    status, _ = _judged_status(cost, last.stop, last.x, last.x0, last.f, last.f0, tols, box)
+def _finish(cost, last: _Carry, xs, fs, gns, tols, box):
+    """The Trajectory of one run of the step-by-step loop, and its pending verdict."""
+    pending, _ = _judged(cost, last.stop, last.x, last.x0, last.f, last.f0, tols, box)
     return Trajectory(
-        x=last.x, fun=last.f, grad=last.g, success=status == Status.CONVERGED, status=status,
-        nit=last.nit, nfev=last.nfev,
+        x=last.x, fun=last.f, grad=last.g, success=pending.status == Status.CONVERGED,
+        status=pending.status, nit=last.nit, nfev=last.nfev,
         xs=jnp.concatenate([xs, last.x[None]]), fs=jnp.concatenate([fs, last.f[None]]),
         grad_norms=jnp.concatenate([gns, last.gnorm[None]]),
-    )
+    ), pending
+
+
+def _with_status(traj: Trajectory, status) -> Trajectory:
+    return dataclasses.replace(traj, status=status, success=status == Status.CONVERGED)
+
+
+def _settled(cost, traj: Trajectory, pending: stopping.Pending, box) -> Trajectory:
+    """A run's Trajectory with its verdict settled (`stopping.settle`)."""
+    return _with_status(traj, stopping.settle(pending, jax.vmap(cost), box))
+
+
+def _settled_batch(cost, trajs: Trajectory, pending: stopping.Pending, box) -> Trajectory:
+    """A batch's Trajectories with their verdicts settled in one branch
+    (`stopping.settle_batch`)."""
+    return _with_status(trajs, stopping.settle_batch(pending, lambda _: jax.vmap(cost), None,
+                                                     box))
 
 
 def _judged_after(method: Method, hyperparams, x0, config: LoopConfig) -> bool:
@@ -255,10 +274,17 @@ def _judged_after(method: Method, hyperparams, x0, config: LoopConfig) -> bool:
 
 def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
             config: LoopConfig, token=None) -> Trajectory:
-    """The loop itself, for one start; jitted and vmapped by `gradlab.descent`.
+    """The loop itself, for one start; jitted by `gradlab.descent`.
 
     ``token``: a `gradlab.progress` token (steps done are reported), or None.
     """
+    return _settled(cost, *_run_pending(cost, x0, method, hyperparams, box, tols, config, token),
+                    box)
+
+
+def _run_pending(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
+                 config: LoopConfig, token=None) -> tuple[Trajectory, stopping.Pending]:
+    """`run_one`, its verdict left pending (a batch settles its runs' together)."""
     if _judged_after(method, hyperparams, x0, config):
         # Every step is recorded, so nothing can exit early: run the plain loop and
         # judge the history afterwards, vectorised, at a bare scan's cost per step.
@@ -286,8 +312,9 @@ def run_one(cost, x0, method: Method, hyperparams, box, tols: Tolerances,
     return _finish(cost, last, xs, fs, gns, tols, box)
 
 
-def _judge_history(cost, x0, f0, g0, xs, fs, gns, evals, tols: Tolerances, box) -> Trajectory:
-    """`stopping.stop_code` applied to a whole history of ``steps`` unfrozen steps at once.
+def _judge_history(cost, x0, f0, g0, xs, fs, gns, evals, tols: Tolerances, box):
+    """`stopping.stop_code` applied to a whole history of ``steps`` unfrozen steps at once:
+    the Trajectory and its pending verdict.
 
     Step ``k`` (1-based) leads from index ``k − 1`` to ``k``. The first step
     whose code is not RUNNING stops the run; the history after it is frozen at
@@ -323,13 +350,13 @@ def _judge_history(cost, x0, f0, g0, xs, fs, gns, evals, tols: Tolerances, box) 
     nfev = 1 + nit if evals is None else 1 + jnp.sum(jnp.where(index < nit, evals, 0))
     held = jnp.arange(steps + 1) <= freeze
     x, f, gnorm = xs[freeze], fs[freeze], gns[freeze]
-    status, grad = _judged_status(cost, stop, x, x0, f, f0, tols, box)
+    pending, grad = _judged(cost, stop, x, x0, f, f0, tols, box)
     return Trajectory(
-        x=x, fun=f, grad=grad, success=status == Status.CONVERGED, status=status,
-        nit=nit.astype(jnp.int32), nfev=nfev.astype(jnp.int32),
+        x=x, fun=f, grad=grad, success=pending.status == Status.CONVERGED,
+        status=pending.status, nit=nit.astype(jnp.int32), nfev=nfev.astype(jnp.int32),
         xs=jnp.where(held[:, None], xs, x), fs=jnp.where(held, fs, f),
         grad_norms=jnp.where(held, gns, gnorm),
-    )
+    ), pending
 
 
 def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
@@ -346,8 +373,9 @@ def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
     hyper_axis = 0 if method.per_run else None
     one = jax.tree.map(lambda a: a[0], hyperparams) if method.per_run else hyperparams
     if _judged_after(method, one, x0s[0], config):
-        run = lambda x0, h: run_one(cost, x0, method, h, box, tols, config, token)
-        return jax.vmap(run, in_axes=(0, hyper_axis))(x0s, hyperparams)
+        run = lambda x0, h: _run_pending(cost, x0, method, h, box, tols, config, token)
+        return _settled_batch(cost, *jax.vmap(run, in_axes=(0, hyper_axis))(x0s, hyperparams),
+                              box)
 
     step = jax.vmap(lambda c, h: _step(cost, c, method, h, box, tols, config),
                     in_axes=(0, hyper_axis))
@@ -360,7 +388,8 @@ def run_many(cost, x0s, method: Method, hyperparams, box, tols: Tolerances,
     last = batch_view(last)
     # the scan stacked the records in front: runs first, as everywhere else
     xs, fs, gns = (jnp.moveaxis(a, 0, 1) for a in (xs, fs, gns))
-    return jax.vmap(lambda c, x, f, g: _finish(cost, c, x, f, g, tols, box))(last, xs, fs, gns)
+    return _settled_batch(cost, *jax.vmap(lambda c, x, f, g: _finish(cost, c, x, f, g, tols, box))(
+        last, xs, fs, gns), box)
 
 
 # A batch of runs is stepped in groups of (about) n / STEP_GROUPS runs, and only

@@ -334,6 +334,18 @@ class Solution(NamedTuple):
 def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     """`stopping.verdict` at the last point, judged with JᵀJ or ½‖r‖²'s Hessian, and the
     residuals and Jacobian there (zero where no point was reached: a start not finite)."""
+    sol, pending = judge(objective, sigma, c, box, tols)
+    return sol._replace(status=stopping.settle(pending, probe(objective, sigma), box))
+
+
+def probe(objective, sigma):
+    """½‖r‖² of a batch of points (``(k, d) → (k,)``): what a verdict asks (`judge`)."""
+    return jax.vmap(lambda p: _half_rr(objective, p, sigma))
+
+
+def judge(objective, sigma, c: _Carry, box, tols: Tolerances):
+    """`finish`, its verdict left pending (`stopping.Pending`: a batch settles its runs'
+    together), and the Solution's status the one without asking."""
     pt = c.point
     r, jac = residuals_and_jacobian(objective, pt.x, sigma)
     reached = jnp.isfinite(pt.rr)
@@ -358,12 +370,14 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     # most likely jaxlib's deadlock of concurrent batched LAPACK calls, found a day later
     # (`gradlab._linalg.one_thread`); the batch of two was not tried again.)
     hessian = full_jac.T @ full_jac + _second_order(objective, sigma, pt.x, r)
-    full = stopping.rest(pt.x, c.x0, 0.5 * pt.rr, full_jac.T @ r, hessian, tols, unscaled_box,
-                         floor=floor, probe=jax.vmap(lambda p: _half_rr(objective, p, sigma)))
-    status = stopping.verdict(c.stop, at_rest | full.stationary | (pt.rr == 0), pt.rr, c.rr0,
-                              full.descends & (pt.rr > 0))
-    return Solution(pt.x, r, full_jac, pt.rr, status.astype(jnp.int32),
-                    jnp.maximum(c.nit, 0), pt.free, pt.factors, pt.scale)
+    full, question = stopping.rest_asking(pt.x, c.x0, 0.5 * pt.rr, full_jac.T @ r, hessian,
+                                          tols, unscaled_box, floor=floor)
+    verdict = lambda descends: stopping.verdict(
+        c.stop, at_rest | full.stationary | (pt.rr == 0), pt.rr, c.rr0,
+        descends & (pt.rr > 0)).astype(jnp.int32)
+    pending = stopping.Pending(verdict(full.descends), verdict(True), question)
+    return Solution(pt.x, r, full_jac, pt.rr, pending.status, jnp.maximum(c.nit, 0), pt.free,
+                    pt.factors, pt.scale), pending
 
 
 def _half_rr(objective, x, sigma):

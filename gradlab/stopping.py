@@ -19,7 +19,11 @@ A run is judged twice, by pure functions of its state:
   small as the distance left, and its sign is the point's, not the problem's);
   else CONVERGED; a run that stood still
   elsewhere is STALLED; one that ran out of steps is MAX_STEPS, or DIVERGED if
-  its cost ended above its start.
+  its cost ended above its start. Where the cost must confirm a saddle, the
+  verdict waits on that question (`rest_asking`, a `Pending` verdict): one run
+  asks it in a branch of its own (`settle`), a batch in one branch for all its
+  runs, taken when any run asks (`settle_batch`), for under ``vmap`` a branch
+  runs both its sides.
 
 **Stationary at the problem's scale** (MINPACK's tests, for any cost). At the
 point ``x`` with cost ``f``, gradient ``g`` and Hessian ``H`` (for a
@@ -504,7 +508,7 @@ def stationary(x, x0, f, g, hessian, tols: Tolerances, box=None, *, minimum: boo
 
 
 def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
-         measured=None, probe=None) -> Rest:
+         measured=None) -> Rest:
     """Whether ``x`` is stationary at the problem's scale (the tests of the module
     docstring), and whether a curvature there is negative beyond roundoff (`Rest`).
 
@@ -519,10 +523,40 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
         (`NOISE` times its estimated rounding error; known for least squares); by
         default `NOISE` times `rounding_of_cost`.
       measured: optional, ``f``'s rounding as measured at ``x`` (`measured_rounding`).
-      probe: optional, the cost of a batch of points (``(k, d) → (k,)``). With it, a
-        point that is stationary only on the start's scale is a saddle only where the
-        cost confirms it (`_saddle_probes`); without it, wherever a curvature is
-        negative beyond roundoff.
+
+    A negative curvature counts wherever it is beyond roundoff; `rest_asking` says where
+    the cost must confirm it first.
+    """
+    judged, question = rest_asking(x, x0, f, g, hessian, tols, box, floor=floor,
+                                   measured=measured)
+    return judged._replace(descends=judged.descends | question.asked)
+
+
+class SaddleQuestion(NamedTuple):
+    """What a verdict may have to ask the cost (`rest_asking`): is it finite and lower than
+    ``below`` somewhere at ``x ± lengthsᵢ·direction`` (moved into the run's box)?"""
+
+    asked: jax.Array  # bool: the point's verdict depends on the answer
+    x: jax.Array  # (d,)
+    direction: jax.Array  # (d,) the lowest curvature's
+    lengths: jax.Array  # (SADDLE_PROBES,) the moves, in multiples of direction
+    below: jax.Array  # f less its rounding
+
+
+def rest_asking(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
+                measured=None) -> tuple[Rest, SaddleQuestion]:
+    """`rest`, where a point stationary only on the start's scale is a saddle only if the
+    cost confirms it: ``Rest.descends`` says so without asking, and the question says
+    when to ask (`answer`: its ``descends`` is then true).
+
+    A point stationary only on the start's scale (its step is below xtol of
+    max(‖D·x‖, ‖D·x0‖), not of ‖D·x‖) is resolved only to that scale, and so is its
+    curvature's sign: near a degenerate minimum (a quartic's at 0, reached to 1e-7 from
+    a start of 1) the Hessian is the size of the distance left, and negative along some
+    direction at every such point. It is a saddle only where the cost is lower beyond
+    f's rounding somewhere along the negative curvature, between that resolution and
+    `SADDLE_REACH` times the point's distance to its stationary point (`_saddle_probes`).
+    The arguments are `rest`'s.
     """
     rounding_known = floor is not None  # a fit's
     if floor is None and hessian is not None:
@@ -537,7 +571,9 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     too_small = tols.xtol * jnp.maximum(own, tols.xtol * jnp.max(own))
     g_free, held = reduced(x, g, hessian, box, NearBound(too_small, negligible / x.shape[0]))
     if hessian is None:
-        return Rest(small_gradient(norm(g_free), tols), jnp.asarray(False))
+        never = jnp.asarray(False)
+        return Rest(small_gradient(norm(g_free), tols), never), SaddleQuestion(
+            never, x, jnp.zeros_like(x), jnp.zeros(SADDLE_PROBES, x.dtype), f)
     index = jnp.arange(hessian.shape[0])
     diagonal = jnp.abs(hessian[index, index])  # jnp.diagonal would add a lax.cond
     model = _newton_model(g_free, held)
@@ -591,25 +627,56 @@ def rest(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
     seen_through = blind <= negligible
     at_rest = zero | ((small_step | small_decrease) & seen_through)
     negative = descends(curvatures)
-    if probe is None:
-        return Rest(at_rest, negative)
-    # A point stationary only on the start's scale (its step is below xtol of max(‖D·x‖,
-    # ‖D·x0‖), not of ‖D·x‖) is resolved only to that scale, and so is its curvature's
-    # sign: near a degenerate minimum (a quartic's at 0, reached to 1e-7 from a start of
-    # 1) the Hessian is the size of the distance left, and negative along some
-    # direction at every such point. It is a saddle only where the cost is lower beyond
-    # f's rounding somewhere along the negative curvature, between that resolution and
-    # `SADDLE_REACH` times the point's distance to its stationary point (`_saddle_probes`).
     at_own_scale = zero | ((small_step_here | small_decrease) & seen_through)
     lengths = _saddle_probes(tols.xtol * size, SADDLE_REACH * stationary_norm)
-    moves = (lengths / jnp.maximum(lowest_norm, jnp.finfo(x.dtype).tiny))[:, None] * lowest
-    # the probes only where they decide: a branch for one run, sparing every other verdict
-    # 2·SADDLE_PROBES evaluations of the cost, as many as that many steps on a large data
-    # set (under vmap both sides run)
-    confirmed = jax.lax.cond(negative & ~at_own_scale,
-                             lambda: _lower_somewhere(probe, x, moves, f - heard, box),
-                             lambda: jnp.asarray(False))
-    return Rest(at_rest, negative & (at_own_scale | confirmed))
+    return Rest(at_rest, negative & at_own_scale), SaddleQuestion(
+        negative & ~at_own_scale, x, lowest,
+        lengths / jnp.maximum(lowest_norm, jnp.finfo(x.dtype).tiny), f - heard)
+
+
+def answer(probe, question: SaddleQuestion, box=None):
+    """The answer to ``question`` (False where it is not asked), from ``probe``, the cost of
+    a batch of points (``(k, d) → (k,)``); the run was projected into ``box`` if given.
+
+    A branch: asked only where it decides, sparing every other verdict 2·SADDLE_PROBES
+    evaluations of the cost, as many as that many steps on a large data set. Under
+    ``vmap`` both sides of a branch run: a batch asks with `settle_batch`.
+    """
+    return jax.lax.cond(question.asked, lambda: _lower_somewhere(probe, question, box),
+                        lambda: jnp.asarray(False))
+
+
+class Pending(NamedTuple):
+    """A `verdict` that may wait on a `SaddleQuestion`: ``status`` without asking, and
+    ``if_lower``, the status if the cost answers yes (`settle`)."""
+
+    status: jax.Array
+    if_lower: jax.Array
+    question: SaddleQuestion
+
+
+def settle(pending: Pending, probe, box=None):
+    """The status of a `Pending` verdict, the cost ``probe`` asked where needed (`answer`)."""
+    return jnp.where(answer(probe, pending.question, box), pending.if_lower, pending.status)
+
+
+def settle_batch(pending: Pending, probe_of, rows, box=None):
+    """`settle` for a batch (every leaf of ``pending`` has the runs along axis 0): run
+    ``i`` is asked with ``probe_of(rows[i])`` (``rows``: a pytree of per-run arrays, or
+    None), in one branch for the whole batch, taken only if some run is asked.
+
+    Under ``vmap`` a branch runs both its sides, so a batch of runs settled one by one
+    paid every run's probes: 1,000 starts of the sine fit took 149 ms with them, 54 ms
+    without, and a third of the end of 10⁴ fits (2026-12-01).
+    """
+    def ask_all():
+        yes = jax.vmap(lambda q, r: _lower_somewhere(probe_of(r), q, box))(
+            pending.question, rows)
+        return yes & pending.question.asked
+
+    yes = jax.lax.cond(jnp.any(pending.question.asked), ask_all,
+                       lambda: jnp.zeros_like(pending.question.asked))
+    return jnp.where(yes, pending.if_lower, pending.status)
 
 
 def _saddle_probes(resolution, floor):
@@ -626,14 +693,15 @@ def _saddle_probes(resolution, floor):
     return jnp.maximum(resolution * quarters, floor)
 
 
-def _lower_somewhere(probe, x, moves, below, box):
-    """Whether the cost at some ``x ± move`` (``moves``: ``(k, d)``; moved into the
-    ``box``) is finite and ``below``."""
-    points = jnp.concatenate([x + moves, x - moves])
+def _lower_somewhere(probe, question: SaddleQuestion, box):
+    """Whether the cost (``probe``) at some ``x ± lengthᵢ·direction`` (moved into the
+    ``box``) is finite and below ``question.below``."""
+    moves = question.lengths[:, None] * question.direction
+    points = jnp.concatenate([question.x + moves, question.x - moves])
     if box is not None:
         points = jnp.clip(points, *box)
     values = probe(points)
-    return jnp.any(jnp.isfinite(values) & (values < below))
+    return jnp.any(jnp.isfinite(values) & (values < question.below))
 
 
 def descends(eigenvalues):

@@ -579,8 +579,8 @@ def _judged_saddle(cost, x, x0, width):
     @jax.jit  # one program: op by op, each of the judge's operations compiled on its own
     def judge(x, x0):
         f, g, h = cost(x), jax.grad(cost)(x), jax.hessian(cost)(x)
-        judged = stopping.rest(x, x0, f, g, h, tols, probe=jax.vmap(cost))
-        return judged.stationary, judged.descends
+        judged, question = stopping.rest_asking(x, x0, f, g, h, tols)
+        return judged.stationary, judged.descends | stopping.answer(jax.vmap(cost), question)
 
     stationary, descends = judge(x, x0)
     return bool(stationary), bool(descends)
@@ -619,6 +619,27 @@ def test_a_negative_curvature_is_a_saddle_where_the_cost_falls_along_it(width, n
         assert _lowest_curvature_by_hand(cost, x) < -1e-3  # the local view: a "saddle"
     stationary, descends = _judged_saddle(cost, x, x0, width)
     assert stationary and descends == saddle
+
+
+def test_a_batch_settles_its_saddle_questions_as_runs_alone_do(width):
+    # A batch asks the cost its runs' saddle questions in one branch, taken only when one
+    # run asks (`stopping.settle_batch`): each run's status must be its status alone. From
+    # (100, 0) and (3, 0) gradient descent stops on the saddle's axis short of it, a saddle
+    # only because the cost is lower along y (asked, and yes); the others end elsewhere.
+    cost = lambda p: p[0] ** 2 - 0.01 * p[1] ** 2 + p[1] ** 4
+    starts = np.array([[100.0, 0.0], [1e4, 0.0], [3.0, 0.0], [1.0, 1.0], [-2.0, -0.5]],
+                      width.dtype)
+    sgd = optax.sgd(0.1)
+    batch = gl.multistart(cost, starts=starts, optimizer=sgd, steps=3000,
+                          bounds=[(-1e4, 1e4)] * 2).trajectories
+    alone = [_status(gl.descend(cost, s, optimizer=sgd, steps=3000)) for s in starts]
+    assert [S(int(v)) for v in np.asarray(batch.status)] == alone
+    assert alone[0] == alone[2] == S.SADDLE
+    judge = jax.jit(lambda x, x0: stopping.rest_asking(
+        x, x0, cost(x), jax.grad(cost)(x), jax.hessian(cost)(x), stopping.tolerances(width.dtype)))
+    for i in (0, 2):  # confirmed by the cost, not by the curvature's sign alone
+        judged, question = judge(batch.x[i], starts[i])
+        assert bool(question.asked) and not bool(judged.descends)
 
 
 @pytest.mark.parametrize(("name", "cost", "x"), [
