@@ -275,7 +275,9 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
       cost: a `Cost`, a registered name, or a callable (with ``bounds``).
       n_starts: how many random starts (ignored when ``starts`` is given).
       seed: seed for the starts; the same seed gives bitwise-identical results.
-      starts: ``(n, d)`` explicit starts instead of random ones (inside the bounds).
+      starts: ``(n, d)`` explicit starts instead of random ones (inside the bounds, which
+        a multistart needs all the same: they scale its default optimiser, and each
+        minimum is said to lie inside them or not).
       sampling: ``"uniform"`` or ``"lhs"`` (Latin hypercube: space-filling).
       optimizer: an optax transformation (default: `default_optimizer`, a
         trust-region Newton method for up to 32 parameters, L-BFGS beyond).
@@ -303,7 +305,10 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
       >>> round(float(ms.best[0]), 4)
       10.0
     """
-    cost = as_cost(cost, bounds, need_bounds=True, what="drawing starts")
+    # given starts need bounds too: they scale the default optimiser, and each minimum is
+    # reported inside them or not
+    cost = as_cost(cost, bounds, need_bounds=True,
+                   what="drawing starts" if starts is None else "a multistart from given starts")
     dtype = computation_dtype(cost)
     tol = _check_tol(tol, dtype)
     progress_.check(progress)
