@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 
 from gradlab import stopping
-from gradlab._loop import GROUPED_MIN_BATCH, _step_batch, batch_carry, batch_view
+from gradlab._loop import _step_batch, batch_carry, batch_view
 from gradlab.leastsq import (
     Options,
     Solution,
@@ -69,31 +69,40 @@ from gradlab.stopping import Tolerances
 GROUP, GROUPS = 32, 32
 
 
-def group_step(box, loop_tols: Tolerances, options: Options, axis, *, split: bool = True):
+def _refreshed_if_needed(c, options: Options):
+    """`refresh` where the run needs a fresh SVD (`needs_fresh_svd`), else ``c`` as it is."""
+    new = refresh(c, True)
+    return jax.tree.map(lambda a, b: jnp.where(needs_fresh_svd(c, options), a, b), new, c)
+
+
+def group_step(box, loop_tols: Tolerances, options: Options, axis):
     """``step(c, p)``: one trial of every run of a group (a batch's carry ``c`` and its
     problems ``p``, with the data sets along ``axis`` or shared when None).
 
-    Under ``vmap`` both sides of a ``cond`` run, so the choices are made for the whole
-    group: the SVDs of ``R`` are computed (`refresh`) only when a run needs one that
-    its carry does not hold (after a refused trial it holds it), and the damped-step
-    code runs only when a run needs a damped step (with ``split``: a second compiled
-    step, not worth it for a batch of one group).
+    Under ``vmap`` both sides of a ``cond`` run, so the SVDs of ``R`` are computed
+    (`refresh`) for the whole group, and only when a run needs one that its carry does
+    not hold (after a refused trial it holds it); each run keeps its own only if it
+    needed it. A run's path must not depend on the runs beside it, and two such
+    couplings made it do so (found 2026-12-01 by a hostile test): every run of the group
+    took the new SVD, so the next one started from another ``V`` (a start of (5, −5)
+    on ``p₀·p₁·x`` in float32 ended at three points, by its neighbours), and a group
+    whose runs all took Gauss–Newton steps ran a second compiled step without the damped
+    code, whose kernels round otherwise (of 3,000 float32 fits, the 2,908th differed in
+    its last bits between the whole batch and its last 100). One step, one refresh rule
+    per run: no slower (`benchmarks.fit_versions`, 1,000 Thurber starts 1.00× the wall
+    time, 10⁴ data sets 0.97×; their first calls 0.72× and 0.76× as long, one step
+    compiled instead of two; 2026-12-01, against c04fde4). Not every coupling is gone:
+    with ``p₀·p₁·x`` in float64 a start's path still differs between a group of 2 and
+    one of 41 (`tests/test_fit.py`, marked as failing), with the loop's vectorisers on or
+    off.
     """
-    def vstep(opts):
-        return jax.vmap(lambda c, p: step_running(p[0], p[1], c, box, loop_tols, opts),
-                        in_axes=(0, axis))
-
-    def any_run(test, c):
-        return jnp.any(jax.vmap(lambda c: test(c, options))(c))
-
     def step(c, p):
         if options.damped and not options.gauss_newton:
-            c = jax.lax.cond(any_run(needs_fresh_svd, c),
-                             lambda: jax.vmap(lambda c: refresh(c, True))(c), lambda: c)
-        if not split:
-            return vstep(options)(c, p)
-        return jax.lax.cond(any_run(needs_svd, c), lambda: vstep(options)(c, p),
-                            lambda: vstep(options._replace(damped=False))(c, p))
+            c = jax.lax.cond(jnp.any(jax.vmap(lambda c: needs_fresh_svd(c, options))(c)),
+                             lambda: jax.vmap(lambda c: _refreshed_if_needed(c, options))(c),
+                             lambda: c)
+        return jax.vmap(lambda c, p: step_running(p[0], p[1], c, box, loop_tols, options),
+                        in_axes=(0, axis))(c, p)
 
     return step
 
@@ -113,8 +122,7 @@ def run_many(objective, sigma, x0s, steps, box, loop_tols: Tolerances, options: 
     options = options._replace(vectorised=True)
     c0 = batch_carry(jax.vmap(init)(x0s))
 
-    # one group: the saving is not worth a second step
-    step = group_step(box, loop_tols, options, axis, split=x0s.shape[0] >= GROUPED_MIN_BATCH)
+    step = group_step(box, loop_tols, options, axis)
 
     groups = min(GROUPS, -(-x0s.shape[0] // GROUP))
 
