@@ -38,6 +38,7 @@ import jax.numpy as jnp
 
 from gradlab import _linalg
 from gradlab._linalg import back_substitute, jacobi_svd
+from gradlab.stopping import vector_norm
 
 RADIUS_FIT = 0.1  # MINPACK: λ is searched until ‖D·p‖ is within 10% of Δ,
 LAMBDA_ITERATIONS = 10  # ... in at most this many iterations
@@ -158,7 +159,7 @@ def lm_step(f: Factors, radius, vectorised: bool = False, spectrum: Spectrum | N
 
 def in_region(f: Factors, radius):
     """Whether the Gauss–Newton step exists and lies in the region (within ``1.1·Δ``)."""
-    return regular(f) & (jnp.linalg.norm(f.gn) <= (1 + RADIUS_FIT) * radius)
+    return regular(f) & (vector_norm(f.gn) <= (1 + RADIUS_FIT) * radius)
 
 
 def _damped(f: Factors, radius, spectrum: Spectrum):
@@ -167,12 +168,12 @@ def _damped(f: Factors, radius, spectrum: Spectrum):
     keep = kept(sv)
     s2 = sv * sv
     gn = v @ jnp.where(keep, w / jnp.where(keep, s2, 1.0), 0.0)  # minimum-norm
-    inside = jnp.linalg.norm(gn) <= (1 + RADIUS_FIT) * radius
+    inside = vector_norm(gn) <= (1 + RADIUS_FIT) * radius
 
     def norm_and_slope(lam):
         shifted = jnp.maximum(s2 + lam, tiny(lam))
         t = w / shifted
-        return jnp.linalg.norm(t), jnp.sum(t * t / shifted)  # ‖z‖ and −½ d‖z‖²/dλ
+        return vector_norm(t), jnp.sum(t * t / shifted)  # ‖z‖ and −½ d‖z‖²/dλ
 
     def newton(state):
         lam, k = state

@@ -91,10 +91,10 @@ def group_step(box, loop_tols: Tolerances, options: Options, axis):
     its last bits between the whole batch and its last 100). One step, one refresh rule
     per run: no slower (`benchmarks.fit_versions`, 1,000 Thurber starts 1.00× the wall
     time, 10⁴ data sets 0.97×; their first calls 0.72× and 0.76× as long, one step
-    compiled instead of two; 2026-12-01, against c04fde4). Not every coupling is gone:
-    with ``p₀·p₁·x`` in float64 a start's path still differs between a group of 2 and
-    one of 41 (`tests/test_fit.py`, marked as failing), with the loop's vectorisers on or
-    off.
+    compiled instead of two; 2026-12-01, against c04fde4). A third: the step's plain
+    norms, whose bits under ``vmap`` follow the group's size (with ``p₀·p₁·x`` in float64
+    the trust radius came out an ulp apart in a group of 2 and one of 41, and the run
+    ended elsewhere): the loop's norms of a run's vectors are `stopping.vector_norm`.
     """
     def step(c, p):
         if options.damped and not options.gauss_newton:

@@ -260,7 +260,7 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
     norms, r_norms = norms[:d], norms[d:]
     scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
     f = factor(jac, r, scale, free, box is not None, vectorised)
-    size = jnp.linalg.norm(scale * x)
+    size = stopping.vector_norm(scale * x)
     # the Gauss–Newton step from the point, the decrease it predicts (‖b‖² of ‖r‖²:
     # MINPACK's tests) or the gradient
     g = jnp.where(free, g, 0.0)
@@ -269,7 +269,7 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
     # a small step stops the run only where what it would gain is small too (as in
     # `stopping.stationary`): a large parameter (a data offset) makes ‖D·x‖ large
     gain = f.b @ f.b
-    small_step = ((jnp.linalg.norm(f.gn) <= loop_tols.xtol * size)
+    small_step = ((stopping.vector_norm(f.gn) <= loop_tols.xtol * size)
                   & (gain <= jnp.maximum(loop_tols.xtol, noise) * rr))
     rest = (small_step | (gain <= loop_tols.ftol * rr)
             | stopping.small_gradient(stopping.norm(g), loop_tols))
@@ -287,7 +287,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     rr_new = r_new @ r_new
     finite = jnp.isfinite(rr_new + jnp.sum(jac_new))  # NaN and inf survive the sum
     rr_new = jnp.where(finite, rr_new, jnp.inf)
-    pnorm = jnp.linalg.norm(z)
+    pnorm = stopping.vector_norm(z)
     actual, ratio, radius = assess(rr, rr_new, predicted, direction, pnorm, lam, c.radius,
                                    c.nit == 0)
     flat = finite & (predicted <= c.point.noise) & (jnp.abs(actual) <= c.point.noise)

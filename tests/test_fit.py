@@ -200,15 +200,12 @@ def test_a_fit_s_record_does_not_depend_on_the_batch_around_it(width, over):
                 assert np.asarray(field).tobytes() == expected.tobytes(), (path, rows)
 
 
-@pytest.mark.parametrize("dtype", [
-    np.float32,
-    pytest.param(np.float64, marks=pytest.mark.xfail(
-        strict=True, reason="a group of 2 and one of 41 still take other paths (open, #11)")),
-])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_fit_s_path_does_not_depend_on_the_starts_beside_it(dtype):
     # only p₀·p₁ is determined: from (5, −5) every step is a damped one on a singular R,
     # and the run ended at three points, by the starts beside it (every run of a group took
-    # the SVD one of them needed, and started its next one from that)
+    # the SVD one of them needed, and started its next one from that); in float64 it ended
+    # elsewhere in a group of 2 than in one of 41 (its step's plain norm, an ulp apart)
     t = np.linspace(0.0, 4.0, 30)
     with jax.enable_x64(dtype is np.float64):
         cost = gl.fit_cost(lambda p, x: p[0] * p[1] * x, (t.astype(dtype), (2 * t).astype(dtype)))
