@@ -325,12 +325,15 @@ def multistart(cost, n_starts: int = 1000, seed: int = 0, *, starts=None,
         check_batch_fits(cost, starts.shape[0], starts.shape[1], steps, record_every,
                          starts.dtype, "fewer starts or a coarser history (record_every=)")
         host = np.asarray(starts)
-        outside = np.any((host < low) | (host > high), axis=1)
+        # the bounds rounded as the starts were: a start given on a bound of 1e-3 is on it
+        # in float32 too (0.0010000000474974513, above the float64 bound)
+        outside = np.any((host < low.astype(host.dtype)) | (host > high.astype(host.dtype)),
+                         axis=1)
         if outside.any():
             i = int(np.flatnonzero(outside)[0])
             raise ValueError(
                 f"starts must lie inside the bounds {cost.bounds}; start {i} is "
-                f"{short(host[i].tolist())} ({int(outside.sum())} outside)"
+                f"{short(host[i].tolist())} ({int(outside.sum())} of {len(host)} outside)"
             )
     if optimizer is None:
         method, hyperparams = _default_method(cost, starts.dtype)

@@ -298,3 +298,12 @@ def test_new_bounds_neither_recompile_nor_grow_memory(count_compiles):
         for width in (4.0, 3.0, 6.0):
             gl.multistart("himmelblau", n_starts=32, seed=1, bounds=[(-width, width)] * 2)
     assert c["n"] == 0
+
+
+def test_a_start_given_on_a_bound_is_inside_it_in_either_width(width):
+    # a bound of 1e-3 and a start on it: rounded to float32 the start is 1e-3·(1 + 5e-8),
+    # above the float64 bound, and was refused as outside
+    bounds = [(-1.0, 1.0), (-1e-3, 1e-3)]
+    starts = np.array([[1.0, 1e-3], [-0.5, -1e-3]], width.dtype)
+    ms = gl.multistart(lambda p: jnp.sum(p**2), starts=starts, bounds=bounds, steps=50)
+    assert np.asarray(ms.trajectories.success).all()
