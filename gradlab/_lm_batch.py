@@ -69,10 +69,9 @@ from gradlab.stopping import Tolerances
 GROUP, GROUPS = 32, 32
 
 
-def _refreshed_if_needed(c, options: Options):
-    """`refresh` where the run needs a fresh SVD (`needs_fresh_svd`), else ``c`` as it is."""
-    new = refresh(c, True)
-    return jax.tree.map(lambda a, b: jnp.where(needs_fresh_svd(c, options), a, b), new, c)
+def _refreshed_where(need, c):
+    """`refresh` of one run's carry ``c`` where it ``need``s a fresh SVD, else ``c``."""
+    return jax.tree.map(lambda a, b: jnp.where(need, a, b), refresh(c, True), c)
 
 
 def group_step(box, loop_tols: Tolerances, options: Options, axis):
@@ -98,8 +97,8 @@ def group_step(box, loop_tols: Tolerances, options: Options, axis):
     """
     def step(c, p):
         if options.damped and not options.gauss_newton:
-            c = jax.lax.cond(jnp.any(jax.vmap(lambda c: needs_fresh_svd(c, options))(c)),
-                             lambda: jax.vmap(lambda c: _refreshed_if_needed(c, options))(c),
+            need = jax.vmap(lambda c: needs_fresh_svd(c, options))(c)
+            c = jax.lax.cond(jnp.any(need), lambda: jax.vmap(_refreshed_where)(need, c),
                              lambda: c)
         return jax.vmap(lambda c, p: step_running(p[0], p[1], c, box, loop_tols, options),
                         in_axes=(0, axis))(c, p)
