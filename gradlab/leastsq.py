@@ -47,7 +47,9 @@ Gauss–Newton step is below ``loop_tols.xtol`` of ``‖D·x‖`` (`gradlab.fit`
 default: ``eps^(3/4)``) and the decrease it predicts is below that share of
 ``‖r‖²`` or the rounding of ``‖r‖²`` (a data offset of 1e4 makes ``‖D·x‖`` so
 large that any step looks small next to it); the radius shrank below
-``eps·‖D·x‖``; or, at the rounding floor of ``‖r‖²`` (where the actual decrease
+``eps·‖D·x‖`` and the last step did not halve ‖r‖² (MINPACK sets Δ to twice a good step,
+so the quadratic steps of a zero-residual fit shrink it while ‖r‖² still falls by
+orders); or, at the rounding floor of ``‖r‖²`` (where the actual decrease
 is noise), steps stopped shrinking — there, steps whose actual and predicted
 changes are both below the rounding of ``‖r‖²`` (estimated from the sizes of
 the terms each residual is a difference of: `stopping.rounding_of_squares`) are
@@ -301,7 +303,12 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
                         box, loop_tols, options.vectorised),
         lambda: c.point)
     radius = jnp.where(first, jnp.where(point.size > 0, point.size, 1.0), radius)
-    stalled = ~first & ((radius <= eps * point.size) | (flat & ~shrinking)
+    # MINPACK sets Δ to twice a good step: Gauss–Newton steps of a zero-residual fit
+    # shrink it below eps·‖D·x‖ while each still removes nearly all of ‖r‖² (y = 0: a
+    # = 1e-47 from 1 in three steps, then STALLED with ‖r‖² = 5e-94). A run that halved
+    # ‖r‖² on its last step is not stalled: it goes on to ‖r‖² = 0, or to its floor.
+    halved = moved & ~first & (actual >= 0.5)
+    stalled = ~first & (((radius <= eps * point.size) & ~halved) | (flat & ~shrinking)
                         | (options.gauss_newton & ~accept))
     code = stopping.first_of([first & ~finite, stalled | point.rest],
                              [Stop.NONFINITE, Stop.STALL], Stop.RUNNING)

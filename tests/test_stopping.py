@@ -513,6 +513,31 @@ def test_a_zero_residual_fit_is_converged_at_its_rounding_floor(width, name):
     assert float(f.rss) <= (1e3 * width.eps) ** 2  # the known minimum, 0, to the width's rounding
 
 
+# Data that are all zero, fitted by models that vanish where a parameter does: each
+# Gauss–Newton step squares that parameter (1 → 1e-16 → 1e-31 → 1e-47), and MINPACK's
+# radius, twice the last step, fell below eps·‖D·x‖ while the steps still removed nearly
+# all of ‖r‖²: the fits ended STALLED at ‖r‖² = 5e-94 (2026-12-01).
+ZERO_DATA_MODELS = {
+    "exponential": (lambda p, x: p[0] * jnp.exp(-p[1] * x), [1.0, 1.0]),
+    "sine": (lambda p, x: p[0] * jnp.sin(p[1] * x), [1.0, 1.0]),
+    "gaussian": (lambda p, x: p[0] * jnp.exp(-jnp.square(x - p[1]) / p[2]), [1.0, 2.0, 1.0]),
+    "two exponentials": (lambda p, x: p[0] * jnp.exp(-p[1] * x) + p[2] * jnp.exp(-p[3] * x),
+                         [1.0, 1.0, 2.0, 3.0]),
+}
+
+
+@pytest.mark.parametrize("name", list(ZERO_DATA_MODELS))
+def test_a_fit_to_data_that_are_all_zero_is_converged(width, name):
+    model, start = ZERO_DATA_MODELS[name]
+    x = np.linspace(0.0, 4.0, 30, dtype=width.dtype)
+    cost = gl.fit_cost(model, (x, np.zeros_like(x)))
+    starts = np.asarray([start, np.multiply(2, start)], width.dtype)
+    fits = gl.fit(cost, starts, sigma=np.full_like(x, 0.5))
+    assert list(np.asarray(fits.status)) == [S.CONVERGED] * 2, fits.message
+    # the known minimum, 0, to the width's rounding
+    assert np.all(np.asarray(fits.rss) <= (1e3 * width.eps) ** 2), fits.rss
+
+
 # A trust-region Newton run stops early where a Newton step could not move x by more than a
 # few eps of the parameters' size; near a minimum at 0 from a start of size 1 such steps
 # still removed most of f, and float32 runs on Helical valley and Wood (and Biggs EXP6)
