@@ -10,10 +10,17 @@ jax.config.update("jax_enable_x64", True)
 matplotlib.use("Agg")
 
 QUICK = bool(os.environ.get("GRADLAB_EXAMPLE_QUICK"))  # CI sets it: smaller sizes
-OUT = os.environ.get("GRADLAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="gradlab-example-")
+_OUT = []  # the figures' folder, made by the first figure saved (an example with none leaves none)
+
+
+def out_dir() -> str:
+    if not _OUT:
+        given = os.environ.get("GRADLAB_EXAMPLE_OUT")
+        _OUT.append(given or tempfile.mkdtemp(prefix="gradlab-example-"))
+    return _OUT[0]
 
 
 def save(ax, name):
-    path = os.path.join(OUT, name)
+    path = os.path.join(out_dir(), name)
     (ax[0] if hasattr(ax, "__len__") else ax).figure.savefig(path, dpi=90, bbox_inches="tight")
     print(f"figure: {path}")
