@@ -9,7 +9,9 @@ when that step is too long (or ``R`` is singular) is the SVD
 ``R = U·Σ·Vᵀ`` computed: then ``z(λ) = −V·diag(σ/(σ² + λ))·Uᵀb`` is the
 solution of the damped problem — the least-squares solution of the augmented
 system ``[J·D⁻¹; √λ·I]·z ≈ [−r; 0]`` — for every λ at once, and Moré's
-Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` (monotone from λ = 0) finds λ with
+Newton iteration on ``1/‖z(λ)‖ = 1/Δ`` (monotone from λ = 0, kept in the
+bracket its iterates give, as MINPACK's lmpar; ``σ² + λ`` floored at ``(eps·σ₁)²``, so
+that a direction lost in rounding cannot overflow it) finds λ with
 no further factorisation. Everything comes from the factors of ``J`` itself,
 so a step's accuracy depends on ``κ(J)``, not ``κ(J)²`` as with ``JᵀJ``
 (NIST's Hahn1 has κ(J) ≈ 1e9: the normal equations would keep no digit).
@@ -135,7 +137,7 @@ def lm_step(f: Factors, radius, vectorised: bool = False, spectrum: Spectrum | N
     The Gauss–Newton step (λ = 0) when it exists and lies within ``1.1·Δ``;
     else, from the SVD of ``R``, ``z(λ) = V·diag(σ/(σ² + λ))·c`` is the damped
     solution for every λ at once, and Moré's Newton iteration on ``1/‖z(λ)‖ = 1/Δ``
-    finds λ, monotone from λ = 0, to within 10%. A singular ``R`` gets the
+    finds λ, monotone from λ = 0 and safeguarded, to within 10%. A singular ``R`` gets the
     minimum-norm Gauss–Newton step when that lies within the region.
 
     ``spectrum``: the SVD of this ``R`` (`gradlab.leastsq.refresh`), used as it is;
@@ -170,24 +172,45 @@ def _damped(f: Factors, radius, spectrum: Spectrum):
     gn = v @ jnp.where(keep, w / jnp.where(keep, s2, 1.0), 0.0)  # minimum-norm
     inside = vector_norm(gn) <= (1 + RADIUS_FIT) * radius
 
+    # σ² + λ floored at (eps·σ₁)², not at the smallest float: a direction below that is lost
+    # in rounding, and 1/σ² of a σ of 2.6e-16 overflowed float32 in the slope (λ NaN, a
+    # fit's b leapt to 5e18), or XLA's (a/b)/c = a/(b·c) made every Newton step 0
+    floor = jnp.maximum(jnp.square(jnp.finfo(sv.dtype).eps * jnp.max(sv)), tiny(sv))
+
     def norm_and_slope(lam):
-        shifted = jnp.maximum(s2 + lam, tiny(lam))
-        t = w / shifted
-        return vector_norm(t), jnp.sum(t * t / shifted)  # ‖z‖ and −½ d‖z‖²/dλ
+        """‖z(λ)‖ and −½ d‖z‖²/dλ over ‖z‖² (from z/‖z‖: ‖z‖² itself can overflow); a
+        direction held at the floor does not change with λ, and adds nothing to the slope
+        (counted, its 1/floor made Newton's steps crawl)."""
+        shifted = s2 + lam
+        live = shifted > floor
+        t = w / jnp.where(live, shifted, floor)
+        norm = vector_norm(t)
+        u = t / jnp.maximum(norm, tiny(norm))
+        return norm, jnp.sum(jnp.where(live, u * u / jnp.where(live, shifted, 1.0), 0.0))
 
     def newton(state):
-        lam, k = state
+        """Moré's Newton step on 1/‖z(λ)‖ = 1/Δ, safeguarded as MINPACK's lmpar: λ stays
+        in the bracket (lo, hi) the iterates so far give (a step out of it, which a
+        direction leaving the floor can cause, goes to the bracket's geometric middle)."""
+        lam, lo, hi, k = state
         norm, q = norm_and_slope(lam)
-        step = (norm - radius) / radius * norm * norm / jnp.maximum(q, tiny(q))
-        return lam + jnp.maximum(step, 0.0), k + 1
+        long = norm > radius
+        lo = jnp.where(long, jnp.maximum(lo, lam), lo)
+        hi = jnp.where(long, hi, jnp.minimum(hi, lam))
+        new = lam + (norm / radius - 1) / jnp.maximum(q, tiny(q))
+        middle = jnp.where(lo > 0, jnp.sqrt(lo) * jnp.sqrt(hi), 1e-3 * hi)
+        new = jnp.where(jnp.isfinite(new) & (new > lo) & (new < hi), new, middle)
+        return new, lo, hi, k + 1
 
     def unfinished(state):
-        lam, k = state
+        lam, _, _, k = state
         norm, _ = norm_and_slope(lam)
         return ~inside & (k < LAMBDA_ITERATIONS) & (jnp.abs(norm - radius) > RADIUS_FIT * radius)
 
-    lam, _ = jax.lax.while_loop(unfinished, newton, (jnp.zeros((), w.dtype), 0))
-    damped = v @ (w / jnp.maximum(s2 + lam, tiny(lam)))
+    # λ = ‖w‖/Δ puts z(λ) in the region (‖z(λ)‖ ≤ ‖w‖/λ): the bracket starts at (0, that]
+    zero = jnp.zeros((), w.dtype)
+    lam, *_ = jax.lax.while_loop(unfinished, newton, (zero, zero, vector_norm(w) / radius, 0))
+    damped = v @ (w / jnp.maximum(s2 + lam, floor))
     return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam)
 
 

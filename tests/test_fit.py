@@ -217,6 +217,25 @@ def test_a_fit_s_path_does_not_depend_on_the_starts_beside_it(dtype):
                     assert np.asarray(field)[:1].tobytes() == np.asarray(expected).tobytes()
 
 
+
+def test_a_start_whose_column_all_but_vanishes_is_fitted_alone_as_in_a_batch(width):
+    # from b = 29.8 the column of a·e^(−b·x) for b vanished to 2.6e-16 of a's: in float32
+    # the damped step's λ overflowed to NaN, and the radius with it; the fit alone leapt to
+    # b = 5e18, a batch of one ran its 2,000 trials in place (2026-12-01). Both now take
+    # the same few steps to the same point (the damped step's own accuracy:
+    # tests/test_linalg.py).
+    t = np.linspace(0.0, 4.0, 30)
+    y = 3 * np.exp(-1.3 * t) + np.random.default_rng(1).normal(0, 0.05, 30)
+    cost = gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x),
+                       (t.astype(width.dtype), y.astype(width.dtype)))
+    start = np.array([-0.81328234, 29.76847141], width.dtype)
+    alone, batch = gl.fit(cost, start), gl.fit(cost, start[None])
+    for fit in (alone, jax.tree.map(lambda a: a[0], batch)):
+        assert np.all(np.isfinite(np.asarray(fit.x))) and int(fit.nit) < 100, (fit.x, fit.nit)
+    assert int(alone.status) == int(batch.status[0])
+    np.testing.assert_allclose(batch.x[0], alone.x, rtol=1e3 * width.eps)
+
+
 HANG_CHECK = """
 import jax, numpy as np
 jax.config.update("jax_enable_x64", True)

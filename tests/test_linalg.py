@@ -151,6 +151,41 @@ def test_back_substitute_is_backward_stable(width, d):
         assert np.all(np.isfinite(x))
 
 
+
+# -- the damped step of a Levenberg–Marquardt trial (gradlab._lm_algebra.lm_step) ---------------
+# A triangle with a singular value of 2.6e-16 beside one of 1 (a fit's parameter whose
+# column had all but vanished) overflowed float32 in Moré's iteration for λ (‖z‖² over
+# σ² = 7e-32): λ and the radius became NaN, a fit leapt to b = 5e18 and a batch of one ran
+# to its step limit (2026-12-01).
+@pytest.mark.parametrize("vectorised", [False, True])
+@pytest.mark.parametrize("smallest", [1e-3, 1e-8, 2.6e-16, 1e-30, 1e-150])
+def test_the_damped_step_fills_its_region_whatever_the_smallest_singular_value(
+        width, vectorised, smallest):
+    from gradlab._lm_algebra import Factors, lm_step
+
+    if smallest < 1e3 * np.finfo(width.dtype).tiny:
+        pytest.skip("below the width's range")
+    rng = np.random.default_rng(7)
+    # singular values near 1, 1e-2 and `smallest` (the last row's coupling is below it)
+    tri = np.array([[1.0, 0.3, -0.2], [0.0, 1e-2, 3e-3], [0.0, 0.0, smallest]], width.dtype)
+    b = rng.normal(size=3).astype(width.dtype)
+    gn = np.linalg.solve(tri.astype(np.float64), -b.astype(np.float64))
+    step = jax.jit(lm_step, static_argnums=2)
+    for radius in (1e-3, 0.5, 10.0):
+        f = Factors(jnp.asarray(tri), jnp.asarray(b), jnp.asarray(gn, width.dtype))
+        z, lam, _ = step(f, jnp.asarray(radius, width.dtype), vectorised)
+        z, lam = np.asarray(z, np.float64), float(lam)
+        assert np.all(np.isfinite(z)) and np.isfinite(lam) and lam > 0, (radius, z, lam)
+        # the region is filled to MINPACK's 10%
+        assert abs(np.linalg.norm(z) - radius) <= 0.1 * radius * (1 + 1e3 * width.eps), (
+            radius, np.linalg.norm(z))
+        # and z is the damped solution for its λ, by float64 SVD (the step's own accuracy)
+        u, sv, vt = np.linalg.svd(tri.astype(np.float64))
+        reference = -vt.T @ (sv / (sv**2 + lam) * (u.T @ b.astype(np.float64)))
+        np.testing.assert_allclose(z, reference, rtol=1e3 * width.eps,
+                                   atol=1e3 * width.eps * radius)
+
+
 # -- jaxlib 0.10's batched LAPACK calls, kept on the calling thread ---------------------------
 # Above jaxlib 0.10.2's estimate of 2e5 flops, a batched LAPACK call spreads its batch over
 # XLA:CPU's intra-op pool and blocks its own pool thread until the pieces are done; two such
