@@ -208,10 +208,13 @@ def _damped(f: Factors, radius, spectrum: Spectrum):
         return ~inside & (k < LAMBDA_ITERATIONS) & (jnp.abs(norm - radius) > RADIUS_FIT * radius)
 
     # λ = ‖w‖/Δ puts z(λ) in the region (‖z(λ)‖ ≤ ‖w‖/λ): the bracket starts at (0, that]
+    # (a region of radius 0 has only λ = inf: the step 0)
     zero = jnp.zeros((), w.dtype)
-    lam, *_ = jax.lax.while_loop(unfinished, newton, (zero, zero, vector_norm(w) / radius, 0))
+    upper = jnp.where(radius > 0, vector_norm(w) / jnp.where(radius > 0, radius, 1.0), jnp.inf)
+    lam, *_ = jax.lax.while_loop(unfinished, newton, (zero, zero, upper, 0))
     damped = v @ (w / jnp.maximum(s2 + lam, floor))
-    return jnp.where(inside, gn, damped), jnp.where(inside, 0.0, lam)
+    # λ = inf (no region) steps 0, said as λ = 0: the predicted decrease is then 0, not inf·0
+    return jnp.where(inside, gn, damped), jnp.where(inside | ~jnp.isfinite(lam), 0.0, lam)
 
 
 def gauss_newton(f: Factors, vectorised: bool = False):

@@ -184,6 +184,9 @@ def test_the_damped_step_fills_its_region_whatever_the_smallest_singular_value(
         reference = -vt.T @ (sv / (sv**2 + lam) * (u.T @ b.astype(np.float64)))
         np.testing.assert_allclose(z, reference, rtol=1e3 * width.eps,
                                    atol=1e3 * width.eps * radius)
+    # a region of radius 0 has only the step 0 (and λ finite: the predicted decrease uses it)
+    z, lam, _ = step(f, jnp.asarray(0.0, width.dtype), vectorised)
+    assert not np.any(np.asarray(z)) and np.isfinite(float(lam))
 
 
 # -- jaxlib 0.10's batched LAPACK calls, kept on the calling thread ---------------------------
