@@ -60,10 +60,13 @@ them (MINPACK's tests). A trial with NaN/inf residuals is refused like any bad
 step. Every such stop is a
 `stopping.Stop.STALL`: whatever stopped it, the `Status` is
 `stopping.verdict` at the last point, judged by `stopping.stationary` with
-``JᵀJ`` in the scaled parameters, or with the Hessian of ½‖r‖², ``JᵀJ + Σ
-rᵢ·∇²rᵢ``, in the parameters themselves (``JᵀJ`` alone sees no curvature where
-``J`` is singular, as it can be at a minimum whose residuals do not vanish:
-Freudenstein and Roth's 48.98) (CONVERGED only where the point is stationary
+``JᵀJ`` in the scaled parameters, or, where it has no negative curvature, with the
+Hessian of ½‖r‖², ``JᵀJ + Σ rᵢ·∇²rᵢ``, in the parameters scaled by its own diagonal
+(``JᵀJ`` alone sees no curvature where ``J`` is singular, as it can be at a minimum
+whose residuals do not vanish: Freudenstein and Roth's 48.98; an indefinite
+``Σ rᵢ·∇²rᵢ`` makes that Hessian's step short far from any stationary point, and
+unscaled, a parameter of 4e14 beside one of 2 has a curvature "lost in rounding")
+(CONVERGED only where the point is stationary
 at the problem's scale; SADDLE where it is but that Hessian has a curvature
 negative beyond roundoff; else STALLED, or MAX_STEPS after ``steps`` trials, or
 NONFINITE when the start itself is not finite). Its rounding floor adds, to the
@@ -367,7 +370,7 @@ def judge(objective, sigma, c: _Carry, box, tols: Tolerances):
     unscaled_box, box = box, None if box is None else tuple(b * d for b in box)
     at_rest = stopping.stationary(pt.x * d, c.x0 * d, 0.5 * pt.rr, scaled.T @ r,
                                   scaled.T @ scaled, tols, box, floor=floor)
-    # ... or with ½‖r‖²'s own Hessian, JᵀJ + Σ rᵢ·∇²rᵢ, in the parameters themselves: at a
+    # ... or with ½‖r‖²'s own Hessian, JᵀJ + Σ rᵢ·∇²rᵢ, scaled by its own diagonal: at a
     # minimum where the residuals do not vanish J can be singular (Freudenstein and Roth's
     # 48.98, Jennrich and Sampson's 124.36), and JᵀJ alone sees no curvature along its null
     # space. (Not scaled by J's columns: a column of 1e-44 beside a second-order term of
@@ -376,11 +379,27 @@ def judge(objective, sigma, c: _Carry, box, tols: Tolerances):
     # questions compiled 7% faster, but a batch of 1,000 fits over data sets then hung:
     # most likely jaxlib's deadlock of concurrent batched LAPACK calls, found a day later
     # (`gradlab._linalg.one_thread`); the batch of two was not tried again.)
+    # In the parameters scaled by that Hessian's own diagonal, h = sqrt(|Hᵢᵢ|): unscaled, an
+    # amplitude of 4e14 beside a rate of 2 had a curvature 1e-34 of the rate's, "lost in
+    # rounding", and its slope times xtol of 4e14 passed for nothing (float32 data of 2e19:
+    # CONVERGED at a rate of −2.4 where the data decay at 1.5)
     hessian = full_jac.T @ full_jac + _second_order(objective, sigma, pt.x, r)
-    full, question = stopping.rest_asking(pt.x, c.x0, 0.5 * pt.rr, full_jac.T @ r, hessian,
-                                          tols, unscaled_box, floor=floor)
+    index = jnp.arange(hessian.shape[0])
+    h = jnp.sqrt(jnp.abs(hessian[index, index]))  # jnp.diagonal would add a lax.cond
+    h = jnp.where((h > 0) & jnp.isfinite(h), h, 1.0)
+    full_box = None if unscaled_box is None else tuple(b * h for b in unscaled_box)
+    full, question = stopping.rest_asking(pt.x * h, c.x0 * h, 0.5 * pt.rr, (full_jac.T @ r) / h,
+                                          hessian / h[:, None] / h, tols, full_box,
+                                          floor=floor)
+    question = question._replace(x=question.x / h, direction=question.direction / h)
+    # The Hessian's own view counts for a point's stationarity only where it has no
+    # negative curvature (a minimum with a singular J): its model's step, −|H|⁻¹g, is short
+    # where Σ rᵢ·∇²rᵢ is large and indefinite, and its decrease then fell below f's rounding
+    # far from any stationary point (data of 2e10 fitted from an amplitude of 1: "SADDLE"
+    # at a = 2.16, every residual 2e10). A true saddle has g ≈ 0, and JᵀJ's view sees it.
+    full_rests = full.stationary & ~(full.descends | question.asked)
     verdict = lambda descends: stopping.verdict(
-        c.stop, at_rest | full.stationary | (pt.rr == 0), pt.rr, c.rr0,
+        c.stop, at_rest | full_rests | (pt.rr == 0), pt.rr, c.rr0,
         descends & (pt.rr > 0)).astype(jnp.int32)
     pending = stopping.Pending(verdict(full.descends), verdict(True), question)
     return Solution(pt.x, r, full_jac, pt.rr, pending.status, jnp.maximum(c.nit, 0), pt.free,

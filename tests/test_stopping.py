@@ -536,6 +536,46 @@ def test_a_fit_to_data_that_are_all_zero_is_converged(width, name):
         assert float(fit.rss) <= (1e3 * width.eps) ** 2, (x0, fit.rss)
 
 
+# Data of 2e10 or more fitted from an amplitude of 1: the loop stops after two trials (each
+# step of about 1 changes ‖r‖² by 1e-10 of itself, below its rounding in float32), and the
+# verdict, asking ½‖r‖²'s Hessian unscaled, said SADDLE (its −|H|⁻¹g short beside the
+# second-order term of residuals of 2e10) or, from data of 2e19, CONVERGED at a rate of
+# −2.4 (an amplitude of 4e14 beside a rate had a curvature 1e-34 of the rate's: "lost in
+# rounding") (2026-12-01). The reference: the minimum, (2·scale, 1.5), with ‖r‖² = 0.
+@pytest.mark.parametrize("scale", [1e10, 1e19])
+def test_a_fit_far_from_the_data_s_scale_is_converged_only_at_the_minimum(width, scale):
+    model = lambda p, x: p[0] * jnp.exp(-p[1] * x)
+    x = np.linspace(0.0, 3.0, 20)
+    y = scale * 2 * np.exp(-1.5 * x)
+    fit = gl.fit(gl.fit_cost(model, (x.astype(width.dtype), y.astype(width.dtype))),
+                 np.array([1.0, 1.0], width.dtype))
+    status = _status(fit)
+    assert status in (S.CONVERGED, S.STALLED, S.MAX_STEPS), fit.message
+    if status == S.CONVERGED:
+        np.testing.assert_allclose(np.asarray(fit.x, float), [2 * scale, 1.5],
+                                   rtol=1e3 * width.eps)
+
+
+# Jennrich and Sampson from 10·x0: the fit runs x₁ off to −139, where e^(k·x₁) underflows
+# and x₁ no longer moves the cost (a plateau at infinity), and was CONVERGED at F = 259.58;
+# the minimum is 124.36. Judged unscaled, x₁'s curvature, 1e-60 of x₂'s, was "lost in
+# rounding" and its slope times xtol of 139 passed for nothing (2026-12-01,
+# `benchmarks/mgh_truth.py`). float64 only: in float32 e^(−139) is 0, and at that point the
+# cost does not depend on x₁ at all (its column, slope and curvature exactly 0).
+def test_a_fit_run_off_onto_a_plateau_is_not_converged(x64):
+    width = x64
+    p = mgh.P["jennrich_sampson"]
+    r = p["r"]
+    (m,) = jax.eval_shape(r, jnp.asarray(p["x0"], width.dtype)).shape
+    cost = gl.fit_cost(lambda q, x: r(q), (np.arange(m, dtype=width.dtype),
+                                           np.zeros(m, width.dtype)))
+    fit = gl.fit(cost, 10 * jnp.asarray(p["x0"], width.dtype))
+    if _status(fit) == S.CONVERGED:
+        assert float(fit.rss) == pytest.approx(min(p["fmins"]), rel=width.sqrt_eps), fit.x
+    else:
+        assert _status(fit) in (S.STALLED, S.MAX_STEPS), fit.message
+
+
 # A trust-region Newton run stops early where a Newton step could not move x by more than a
 # few eps of the parameters' size; near a minimum at 0 from a start of size 1 such steps
 # still removed most of f, and float32 runs on Helical valley and Wood (and Biggs EXP6)
