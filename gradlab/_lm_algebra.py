@@ -191,27 +191,27 @@ def _damped(f: Factors, radius, spectrum: Spectrum):
     def newton(state):
         """Moré's Newton step on 1/‖z(λ)‖ = 1/Δ, safeguarded as MINPACK's lmpar: λ stays
         in the bracket (lo, hi) the iterates so far give (a step out of it, which a
-        direction leaving the floor can cause, goes to the bracket's geometric middle)."""
-        lam, lo, hi, k = state
-        norm, q = norm_and_slope(lam)
+        direction leaving the floor can cause, goes to the bracket's geometric middle).
+        The state carries ‖z‖ and the slope at λ: each iteration computes them once."""
+        lam, lo, hi, k, norm, q = state
         long = norm > radius
         lo = jnp.where(long, jnp.maximum(lo, lam), lo)
         hi = jnp.where(long, hi, jnp.minimum(hi, lam))
         new = lam + (norm / radius - 1) / jnp.maximum(q, tiny(q))
         middle = jnp.where(lo > 0, jnp.sqrt(lo) * jnp.sqrt(hi), 1e-3 * hi)
         new = jnp.where(jnp.isfinite(new) & (new > lo) & (new < hi), new, middle)
-        return new, lo, hi, k + 1
+        return (new, lo, hi, k + 1, *norm_and_slope(new))
 
     def unfinished(state):
-        lam, _, _, k = state
-        norm, _ = norm_and_slope(lam)
+        _, _, _, k, norm, _ = state
         return ~inside & (k < LAMBDA_ITERATIONS) & (jnp.abs(norm - radius) > RADIUS_FIT * radius)
 
     # λ = ‖w‖/Δ puts z(λ) in the region (‖z(λ)‖ ≤ ‖w‖/λ): the bracket starts at (0, that]
     # (a region of radius 0 has only λ = inf: the step 0)
     zero = jnp.zeros((), w.dtype)
     upper = jnp.where(radius > 0, vector_norm(w) / jnp.where(radius > 0, radius, 1.0), jnp.inf)
-    lam, *_ = jax.lax.while_loop(unfinished, newton, (zero, zero, upper, 0))
+    lam, *_ = jax.lax.while_loop(unfinished, newton,
+                                 (zero, zero, upper, 0, *norm_and_slope(zero)))
     damped = v @ (w / jnp.maximum(s2 + lam, floor))
     # λ = inf (no region) steps 0, said as λ = 0: the predicted decrease is then 0, not inf·0
     return jnp.where(inside, gn, damped), jnp.where(inside | ~jnp.isfinite(lam), 0.0, lam)
