@@ -174,7 +174,7 @@ def _damped(f: Factors, radius, spectrum: Spectrum):
 
     # σ² + λ floored at (eps·σ₁)², not at the smallest float: a direction below that is lost
     # in rounding, and 1/σ² of a σ of 2.6e-16 overflowed float32 in the slope (λ NaN, a
-    # fit's b leapt to 5e18), or XLA's (a/b)/c = a/(b·c) made every Newton step 0
+    # fit's b leapt to 5e18)
     floor = jnp.maximum(jnp.square(jnp.finfo(sv.dtype).eps * jnp.max(sv)), tiny(sv))
 
     def norm_and_slope(lam):
@@ -197,6 +197,7 @@ def _damped(f: Factors, radius, spectrum: Spectrum):
         long = norm > radius
         lo = jnp.where(long, jnp.maximum(lo, lam), lo)
         hi = jnp.where(long, hi, jnp.minimum(hi, lam))
+        # (‖z‖/Δ − 1)/q, not (‖z‖ − Δ)/Δ/q: XLA makes a/b/c a/(b·c), which overflowed
         new = lam + (norm / radius - 1) / jnp.maximum(q, tiny(q))
         middle = jnp.where(lo > 0, jnp.sqrt(lo) * jnp.sqrt(hi), 1e-3 * hi)
         new = jnp.where(jnp.isfinite(new) & (new > lo) & (new < hi), new, middle)

@@ -310,7 +310,7 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     # shrink it below eps·‖D·x‖ while each still removes nearly all of ‖r‖² (y = 0: a
     # = 1e-47 from 1 in three steps, then STALLED with ‖r‖² = 5e-94). A run that halved
     # ‖r‖² on its last step is not stalled: it goes on to ‖r‖² = 0, or to its floor.
-    halved = moved & ~first & (actual >= 0.5)
+    halved = moved & (actual >= 0.5)
     stalled = ~first & (((radius <= eps * point.size) & ~halved) | (flat & ~shrinking)
                         | (options.gauss_newton & ~accept))
     code = stopping.first_of([first & ~finite, stalled | point.rest],
@@ -384,8 +384,7 @@ def judge(objective, sigma, c: _Carry, box, tols: Tolerances):
     # rounding", and its slope times xtol of 4e14 passed for nothing (float32 data of 2e19:
     # CONVERGED at a rate of −2.4 where the data decay at 1.5)
     hessian = full_jac.T @ full_jac + _second_order(objective, sigma, pt.x, r)
-    index = jnp.arange(hessian.shape[0])
-    h = jnp.sqrt(jnp.abs(hessian[index, index]))  # jnp.diagonal would add a lax.cond
+    h = jnp.sqrt(jnp.abs(stopping.diagonal(hessian)))
     h = jnp.where((h > 0) & jnp.isfinite(h), h, 1.0)
     full_box = None if unscaled_box is None else tuple(b * h for b in unscaled_box)
     full, question = stopping.rest_asking(pt.x * h, c.x0 * h, 0.5 * pt.rr, (full_jac.T @ r) / h,

@@ -382,6 +382,12 @@ def free_parameters(x, g, box, near: NearBound | None = None, curvatures=None):
     return ~(held | close)
 
 
+def diagonal(a):
+    """The diagonal of a square matrix by gather (``jnp.diagonal`` would add a ``lax.cond``)."""
+    index = jnp.arange(a.shape[0])
+    return a[index, index]
+
+
 def reduced(x, g, hessian, box=None, near: NearBound | None = None):
     """The gradient and Hessian on the free parameters (`free_parameters`, with ``near``).
 
@@ -391,14 +397,13 @@ def reduced(x, g, hessian, box=None, near: NearBound | None = None):
     """
     if box is None:  # every parameter is free
         return g, hessian
-    index = jnp.arange(x.shape[0])
-    curvatures = None if hessian is None else hessian[index, index]
+    curvatures = None if hessian is None else diagonal(hessian)
     free = free_parameters(x, g, box, near, curvatures)
     g_free = jnp.where(free, g, 0.0)
     if hessian is None:
         return g_free, None
     both = free[:, None] & free[None, :]
-    fill = jnp.max(jnp.abs(jnp.diagonal(hessian)))
+    fill = jnp.max(jnp.abs(curvatures))
     fill = jnp.where(fill > 0, fill, 1.0)
     return g_free, jnp.where(both, hessian, 0.0) + jnp.diag(jnp.where(free, 0.0, fill))
 
@@ -582,14 +587,13 @@ def rest_asking(x, x0, f, g, hessian, tols: Tolerances, box=None, *, floor=None,
         never = jnp.asarray(False)
         return Rest(small_gradient(norm(g_free), tols), never), SaddleQuestion(
             never, x, jnp.zeros_like(x), jnp.zeros(SADDLE_PROBES, x.dtype), f)
-    index = jnp.arange(hessian.shape[0])
-    diagonal = jnp.abs(hessian[index, index])  # jnp.diagonal would add a lax.cond
+    on_diagonal = jnp.abs(diagonal(hessian))
     model = _newton_model(g_free, held)
     s, curvatures = model.step, model.eigenvalues
     # D from the diagonal, floored at eps of the curvature's scale: a Hessian with a zero
     # diagonal (the saddle x·y) must not weigh every step as nothing
-    curvature = jnp.maximum(jnp.max(diagonal), jnp.max(jnp.abs(curvatures)))
-    weights = jnp.sqrt(jnp.maximum(diagonal, jnp.finfo(g.dtype).eps * curvature))
+    curvature = jnp.maximum(jnp.max(on_diagonal), jnp.max(jnp.abs(curvatures)))
+    weights = jnp.sqrt(jnp.maximum(on_diagonal, jnp.finfo(g.dtype).eps * curvature))
     lowest = model.vectors[:, 0]  # the lowest curvature's direction
     # the seven norms as the rows of one array: one reduction kernel, not seven (XLA:CPU
     # compiles each reduction as a kernel of its own)
