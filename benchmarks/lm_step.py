@@ -40,7 +40,7 @@ def _thurber(size: int):
     rng = np.random.default_rng(0)
     starts = p.starts[0] * np.exp(rng.uniform(np.log(0.5), np.log(2), (size, 7)))
     cost = gl.fit_cost(p.model, p.data())
-    return jnp.asarray(starts), (cost.objective, fitting._unit(cost.data.y, None)), None
+    return jnp.asarray(starts), (cost.objective, None), None
 
 
 def _datasets(size: int):
@@ -54,9 +54,8 @@ def _datasets(size: int):
     ys = ys + rng.normal(0, 0.05, (size, 50))
     cost = gl.fit_cost(decay, (x, ys[0]))
     data = gl.Data(jnp.broadcast_to(jnp.asarray(x), (size, 50)), jnp.asarray(ys))
-    units = jax.vmap(fitting._unit)(data.y, None)[:, None] * jnp.ones((size, 50))
     starts = jnp.broadcast_to(jnp.asarray([1.0, 1.0, 0.0]), (size, 3))
-    return starts, (Objective(cost.fn, cost.grad, data), units), 0
+    return starts, (Objective(cost.fn, cost.grad, data), None), 0
 
 
 def pieces(problem, axis):
@@ -73,15 +72,15 @@ def pieces(problem, axis):
     held = lambda c: c._replace(spectrum_here=jnp.ones_like(c.spectrum_here))
 
     def rj(c, p):
-        return leastsq.residuals_and_jacobian(p[0], c.point.x, p[1])
+        return leastsq.residuals_and_jacobian(p[0], c.point.x, leastsq.in_units(p[1], c.unit))
 
     def qr(c, p):
         r, jac = rj(c, p)
         return jnp.linalg.qr(jnp.concatenate([jac, r[:, None]], 1), mode="r")
 
     def arrive(c, p):
-        return leastsq._arrive(p[0], p[1], c.point.scale, False, c.point.x, *rj(c, p),
-                               c.point.rr, None, loop_tols, True)
+        return leastsq._arrive(p[0], leastsq.in_units(p[1], c.unit), c.point.scale, False,
+                               c.point.x, *rj(c, p), c.point.rr, None, loop_tols, True)
 
     return step, {
         "whole step (damped or not, as the batch)": step,
@@ -124,7 +123,9 @@ def main(argv=None):
     size = 32 if args.problem == "thurber" else 313
     starts, problem, axis = (_thurber if args.problem == "thurber" else _datasets)(size)
     step, table = pieces(problem, axis)
-    carry = jax.vmap(leastsq.init)(starts)
+    units = jax.vmap(lambda p, x0: leastsq.residual_unit(p[0], p[1], x0), in_axes=(axis, 0))(
+        problem, starts)  # as `_lm_batch.run_many` does
+    carry = jax.vmap(leastsq.init)(starts, units)
     advance = jax.jit(step)
     for _ in range(args.trials):
         carry = advance(carry, problem)

@@ -204,7 +204,7 @@ def statistics(sol: leastsq.Solution, absolute_sigma: bool, unit, pinned: bool,
     errors are the norms of ``A``'s rows (times the residual SD) and the
     correlations the products of its normalised rows, so nothing is squared that
     could underflow. Singular values below the rank cut make the errors inf.
-    The loop ran on residuals divided by ``unit`` (`gradlab.fitting`'s power of two); the
+    The loop ran on residuals divided by ``unit`` (`gradlab.leastsq.residual_unit`); the
     record is in the data's units.
     """
     n, d = sol.jac.shape

@@ -47,6 +47,7 @@ from gradlab.leastsq import (
     needs_svd,
     probe,
     refresh,
+    residual_unit,
     running,
     step_running,
 )
@@ -119,7 +120,9 @@ def run_many(objective, sigma, x0s, steps, box, loop_tols: Tolerances, options: 
     axis = 0 if data_axis else None
     problems = (objective, sigma)
     options = options._replace(vectorised=True)
-    c0 = batch_carry(jax.vmap(init)(x0s))
+    units = jax.vmap(lambda p, x0: residual_unit(p[0], p[1], x0), in_axes=(axis, 0))(problems,
+                                                                                    x0s)
+    c0 = batch_carry(jax.vmap(init)(x0s, units))
 
     step = group_step(box, loop_tols, options, axis)
 
@@ -143,6 +146,6 @@ def finish_many(objective, sigma, last: _Carry, box, tols: Tolerances, *,
     sols, pending = jax.vmap(lambda c, p: judge(p[0], p[1], c, box, tols),
                              in_axes=(0, 0 if data_axis else None))(last, problems)
     status = stopping.settle_batch(
-        pending, lambda p: probe(*(p if data_axis else problems)),
-        problems if data_axis else None, box)
+        pending, lambda row: probe(*(row[0] if data_axis else problems), row[1]),
+        (problems if data_axis else None, last.unit), box)
     return sols._replace(status=status)

@@ -54,40 +54,21 @@ METHODS = ("lm", "gauss-newton")
 DEFAULT_STEPS = 2000
 
 
-def _unit(y, sigma):
-    """An exact power of two about the size of the data, ``max |y/σ|``.
-
-    The loop fits the residuals divided by it: the same digits (a power of two
-    changes none), but sums of squares that neither underflow (data of 1e-200)
-    nor overflow (1e200, or tiny absolute σ).
-    """
-    size = jnp.max(jnp.abs(y if sigma is None else y / sigma))
-    size = jnp.where((size > 0) & jnp.isfinite(size), size, 1.0)
-    _, exponent = jnp.frexp(size)
-    return jnp.ldexp(jnp.ones((), y.dtype), exponent)
-
-
-def _scaled_sigma(sigma, unit):
-    return unit if sigma is None else sigma * unit
-
-
 # A fit is two programs: the loop, compiled to run fast, and what runs once after it (the
 # verdict and the statistics, `gradlab._compile.once_jit`), compiled quickly. Under a
 # caller's jit both are part of the caller's program.
-@_programs.keepable(lambda args, static: jax.eval_shape(leastsq.init, args[2]))
+@_programs.keepable(lambda args, static: jax.eval_shape(
+    lambda x0: leastsq.init(x0, jnp.ones((), x0.dtype)), args[2]))
 @loop_jit(static_argnames=("options",))
 def _fit_loop(objective, sigma, x0, steps, box, loop_tols, *, options):
-    unit = _unit(objective.data.y, sigma)
-    return leastsq.loop_one(objective, _scaled_sigma(sigma, unit), x0, steps, box, loop_tols,
-                            options)
+    return leastsq.loop_one(objective, sigma, x0, steps, box, loop_tols, options)
 
 
 @_programs.keepable(Fit)
 @once_jit(static_argnames=("absolute_sigma",))
 def _fit_end(objective, sigma, last, box, tols, *, absolute_sigma):
-    unit = _unit(objective.data.y, sigma)
-    sol = leastsq.finish(objective, _scaled_sigma(sigma, unit), last, box, tols)
-    return statistics(sol, absolute_sigma, unit, box is not None)
+    sol = leastsq.finish(objective, sigma, last, box, tols)
+    return statistics(sol, absolute_sigma, last.unit, box is not None)
 
 
 def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, absolute_sigma):
@@ -95,16 +76,9 @@ def _fit_one(objective, sigma, x0, steps, box, tols, loop_tols, *, options, abso
     return _fit_end(objective, sigma, last, box, tols, absolute_sigma=absolute_sigma)
 
 
-def _batch_scales(y, sigma, n: int, data_axis: bool):
-    """A batch's units (`_unit`, one per row) and its σ scaled by them: one unit per data
-    set with ``data_axis`` (σ broadcast to the data sets' shape), else the one shared."""
-    if data_axis:
-        units = jax.vmap(_unit)(y, sigma)  # sigma None: a pytree without leaves
-        scaled = jnp.broadcast_to(
-            _scaled_sigma(sigma, units.reshape((-1,) + (1,) * (y.ndim - 1))), y.shape)
-        return units, scaled
-    unit = _unit(y, sigma)
-    return jnp.broadcast_to(unit, (n,)), _scaled_sigma(sigma, unit)
+def _rows_sigma(y, sigma, data_axis: bool):
+    """A batch's σ: with ``data_axis``, broadcast to the data sets' shape (a row each)."""
+    return jnp.broadcast_to(sigma, y.shape) if data_axis and sigma is not None else sigma
 
 
 def _on_rows(per_device: bool, run, rows, shared, data_axis: bool):
@@ -131,13 +105,12 @@ def _fit_many_loop(objective, sigma, x0s, steps, box, loop_tols, *, options, dat
     def run(rows, shared):
         (x0s, problem), (steps, box, loop_tols, same) = rows, shared
         objective, sigma = problem if data_axis else same
-        _, scaled = _batch_scales(objective.data.y, sigma, x0s.shape[0], data_axis)
         # imported here: the batch driver imports `gradlab._loop`, and with it optax, which
         # a single fit never needs (0.2 s more to import gradlab.fitting)
         from gradlab._lm_batch import run_many
 
-        return run_many(objective, scaled, x0s, steps, box, loop_tols, options,
-                        data_axis=data_axis)
+        return run_many(objective, _rows_sigma(objective.data.y, sigma, data_axis), x0s, steps,
+                        box, loop_tols, options, data_axis=data_axis)
 
     return _on_rows(per_device, run, x0s, (steps, box, loop_tols, (objective, sigma)),
                     data_axis)
@@ -150,12 +123,12 @@ def _fit_many_end(objective, sigma, last, box, tols, *, absolute_sigma, data_axi
     def run(rows, shared):
         (last, problem), (box, tols, same) = rows, shared
         objective, sigma = problem if data_axis else same
-        units, scaled = _batch_scales(objective.data.y, sigma, last.x0.shape[0], data_axis)
         from gradlab._lm_batch import finish_many
 
-        sols = finish_many(objective, scaled, last, box, tols, data_axis=data_axis)
+        sols = finish_many(objective, _rows_sigma(objective.data.y, sigma, data_axis), last,
+                           box, tols, data_axis=data_axis)
         return jax.vmap(lambda s, u: statistics(s, absolute_sigma, u, box is not None,
-                                                vectorised=True))(sols, units)
+                                                vectorised=True))(sols, last.unit)
 
     return _on_rows(per_device, run, last, (box, tols, (objective, sigma)), data_axis)
 

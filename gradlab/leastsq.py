@@ -81,6 +81,7 @@ and the Jacobian together, so ``nfev = njev = nit + 1``.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -148,6 +149,40 @@ def residuals_and_jacobian(objective, x, sigma):
     return r, jax.vmap(pull)(jnp.eye(n, dtype=r.dtype))[0]
 
 
+def residual_unit(objective, sigma, x0):
+    """The power of two a run divides its residuals by (`in_units`): about the data's size,
+    ``max |Y/σ|``, raised where the start's residuals would overflow their squares.
+
+    The same digits (a power of two changes none), but sums of squares that neither
+    underflow (data of 1e-200) nor overflow (1e200, or tiny absolute σ). Sized by the
+    data alone, a start far off them overflowed at once: float32 data of 1e-20 fitted
+    from a model of size 1, residuals of 1e20 in the data's units, NONFINITE at the start
+    of a finite problem (2026-12-01). So the unit rises until ``N`` squares of the start's
+    largest residual stay 2⁸ below the largest float, but no further than the squares of
+    the data's own rounding (``eps·max |Y/σ|``) stay 2⁸ above the smallest normal float
+    (float32: 36 binary orders above the data's size): past that the data could not be
+    resolved and the start's overflow (NONFINITE) is the truth. Data all zero set no
+    such limit. A run's unit is its own (a batch: one per start and data set).
+    """
+    sizes = _sizes(objective, sigma)
+    r0 = residuals(objective, x0, sigma)
+    info = jnp.finfo(r0.dtype)
+    data, start = jnp.max(sizes), jnp.max(jnp.abs(r0))
+    data_known = (data > 0) & jnp.isfinite(data)
+    _, data_exp = jnp.frexp(jnp.where(data_known, data, 1.0))
+    _, start_exp = jnp.frexp(jnp.where(jnp.isfinite(start), start, 0.0))
+    room = (info.maxexp - 8 - math.ceil(math.log2(max(r0.size, 1)))) // 2
+    spare = (-info.minexp - 8) // 2 - info.nmant
+    lifted = jnp.maximum(data_exp, start_exp - room)
+    exponent = jnp.where(data_known, jnp.minimum(lifted, data_exp + spare), lifted)
+    return jnp.ldexp(jnp.ones((), r0.dtype), exponent)
+
+
+def in_units(sigma, unit):
+    """The σ a run divides its residuals by: ``σ·unit`` (`residual_unit`; ``unit`` when σ is None)."""
+    return unit if sigma is None else sigma * unit
+
+
 def _sizes(objective, sigma):
     """``|Y|/σ`` flattened: each residual is a difference of terms of about this size (the
     data and the prediction), so it is wrong by about ``eps`` times it."""
@@ -211,10 +246,12 @@ class _Carry(NamedTuple):
     spectrum_here: jax.Array  # ... and it is that of the current point's R (`refresh`)
     rr0: jax.Array  # ‖r(x0)‖²
     x0: jax.Array
+    unit: jax.Array  # the power of two the residuals are divided by (`residual_unit`)
 
 
-def init(x0) -> _Carry:
-    """The carry before anything is evaluated: the first trial evaluates ``x0`` itself."""
+def init(x0, unit) -> _Carry:
+    """The carry before anything is evaluated: the first trial evaluates ``x0`` itself.
+    The loop's functions take the caller's σ and divide by ``σ·unit`` (`in_units`)."""
     d, dtype = x0.shape[0], x0.dtype
     zero = jnp.zeros((), dtype)
     inf = jnp.asarray(jnp.inf, dtype)
@@ -224,7 +261,7 @@ def init(x0) -> _Carry:
     return _Carry(point=point, radius=inf, nit=jnp.asarray(-1, jnp.int32),
                   stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf,
                   spectrum=Spectrum.identity(d, dtype),
-                  spectrum_here=jnp.asarray(False), rr0=inf, x0=x0)
+                  spectrum_here=jnp.asarray(False), rr0=inf, x0=x0, unit=unit)
 
 
 def _propose(c: _Carry, box, options: Options):
@@ -284,6 +321,7 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
 def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Options) -> _Carry:
     """One trial of MINPACK's loop: propose, evaluate, accept or refuse, update Δ; or,
     at ``nit = −1``, evaluate the start."""
+    sigma = in_units(sigma, c.unit)
     eps = jnp.finfo(c.x0.dtype).eps
     rr = c.point.rr
     first = c.nit < 0
@@ -345,17 +383,19 @@ def finish(objective, sigma, c: _Carry, box, tols: Tolerances) -> Solution:
     """`stopping.verdict` at the last point, judged with JᵀJ or ½‖r‖²'s Hessian, and the
     residuals and Jacobian there (zero where no point was reached: a start not finite)."""
     sol, pending = judge(objective, sigma, c, box, tols)
-    return sol._replace(status=stopping.settle(pending, probe(objective, sigma), box))
+    return sol._replace(status=stopping.settle(pending, probe(objective, sigma, c.unit), box))
 
 
-def probe(objective, sigma):
+def probe(objective, sigma, unit):
     """½‖r‖² of a batch of points (``(k, d) → (k,)``): what a verdict asks (`judge`)."""
+    sigma = in_units(sigma, unit)
     return jax.vmap(lambda p: _half_rr(objective, p, sigma))
 
 
 def judge(objective, sigma, c: _Carry, box, tols: Tolerances):
     """`finish`, its verdict left pending (`stopping.Pending`: a batch settles its runs'
     together), and the Solution's status the one without asking."""
+    sigma = in_units(sigma, c.unit)
     pt = c.point
     r, jac = residuals_and_jacobian(objective, pt.x, sigma)
     reached = jnp.isfinite(pt.rr)
@@ -474,4 +514,4 @@ def loop_one(objective, sigma, x0, steps, box, loop_tols: Tolerances, options: O
     return jax.lax.while_loop(
         lambda c: running(c, steps),
         lambda c: _step(objective, sigma, c, box, loop_tols, options),
-        init(x0))
+        init(x0, residual_unit(objective, sigma, x0)))

@@ -236,6 +236,71 @@ def test_a_start_whose_column_all_but_vanishes_is_fitted_alone_as_in_a_batch(wid
     np.testing.assert_allclose(batch.x[0], alone.x, rtol=1e3 * width.eps)
 
 
+# A fit runs on its residuals divided by a power of two about the data's size. Sized by the
+# data alone, a start far above them overflowed its squares at once, NONFINITE at trial 0 of
+# a finite problem: float32 data of 1e-20 from an amplitude of 1, or data all zero with σ =
+# 1e-30 (2026-12-01). Each case's start squares overflow the data's unit by the width's range.
+def _far_start_cases(width):
+    far = 2.0 ** (np.finfo(width.dtype).maxexp // 2 + 8)  # the start over the data
+    return [("y = 0, tiny σ", 0.0, 1 / far, [1.0, 1.0]),
+            ("data far below the start", 1 / far, None, [1.0, 1.0]),
+            ("... from another start", 1 / far, None, [3.0, 1.4])]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_a_start_far_above_the_data_is_fitted_not_nonfinite(width, case):
+    name, scale, sigma, start = _far_start_cases(width)[case]
+    t = np.linspace(0.0, 3.0, 20)
+    model = lambda p, x: p[0] * jnp.exp(-p[1] * x)
+    cost = gl.fit_cost(model, (t.astype(width.dtype),
+                               (scale * 2 * np.exp(-1.5 * t)).astype(width.dtype)))
+    sigma = None if sigma is None else np.full(20, sigma, width.dtype)
+    raw = np.asarray(model(np.asarray(start), t) - scale * 2 * np.exp(-1.5 * t))
+    assert np.all(np.isfinite(raw / (1.0 if sigma is None else sigma)))  # a finite problem
+    fit = gl.fit(cost, np.asarray(start, width.dtype), sigma=sigma)
+    status = gl.Status(int(fit.status))
+    assert status != gl.Status.NONFINITE and int(fit.nit) > 0, (name, fit.message)
+    if scale == 0.0:  # the minimum is known: ‖r‖² = 0
+        assert status == gl.Status.CONVERGED and float(fit.rss) == 0.0, (name, fit.rss)
+    elif status == gl.Status.CONVERGED:
+        np.testing.assert_allclose(np.asarray(fit.x, float), [2 * scale, 1.5],
+                                   rtol=1e3 * width.eps)
+    # in a batch each start has a unit of its own: beside a start at the data's scale, the
+    # far one ends as alone (a stalled path to roundoff: the batch's SVD is another's), and
+    # the near one as in a batch of its own, bit for bit
+    near = np.asarray([2 * scale, 1.0], width.dtype)
+    batch = gl.fit(cost, np.stack([np.asarray(start, width.dtype), near]), sigma=sigma)
+    assert int(batch.status[0]) == int(status)
+    if status == gl.Status.CONVERGED:
+        np.testing.assert_allclose(np.asarray(batch.x[0]), np.asarray(fit.x),
+                                   rtol=1e3 * width.eps)
+    twice = gl.fit(cost, np.stack([near, near]), sigma=sigma)
+    for got, expected in zip(jax.tree.leaves(batch), jax.tree.leaves(twice), strict=True):
+        assert np.asarray(got)[1].tobytes() == np.asarray(expected)[1].tobytes()
+
+
+@pytest.mark.parametrize("exponent", [-40, -9, 0, 9, 40])
+def test_data_and_start_scaled_by_a_power_of_two_give_the_same_fit_scaled(width, exponent):
+    # a power of two changes no digits: the unit the residuals are divided by scales with
+    # the data (or with the start, where the start is far above them: the second start),
+    # so the run takes the same trials and its record scales exactly
+    t = np.linspace(0.0, 3.0, 20).astype(width.dtype)
+    y = (3.0 * np.exp(-1.3 * t) + 0.01 * np.sin(37.0 * t)).astype(width.dtype)
+    model = lambda p, x: p[0] * jnp.exp(-p[1] * x)
+    k = np.ldexp(1.0, exponent).astype(width.dtype)
+    far = np.ldexp(1.0, np.finfo(width.dtype).maxexp // 2 + 8)
+    for start in ([1.0, 1.0], [far, 0.5]):
+        start = np.asarray(start, width.dtype)
+        one = gl.fit(gl.fit_cost(model, (t, y)), start)
+        scaled = gl.fit(gl.fit_cost(model, (t, y * k)), start * np.asarray([k, 1], width.dtype))
+        assert int(scaled.status) == int(one.status) and int(scaled.nit) == int(one.nit)
+        for got, expected in [(scaled.x, one.x * np.asarray([k, 1], width.dtype)),
+                              (scaled.rss, one.rss * k * k),
+                              (scaled.stderr, one.stderr * np.asarray([k, 1], width.dtype)),
+                              (scaled.residuals, one.residuals * k)]:
+            assert np.asarray(got).tobytes() == np.asarray(expected).tobytes(), (start, got)
+
+
 HANG_CHECK = """
 import jax, numpy as np
 jax.config.update("jax_enable_x64", True)
