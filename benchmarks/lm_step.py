@@ -79,8 +79,9 @@ def pieces(problem, axis):
         return jnp.linalg.qr(jnp.concatenate([jac, r[:, None]], 1), mode="r")
 
     def arrive(c, p):
-        return leastsq._arrive(p[0], leastsq.in_units(p[1], c.unit), c.point.scale, False,
-                               c.point.x, *rj(c, p), c.point.rr, None, loop_tols, True)
+        return leastsq._arrive(p[0], leastsq.in_units(p[1], c.unit), c.point.scale,
+                               c.point.scale_rr, False, c.point.x, *rj(c, p), c.point.rr, None,
+                               loop_tols, True)
 
     return step, {
         "whole step (damped or not, as the batch)": step,

@@ -10,7 +10,9 @@ group at a time.
 **The method** is MINPACK's ``lmder`` (Moré 1978): a trust region
 ``‖D·p‖ ≤ Δ`` in the scaled norm, with ``D`` the running maximum of the
 Jacobian's column norms (a parameter of size 1e-6 next to one of size 1e3 is
-stepped on its own scale), MINPACK's radius updates (but for one: after a
+stepped on its own scale), started again from the columns once ``‖r‖²`` has
+fallen below eps of where it last started (a start far off the data's scale:
+`_arrive`), MINPACK's radius updates (but for one: after a
 step whose ratio of actual to predicted decrease lies between ¼ and ¾ the
 radius grows too, where MINPACK keeps it: `gradlab._lm_algebra.GROW_RATIO`) and
 acceptance ratio 1e-4, and ``Δ₀ = ‖D·x0‖``: the first step may change the
@@ -54,7 +56,9 @@ is noise), steps stopped shrinking — there, steps whose actual and predicted
 changes are both below the rounding of ``‖r‖²`` (estimated from the sizes of
 the terms each residual is a difference of: `stopping.rounding_of_squares`) are
 taken while they keep shrinking, since the model still improves ``x`` where
-``‖r‖²`` cannot tell. With ``ftol`` or ``gtol`` of your own the loop also stops
+``‖r‖²`` cannot tell; and such a step held by the region while the Gauss–Newton
+step promises a decrease far above that rounding widens the region fourfold
+(`_step`: the region is too small to see, not the point at rest). With ``ftol`` or ``gtol`` of your own the loop also stops
 once the decrease the Gauss–Newton step predicts, or the gradient, falls below
 them (MINPACK's tests). A trial with NaN/inf residuals is refused like any bad
 step. Every such stop is a
@@ -179,7 +183,7 @@ def residual_unit(objective, sigma, x0):
 
 
 def in_units(sigma, unit):
-    """The σ a run divides its residuals by: ``σ·unit`` (`residual_unit`; ``unit`` when σ is None)."""
+    """The σ a run divides its residuals by: ``σ·unit`` (`residual_unit`; ``unit`` for no σ)."""
     return unit if sigma is None else sigma * unit
 
 
@@ -231,7 +235,8 @@ class _Point(NamedTuple):
     noise: jax.Array  # the rounding error of rr, relative to rr, times FLAT
     free: jax.Array  # (d,) parameters not held at a bound
     factors: Factors  # of [J·D⁻¹ | r] on the free columns
-    scale: jax.Array  # (d,) D: running maximum of the column norms
+    scale: jax.Array  # (d,) D: running maximum of the column norms since `scale_rr`
+    scale_rr: jax.Array  # ‖r‖² where D last started again from the columns' norms
     size: jax.Array  # ‖D·x‖
     rest: jax.Array  # the caller's tolerances stop the run at x
 
@@ -242,6 +247,7 @@ class _Carry(NamedTuple):
     nit: jax.Array  # trials so far; −1 before the start is evaluated
     stop: jax.Array  # a stopping.Stop code; RUNNING while the run runs
     flat_step: jax.Array  # ‖D·p‖ of the last step taken at the rounding floor (inf: none)
+    reach_limit: jax.Array  # ‖D·p‖ of the last step refused since one was accepted (inf: none)
     spectrum: Spectrum  # the last SVD of R (the identity's before any); V: the next one's start
     spectrum_here: jax.Array  # ... and it is that of the current point's R (`refresh`)
     rr0: jax.Array  # ‖r(x0)‖²
@@ -257,9 +263,9 @@ def init(x0, unit) -> _Carry:
     inf = jnp.asarray(jnp.inf, dtype)
     factors = Factors(jnp.eye(d, dtype=dtype), jnp.zeros(d, dtype), jnp.zeros(d, dtype))
     point = _Point(x=x0, rr=inf, noise=zero, free=jnp.ones(d, bool), factors=factors,
-                   scale=jnp.ones(d, dtype), size=zero, rest=jnp.asarray(False))
+                   scale=jnp.ones(d, dtype), scale_rr=inf, size=zero, rest=jnp.asarray(False))
     return _Carry(point=point, radius=inf, nit=jnp.asarray(-1, jnp.int32),
-                  stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf,
+                  stop=jnp.asarray(Stop.RUNNING, jnp.int32), flat_step=inf, reach_limit=inf,
                   spectrum=Spectrum.identity(d, dtype),
                   spectrum_here=jnp.asarray(False), rr0=inf, x0=x0, unit=unit)
 
@@ -289,7 +295,7 @@ def _propose(c: _Carry, box, options: Options):
     return (x_new, z, lam, *predict(f, z, lam, pt.rr, projected), c.spectrum, c.spectrum_here)
 
 
-def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
+def _arrive(objective, sigma, scale, scale_rr, first, x, r, jac, rr, box, loop_tols,
             vectorised: bool) -> _Point:
     """The loop's view of a newly accepted point: its factors, scaling, rounding, and
     whether the caller's tolerances stop the run there."""
@@ -300,7 +306,17 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
     d, sizes = x.shape[0], _sizes(objective, sigma)
     norms = stopping.column_norms(jnp.concatenate([jac, r[:, None], (r * sizes)[:, None]], 1))
     norms, r_norms = norms[:d], norms[d:]
-    scale = jnp.where(first, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
+    # D, MINPACK's running maximum of the columns' norms, starts again from their norms
+    # once ‖r‖² has fallen below eps of where it last started: the problem's scale has
+    # changed. From a start 1e8 above the data the first step refits the amplitude, and
+    # the rate's column falls with ‖r‖; held to its D from the start, the rate's steps
+    # were 1e-8 of what it needed, below float32's resolution of the scaled triangle,
+    # and the fit stopped STALLED after 3 trials (2026-12-01). (Letting each column that
+    # fell below eps of its D start again instead sent Jennrich and Sampson's x₁, whose
+    # column vanishes where it runs off to −∞, to −1e62.)
+    restart = first | (rr < jnp.finfo(rr.dtype).eps * scale_rr)
+    scale = jnp.where(restart, jnp.where(norms > 0, norms, 1.0), jnp.maximum(scale, norms))
+    scale_rr = jnp.where(restart, rr, scale_rr)
     f = factor(jac, r, scale, free, box is not None, vectorised)
     size = stopping.vector_norm(scale * x)
     # the Gauss–Newton step from the point, the decrease it predicts (‖b‖² of ‖r‖²:
@@ -315,7 +331,7 @@ def _arrive(objective, sigma, scale, first, x, r, jac, rr, box, loop_tols,
                   & (gain <= jnp.maximum(loop_tols.xtol, noise) * rr))
     rest = (small_step | (gain <= loop_tols.ftol * rr)
             | stopping.small_gradient(stopping.norm(g), loop_tols))
-    return _Point(x, rr, noise, free, f, scale, size, rest)
+    return _Point(x, rr, noise, free, f, scale, scale_rr, size, rest)
 
 
 def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Options) -> _Carry:
@@ -335,13 +351,25 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
                                    c.nit == 0)
     flat = finite & (predicted <= c.point.noise) & (jnp.abs(actual) <= c.point.noise)
     shrinking = pnorm < c.flat_step
-    accept = first | (finite & jnp.where(flat, shrinking, ratio >= ACCEPT))
+    # A step held by the region (λ > 0) whose change is below ‖r‖²'s rounding where the
+    # Gauss–Newton step predicts a decrease far above it (‖b‖² > sqrt(noise)·‖r‖²): the
+    # region is too small for ‖r‖² to see, not the point at rest. Such a step is taken
+    # and the region grows fourfold, but never to a step as long as the last refused one
+    # (`_Carry.reach_limit`). Without it float32 fits of data of 1e8 from an amplitude of
+    # 1 stopped STALLED after 2 trials: steps of the parameters' own size (Δ₀ = ‖D·x0‖)
+    # changed ‖r‖² by 1e-8 of itself (2026-12-01).
+    gn_gain = jnp.square(stopping.vector_norm(c.point.factors.b))
+    reaching = (flat & ~first & (lam > 0) & (gn_gain > jnp.sqrt(c.point.noise) * rr)
+                & (2 * pnorm < c.reach_limit))
+    accept = first | (finite & jnp.where(flat, shrinking | reaching, ratio >= ACCEPT))
     radius = jnp.where(flat & shrinking, jnp.maximum(radius, 2 * pnorm), radius)
+    radius = jnp.where(reaching, jnp.minimum(4 * jnp.maximum(radius, pnorm), c.reach_limit / 2),
+                       radius)
     moved = accept & finite
     point = jax.lax.cond(
         moved,
-        lambda: _arrive(objective, sigma, c.point.scale, first, x_new, r_new, jac_new, rr_new,
-                        box, loop_tols, options.vectorised),
+        lambda: _arrive(objective, sigma, c.point.scale, c.point.scale_rr, first, x_new, r_new,
+                        jac_new, rr_new, box, loop_tols, options.vectorised),
         lambda: c.point)
     radius = jnp.where(first, jnp.where(point.size > 0, point.size, 1.0), radius)
     # MINPACK sets Δ to twice a good step: Gauss–Newton steps of a zero-residual fit
@@ -349,13 +377,15 @@ def _step(objective, sigma, c: _Carry, box, loop_tols: Tolerances, options: Opti
     # = 1e-47 from 1 in three steps, then STALLED with ‖r‖² = 5e-94). A run that halved
     # ‖r‖² on its last step is not stalled: it goes on to ‖r‖² = 0, or to its floor.
     halved = moved & (actual >= 0.5)
-    stalled = ~first & (((radius <= eps * point.size) & ~halved) | (flat & ~shrinking)
-                        | (options.gauss_newton & ~accept))
+    stalled = ~first & (((radius <= eps * point.size) & ~halved)
+                        | (flat & ~shrinking & ~reaching) | (options.gauss_newton & ~accept))
     code = stopping.first_of([first & ~finite, stalled | point.rest],
                              [Stop.NONFINITE, Stop.STALL], Stop.RUNNING)
     return c._replace(point=point, radius=radius, nit=c.nit + 1, stop=code.astype(jnp.int32),
                       spectrum=spectrum, spectrum_here=here & ~moved,
                       flat_step=jnp.where(flat, jnp.minimum(pnorm, c.flat_step), jnp.inf),
+                      reach_limit=jnp.where(flat, c.reach_limit,
+                                            jnp.where(accept, jnp.inf, pnorm)),
                       rr0=jnp.where(first, point.rr, c.rr0))
 
 

@@ -461,3 +461,24 @@ def test_multistart_with_levenberg_marquardt_finds_the_fit_and_labels_it(x64):
 def test_levenberg_marquardt_refuses_a_cost_that_is_not_least_squares():
     with pytest.raises(TypeError, match="levenberg_marquardt"):
         gl.descend("rosenbrock", [0.0, 0.0], optimizer=gl.optimizers.levenberg_marquardt())
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1e-4, 1e4, 1e8])
+def test_a_start_far_from_the_data_s_scale_reaches_the_fit(width, scale):
+    # from an amplitude of 1, float32 fits stopped STALLED after 2–4 trials (2026-12-01):
+    # to data of 1e8, steps of the parameters' own size (the first region's) changed ‖r‖²
+    # by 1e-8 of itself, below its rounding (the region now grows while the Gauss–Newton
+    # step promises more than that rounding); to data of 1e-8, the first step refitted the
+    # amplitude and the rate's column fell 1e8-fold, but its scaling D stayed the start's
+    # (D now starts again once ‖r‖² has fallen by 1/eps). The reference: scipy's
+    # least_squares in float64 from the truth.
+    t = np.linspace(0.0, 3.0, 20)
+    y = scale * (2 * np.exp(-1.5 * t) + 0.01 * np.random.default_rng(0).standard_normal(20))
+    reference = optimize.least_squares(lambda p: p[0] * np.exp(-p[1] * t) - y,
+                                       [2 * scale, 1.5], method="lm", xtol=1e-15).x
+    cost = gl.fit_cost(lambda p, x: p[0] * jnp.exp(-p[1] * x),
+                       (t.astype(width.dtype), y.astype(width.dtype)))
+    for start in ([1.0, 1.0], [1.0, 3.0], [1.0, 0.2]):
+        fit = gl.fit(cost, np.asarray(start, width.dtype))
+        assert gl.Status(int(fit.status)) == gl.Status.CONVERGED, (start, fit.message)
+        np.testing.assert_allclose(np.asarray(fit.x, float), reference, rtol=width.sqrt_eps)
