@@ -58,10 +58,10 @@ the terms each residual is a difference of: `stopping.rounding_of_squares`) are
 taken while they keep shrinking, since the model still improves ``x`` where
 ``‖r‖²`` cannot tell; and such a step held by the region while the Gauss–Newton
 step promises a decrease far above that rounding widens the region fourfold
-(`_step`: the region is too small to see, not the point at rest). With ``ftol`` or ``gtol`` of your own the loop also stops
-once the decrease the Gauss–Newton step predicts, or the gradient, falls below
-them (MINPACK's tests). A trial with NaN/inf residuals is refused like any bad
-step. Every such stop is a
+(`_step`: the region is too small to see, not the point at rest). With ``ftol``
+or ``gtol`` of your own the loop also stops once the decrease the Gauss–Newton
+step predicts, or the gradient, falls below them (MINPACK's tests). A trial with
+NaN/inf residuals is refused like any bad step. Every such stop is a
 `stopping.Stop.STALL`: whatever stopped it, the `Status` is
 `stopping.verdict` at the last point, judged by `stopping.stationary` with
 ``JᵀJ`` in the scaled parameters, or, where it has no negative curvature, with the

@@ -279,7 +279,7 @@ def test_a_start_far_above_the_data_is_fitted_not_nonfinite(width, case):
         assert np.asarray(got)[1].tobytes() == np.asarray(expected)[1].tobytes()
 
 
-@pytest.mark.parametrize("exponent", [-40, -9, 0, 9, 40])
+@pytest.mark.parametrize("exponent", [-40, 9])
 def test_data_and_start_scaled_by_a_power_of_two_give_the_same_fit_scaled(width, exponent):
     # a power of two changes no digits: the unit the residuals are divided by scales with
     # the data (or with the start, where the start is far above them: the second start),
@@ -463,7 +463,7 @@ def test_levenberg_marquardt_refuses_a_cost_that_is_not_least_squares():
         gl.descend("rosenbrock", [0.0, 0.0], optimizer=gl.optimizers.levenberg_marquardt())
 
 
-@pytest.mark.parametrize("scale", [1e-8, 1e-4, 1e4, 1e8])
+@pytest.mark.parametrize("scale", [1e-8, 1e8])
 def test_a_start_far_from_the_data_s_scale_reaches_the_fit(width, scale):
     # from an amplitude of 1, float32 fits stopped STALLED after 2–4 trials (2026-12-01):
     # to data of 1e8, steps of the parameters' own size (the first region's) changed ‖r‖²
