@@ -124,9 +124,7 @@ def main(argv=None):
     size = 32 if args.problem == "thurber" else 313
     starts, problem, axis = (_thurber if args.problem == "thurber" else _datasets)(size)
     step, table = pieces(problem, axis)
-    units = jax.vmap(lambda p, x0: leastsq.residual_unit(p[0], p[1], x0), in_axes=(axis, 0))(
-        problem, starts)  # as `_lm_batch.run_many` does
-    carry = jax.vmap(leastsq.init)(starts, units)
+    carry = jax.vmap(lambda p, x0: leastsq.start(*p, x0), in_axes=(axis, 0))(problem, starts)
     advance = jax.jit(step)
     for _ in range(args.trials):
         carry = advance(carry, problem)

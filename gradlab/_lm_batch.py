@@ -41,14 +41,13 @@ from gradlab.leastsq import (
     Options,
     Solution,
     _Carry,
-    init,
     judge,
     needs_fresh_svd,
     needs_svd,
     probe,
     refresh,
-    residual_unit,
     running,
+    start,
     step_running,
 )
 from gradlab.stopping import Tolerances
@@ -120,9 +119,7 @@ def run_many(objective, sigma, x0s, steps, box, loop_tols: Tolerances, options: 
     axis = 0 if data_axis else None
     problems = (objective, sigma)
     options = options._replace(vectorised=True)
-    units = jax.vmap(lambda p, x0: residual_unit(p[0], p[1], x0), in_axes=(axis, 0))(problems,
-                                                                                    x0s)
-    c0 = batch_carry(jax.vmap(init)(x0s, units))
+    c0 = batch_carry(jax.vmap(lambda p, x0: start(*p, x0), in_axes=(axis, 0))(problems, x0s))
 
     step = group_step(box, loop_tols, options, axis)
 

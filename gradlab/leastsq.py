@@ -270,6 +270,12 @@ def init(x0, unit) -> _Carry:
                   spectrum_here=jnp.asarray(False), rr0=inf, x0=x0, unit=unit)
 
 
+def start(objective, sigma, x0) -> _Carry:
+    """`init` with the run's own `residual_unit`: how every loop starts (one run, or each
+    of a batch under ``vmap``)."""
+    return init(x0, residual_unit(objective, sigma, x0))
+
+
 def _propose(c: _Carry, box, options: Options):
     """The trial point, its scaled step ``D·p``, λ, the predicted relative decreases, and
     the carry's SVD of ``R`` after the trial (`lm_step`, `refresh`)."""
@@ -544,4 +550,4 @@ def loop_one(objective, sigma, x0, steps, box, loop_tols: Tolerances, options: O
     return jax.lax.while_loop(
         lambda c: running(c, steps),
         lambda c: _step(objective, sigma, c, box, loop_tols, options),
-        init(x0, residual_unit(objective, sigma, x0)))
+        start(objective, sigma, x0))
